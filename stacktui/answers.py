@@ -1,0 +1,429 @@
+"""The answers: one YAML file (stacktui.yaml) plus secrets.yaml beside it.
+
+Load, validate (everything before anything is touched), fill defaults the way
+DevStack's stackrc does, generate missing passwords, save. Validation reports
+every problem at once with file, line and key, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import os
+import secrets as _secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import catalog, hostinfo
+from .errors import Problem, UserError
+from .fsutil import atomic_write
+
+ANSWERS_NAME = "stacktui.yaml"
+SECRETS_NAME = "secrets.yaml"
+PASSWORD_KEYS = ("admin", "database", "rabbit", "service")
+PASSWORD_LENGTH = 32
+# Letters and digits only for generated passwords: they survive every shell,
+# URL and ini file untouched. Passwords users type may hold any printable.
+_ALPHABET = string.ascii_letters + string.digits
+
+DEFAULTS: dict = {
+    "dest": None,                      # /opt/stack or $XDG_DATA_HOME/stacktui/stack
+    "host_ip": None,                   # address of the default-route interface
+    "service_ip_version": 4,
+    "fixed_range": "10.0.0.0/22",      # DevStack IPV4_ADDRS_SAFE_TO_USE
+    "floating_range": "172.24.4.0/24",
+    "public_interface": "",
+    "database": "sqlite",
+    "enabled_services": list(catalog.PROFILES[catalog.DEFAULT_PROFILE]),
+    "ports": {},
+    "sources": {},                     # project -> {git: URL, branch: REF}; default PyPI
+    "region": "RegionOne",
+    "virt_driver": "auto",             # auto, fake, qemu, kvm
+    "workers": "auto",                 # API workers per service
+    "volume_backing_file_size": "24G",
+    "post_config": {},                 # file or $VAR -> {section: {option: value}}
+    "passwords": {},
+}
+KEYS = tuple(DEFAULTS)
+SOURCE_KEYS = ("git", "branch", "version")
+
+
+@dataclass
+class Answers:
+    data: dict = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: Path | None = None            # the answers file, when there is one
+    secrets_path: Path | None = None    # where generated passwords are saved
+    generated: list[str] = field(default_factory=list)  # password keys made up here
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def dest(self) -> Path:
+        return Path(self.data["dest"])
+
+    @property
+    def services(self) -> list[str]:
+        return catalog.ordered(self.data["enabled_services"])
+
+    def port(self, service: str) -> int:
+        return int(self.data["ports"].get(service) or catalog.get(service).port)
+
+    def password(self, key: str) -> str:
+        return self.data["passwords"][key]
+
+    @property
+    def secret_values(self) -> list[str]:
+        return [v for v in self.data["passwords"].values() if v]
+
+    @property
+    def bind_host(self) -> str:
+        """The address services listen on: HOST_IP, never a wildcard, so a
+        host with IPv6 does not end up with services on IPv6 only."""
+        return self.data["host_ip"]
+
+    def url_host(self) -> str:
+        ip = self.data["host_ip"]
+        return f"[{ip}]" if ":" in ip else ip
+
+    def public_dict(self) -> dict:
+        """The answers without passwords: what goes to stacktui.yaml and state."""
+        d = copy.deepcopy(self.data)
+        d.pop("passwords", None)
+        return d
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.public_dict(), sort_keys=False, default_flow_style=False)
+
+    def secrets_yaml(self) -> str:
+        return yaml.safe_dump({"passwords": dict(self.data["passwords"])}, sort_keys=False,
+                              allow_unicode=True, default_style=None)
+
+
+# ---------------------------------------------------------------- defaults
+
+def default_dest() -> Path:
+    opt = Path("/opt/stack")
+    if _writable_or_creatable(opt):
+        return opt
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stacktui" / "stack"
+
+
+def _writable_or_creatable(p: Path) -> bool:
+    while not p.exists():
+        p = p.parent
+    return os.access(p, os.W_OK | os.X_OK)
+
+
+def generate_password() -> str:
+    rng = _secrets.SystemRandom()
+    return "".join(rng.choice(_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+# ---------------------------------------------------------------- loading
+
+class _Marks:
+    """Line and column of each key in a YAML document, from its node tree."""
+
+    def __init__(self, text: str):
+        self.marks: dict[tuple, tuple[int, int]] = {}
+        try:
+            node = yaml.compose(text)
+        except yaml.YAMLError:
+            return
+        self._walk(node, ())
+
+    def _walk(self, node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = path + (k.value,)
+                self.marks[key] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                self._walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self.marks[path + (i,)] = (v.start_mark.line + 1, v.start_mark.column + 1)
+                self._walk(v, path + (i,))
+
+    def at(self, *path) -> tuple[int | None, int | None]:
+        while path:
+            if path in self.marks:
+                return self.marks[path]
+            path = path[:-1]
+        return (None, None)
+
+
+def _read_yaml(path: Path) -> tuple[dict, _Marks]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(Problem("file not found", file=str(path),
+                                fix="give an existing answers file, or run "
+                                    "`stacktui answers --template -o stacktui.yaml`")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(Problem(f"cannot read: {e}", file=str(path))) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        what = getattr(e, "problem", None) or str(e)
+        raise UserError(Problem(f"YAML syntax error: {what}", file=str(path),
+                                line=mark.line + 1 if mark else None,
+                                column=mark.column + 1 if mark else None,
+                                fix="check indentation and quoting; quote values holding ':' or '#'"))\
+            from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(Problem("the file must be a mapping of keys to values", file=str(path),
+                                line=1, fix="start it with `dest: /opt/stack` style lines"))
+    return data, _Marks(text)
+
+
+def load(path: str | Path | None = None, *, dest: str | Path | None = None,
+         overrides: dict | None = None) -> Answers:
+    """Answers from ``path`` (and secrets.yaml beside it), or the defaults.
+
+    Raises UserError listing every problem; nothing is written here.
+    """
+    data: dict = {}
+    marks = _Marks("")
+    secrets: dict = {}
+    secrets_marks = _Marks("")
+    ans_path = Path(path).resolve() if path else None
+    if ans_path:
+        data, marks = _read_yaml(ans_path)
+        sp = ans_path.parent / SECRETS_NAME
+        if sp.exists():
+            secrets, secrets_marks = _read_yaml(sp)
+    if overrides:
+        data.update(overrides)
+    if dest is not None:
+        data["dest"] = str(dest)
+    problems: list[Problem] = []
+    where = str(ans_path) if ans_path else None
+
+    def bad(key_path: tuple, message: str, fix: str | None = None, file=None, m=None):
+        line, col = (m or marks).at(*key_path)
+        problems.append(Problem(message, file=file or where, line=line, column=col,
+                                key=".".join(str(k) for k in key_path), fix=fix))
+
+    for k in data:
+        if k not in DEFAULTS:
+            close = difflib.get_close_matches(str(k), KEYS, n=1)
+            bad((k,), "unknown key",
+                f"did you mean `{close[0]}`?" if close else f"valid keys: {', '.join(KEYS)}")
+
+    out = copy.deepcopy(DEFAULTS)
+    for k, v in data.items():
+        if k in DEFAULTS and v is not None:
+            out[k] = v
+
+    # passwords: answers file first, secrets.yaml fills the rest
+    pw = out.get("passwords") or {}
+    if not isinstance(pw, dict):
+        bad(("passwords",), "must be a mapping", "e.g. `passwords: {admin: ...}`")
+        pw = {}
+    spw = secrets.get("passwords", secrets) if isinstance(secrets, dict) else {}
+    if not isinstance(spw, dict):
+        spw = {}
+    merged: dict = {}
+    for src, src_marks, src_file in ((spw, secrets_marks, str(ans_path.parent / SECRETS_NAME)
+                                      if ans_path else None), (pw, marks, where)):
+        for k, v in src.items():
+            kp = ("passwords", k) if src is pw or "passwords" in secrets else (k,)
+            if k not in PASSWORD_KEYS:
+                close = difflib.get_close_matches(str(k), PASSWORD_KEYS, n=1)
+                bad(kp, "unknown password key",
+                    f"did you mean `{close[0]}`?" if close else f"use {', '.join(PASSWORD_KEYS)}",
+                    file=src_file, m=src_marks)
+                continue
+            if v is None or v == "":
+                continue
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                bad(kp, "must be a string", "quote it", file=src_file, m=src_marks)
+                continue
+            v = str(v)
+            if not v.isprintable():
+                bad(kp, "holds a control character (tab, newline, ...)",
+                    "use printable characters only", file=src_file, m=src_marks)
+                continue
+            merged[k] = v
+    out["passwords"] = merged
+
+    _validate(out, bad)
+    if problems:
+        raise UserError(problems)
+
+    ans = Answers(out, path=ans_path)
+    ans.secrets_path = (ans_path.parent / SECRETS_NAME) if ans_path else None
+    for k in PASSWORD_KEYS:
+        if k not in out["passwords"]:
+            out["passwords"][k] = generate_password()
+            ans.generated.append(k)
+    return ans
+
+
+def _validate(out: dict, bad) -> None:
+    # dest
+    if out["dest"] in (None, ""):
+        out["dest"] = str(default_dest())
+    elif not isinstance(out["dest"], str) or not os.path.isabs(os.path.expanduser(out["dest"])):
+        bad(("dest",), f"must be an absolute path, got {out['dest']!r}", "e.g. /opt/stack")
+    else:
+        out["dest"] = os.path.expanduser(out["dest"])
+
+    v = out["service_ip_version"]
+    if v not in (4, 6, "4", "6"):
+        bad(("service_ip_version",), f"must be 4 or 6, got {v!r}")
+    else:
+        out["service_ip_version"] = int(v)
+
+    # host_ip
+    local = hostinfo.local_addresses()
+    if out["host_ip"] in (None, ""):
+        out["host_ip"] = hostinfo.default_host_ip(out["service_ip_version"]
+                                                  if isinstance(out["service_ip_version"], int) else 4)
+    else:
+        try:
+            ip = ipaddress.ip_address(str(out["host_ip"]))
+            out["host_ip"] = str(ip)
+            if str(ip) not in local:
+                bad(("host_ip",), f"{ip} is not an address of this machine",
+                    f"use one of {', '.join(sorted(local))}")
+            elif isinstance(out["service_ip_version"], int) and ip.version != out["service_ip_version"]:
+                bad(("host_ip",), f"{ip} is IPv{ip.version} but service_ip_version is "
+                                  f"{out['service_ip_version']}",
+                    "make them agree")
+        except ValueError:
+            bad(("host_ip",), f"not an IP address: {out['host_ip']!r}", "e.g. 192.168.1.10")
+
+    nets = {}
+    for key in ("fixed_range", "floating_range"):
+        try:
+            nets[key] = ipaddress.ip_network(str(out[key]), strict=True)
+            out[key] = str(nets[key])
+        except ValueError as e:
+            bad((key,), f"not a valid CIDR: {out[key]!r} ({e})", "e.g. 10.0.0.0/22")
+    if len(nets) == 2 and nets["fixed_range"].version == nets["floating_range"].version \
+            and nets["fixed_range"].overlaps(nets["floating_range"]):
+        bad(("floating_range",), f"{nets['floating_range']} overlaps fixed_range {nets['fixed_range']}",
+            "choose ranges that do not share addresses")
+    for key, net in nets.items():
+        for hn in hostinfo.local_networks():
+            if hn.version == net.version and net.overlaps(hn) and not hn.is_loopback:
+                bad((key,), f"{net} overlaps this host's network {hn}",
+                    "choose a range the host does not use")
+
+    if not isinstance(out["public_interface"], str):
+        bad(("public_interface",), "must be an interface name or empty")
+    elif out["public_interface"] and out["public_interface"] not in hostinfo.interfaces():
+        bad(("public_interface",), f"no interface {out['public_interface']!r} on this machine",
+            f"use one of {', '.join(hostinfo.interfaces())} or leave it empty")
+
+    if out["database"] not in ("sqlite", "mysql"):
+        bad(("database",), f"must be sqlite or mysql, got {out['database']!r}")
+
+    svcs = out["enabled_services"]
+    if isinstance(svcs, str):
+        svcs = [s.strip() for s in svcs.split(",") if s.strip()]
+    if not isinstance(svcs, list) or not all(isinstance(s, str) for s in svcs):
+        bad(("enabled_services",), "must be a list of DevStack short names", "e.g. [key, g-api]")
+        svcs = []
+    names = []
+    for i, s in enumerate(svcs):
+        if s in catalog.RETIRED:
+            bad(("enabled_services", i), f"{s}: {catalog.RETIRED[s]}", "remove it")
+        elif s not in catalog.SERVICES and s not in catalog.GROUPS:
+            close = difflib.get_close_matches(s, list(catalog.SERVICES) + list(catalog.GROUPS), n=1)
+            bad(("enabled_services", i), f"unknown service {s!r}",
+                f"did you mean `{close[0]}`?" if close else "see `stacktui services`")
+        else:
+            names.extend(catalog.expand([s]))
+    if out["database"] == "mysql" and "mysql" not in names:
+        names.append("mysql")
+    for n in names:
+        svc = catalog.get(n)
+        if not svc.implemented:
+            bad(("enabled_services",), f"{n} ({svc.title}) is not deployable by this stacktui "
+                                       "version yet", "remove it from enabled_services")
+    for n, miss in catalog.missing_needs(names).items():
+        bad(("enabled_services",), f"{n} needs {', '.join(miss)}",
+            f"add {', '.join(miss)} to enabled_services")
+    out["enabled_services"] = catalog.ordered(dict.fromkeys(names))
+
+    ports = out["ports"]
+    if not isinstance(ports, dict):
+        bad(("ports",), "must be a mapping of service name to port", "e.g. {key: 5000}")
+        ports = {}
+    used: dict[int, str] = {}
+    for n, p in ports.items():
+        if n not in catalog.SERVICES or catalog.get(n).port is None:
+            close = difflib.get_close_matches(str(n), [s for s, v in catalog.SERVICES.items() if v.port],
+                                              n=1)
+            bad(("ports", n), "not a service with a port",
+                f"did you mean `{close[0]}`?" if close else None)
+        elif isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
+            bad(("ports", n), f"must be a port number 1-65535, got {p!r}")
+    merged = {n: ports.get(n) or catalog.get(n).port for n in out["enabled_services"]
+              if catalog.get(n).port}
+    for n, p in merged.items():
+        if isinstance(p, int) and p in used:
+            bad(("ports", n), f"port {p} is also used by {used[p]}", "give each service its own port")
+        used[p] = n
+    out["ports"] = {**{k: v for k, v in ports.items() if k in catalog.SERVICES}, **merged}
+
+    src = out["sources"]
+    if not isinstance(src, dict):
+        bad(("sources",), "must map a project to {git: URL, branch: REF}")
+    else:
+        projects = {s.package for s in catalog.SERVICES.values() if s.package} | {"python-openstackclient"}
+        for proj, spec in src.items():
+            if proj not in projects:
+                close = difflib.get_close_matches(str(proj), sorted(projects), n=1)
+                bad(("sources", proj), "unknown project",
+                    f"did you mean `{close[0]}`?" if close else f"one of {', '.join(sorted(projects))}")
+            elif not isinstance(spec, dict) or not set(spec) <= set(SOURCE_KEYS) or \
+                    not (spec.get("git") or spec.get("version")):
+                bad(("sources", proj), "must be {git: URL, branch: REF} or {version: X.Y.Z}")
+
+    if out["virt_driver"] not in ("auto", "fake", "qemu", "kvm"):
+        bad(("virt_driver",), f"must be auto, fake, qemu or kvm, got {out['virt_driver']!r}")
+    w = out["workers"]
+    if w != "auto" and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
+        bad(("workers",), f"must be auto or a positive number, got {w!r}")
+    if not isinstance(out["post_config"], dict):
+        bad(("post_config",), "must map a config file to {section: {option: value}}")
+    if not isinstance(out["region"], str) or not out["region"]:
+        bad(("region",), "must be a region name", "e.g. RegionOne")
+
+
+# ---------------------------------------------------------------- saving
+
+def save(ans: Answers, path: Path, *, with_secrets: bool = True) -> None:
+    """Write stacktui.yaml and (0600) secrets.yaml beside it, atomically."""
+    path = Path(path)
+    atomic_write(path, ans.to_yaml(), mode=0o644)
+    if with_secrets:
+        atomic_write(path.parent / SECRETS_NAME, ans.secrets_yaml(), mode=0o600)
+
+
+def save_generated(ans: Answers) -> None:
+    """Keep passwords made up for this answers file in secrets.yaml beside it,
+    so a rerun uses the same ones (and never rewrites the user's own file)."""
+    if not ans.generated or not ans.secrets_path:
+        return
+    existing = {}
+    if ans.secrets_path.exists():
+        existing = yaml.safe_load(ans.secrets_path.read_text()) or {}
+        existing = existing.get("passwords", existing)
+    existing.update({k: ans.password(k) for k in ans.generated})
+    atomic_write(ans.secrets_path, yaml.safe_dump({"passwords": existing}, allow_unicode=True),
+                 mode=0o600)

@@ -1,0 +1,166 @@
+"""The one table of services stacktui knows.
+
+Every other module (answers validation, plan, host checks, phases, wizard)
+reads names, groups, ports, dependencies and RAM estimates from here, so they
+never disagree. Names are DevStack's short names (``ENABLED_SERVICES``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str                 # DevStack short name: key, g-api, n-cpu ...
+    group: str                # DevStack group wildcard: keystone, glance, nova ...
+    title: str                # what a person calls it
+    port: int | None = None   # default listening port, overridable in answers["ports"]
+    needs: tuple[str, ...] = ()   # services that must be enabled with this one
+    ram_mb: int = 0           # resident memory once running (see bench/measure_rss.py)
+    disk_mb: int = 0          # code + data under DEST
+    workers: int = 0          # processes it forks per API worker setting
+    module: str | None = None  # phases/<module>.py that deploys it
+    package: str | None = None  # PyPI project installed into the venv
+    infra: bool = False       # database / queue: stopped only by `unstack --all`
+    implemented: bool = False  # stacktui can deploy it today
+    replaced_by: str | None = None  # for retired DevStack names
+    notes: str = ""
+
+
+def _s(*args, **kw) -> Service:
+    return Service(*args, **kw)
+
+
+# RAM figures for key, g-api and placement-api are measured on the reference
+# machine (Debian 12, 2 cores) after start with two uwsgi workers each; the
+# others are DevStack gate observations until their phases land.
+SERVICES: dict[str, Service] = {s.name: s for s in [
+    _s("key", "keystone", "Keystone identity API", 5000, (), 260, 350, 2,
+       "keystone", "keystone", implemented=True),
+    _s("g-api", "glance", "Glance image API", 9292, ("key",), 230, 400, 2,
+       "glance", "glance", implemented=True),
+    _s("placement-api", "placement", "Placement API", 8778, ("key",), 200, 250, 2,
+       "placement", "openstack-placement", implemented=True),
+    _s("placement-client", "placement", "Placement client wiring for nova", None,
+       ("placement-api",), 0, 0, 0),
+    _s("mysql", "mysql", "MariaDB database", 3306, (), 180, 600, 0, "mysql", infra=True),
+    _s("rabbit", "rabbit", "RabbitMQ message queue", 5672, (), 150, 200, 0, "rabbit", infra=True),
+    _s("memcached", "memcached", "memcached token cache", 11211, (), 30, 0, 0, "memcached", infra=True),
+    _s("etcd3", "etcd3", "etcd coordination store", 2379, (), 60, 100, 0, infra=True),
+    _s("dstat", "dstat", "resource statistics logger", None, (), 20, 0, 0),
+    _s("n-api", "nova", "Nova compute API", 8774, ("key", "placement-api", "g-api", "mysql", "rabbit"),
+       350, 500, 2, "nova", "nova"),
+    _s("n-api-meta", "nova", "Nova metadata API", 8775, ("n-api",), 250, 0, 2, "nova"),
+    _s("n-cond", "nova", "Nova conductor", None, ("n-api",), 250, 0, 2, "nova"),
+    _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 200, 0, 2, "nova"),
+    _s("n-cpu", "nova", "Nova compute", None, ("n-api", "placement-api"), 200, 0, 1, "nova"),
+    _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 80, 0, 0, "nova"),
+    _s("c-api", "cinder", "Cinder volume API", 8776, ("key", "mysql", "rabbit"), 250, 400, 2, "cinder", "cinder"),
+    _s("c-sch", "cinder", "Cinder scheduler", None, ("c-api",), 120, 0, 1, "cinder"),
+    _s("c-vol", "cinder", "Cinder volume service", None, ("c-api",), 130, 0, 1, "cinder"),
+    _s("c-bak", "cinder", "Cinder backup service", None, ("c-api",), 120, 0, 1, "cinder"),
+    _s("q-svc", "neutron", "Neutron server (ML2/OVN)", 9696,
+       ("key", "mysql", "rabbit", "ovn-northd", "ovsdb-server"), 400, 500, 2, "neutron", "neutron"),
+    _s("q-ovn-agent", "neutron", "Neutron OVN agent", None, ("q-svc", "ovn-controller"), 100, 0, 1, "neutron"),
+    _s("ovsdb-server", "ovs", "Open vSwitch database", None, (), 20, 20, 0, "ovn"),
+    _s("ovs-vswitchd", "ovs", "Open vSwitch switch (userspace datapath here)", None, ("ovsdb-server",),
+       60, 0, 0, "ovn"),
+    _s("ovn-northd", "ovn", "OVN northbound daemon", 6641, ("ovsdb-server",), 30, 20, 0, "ovn"),
+    _s("ovn-controller", "ovn", "OVN controller", None, ("ovn-northd", "ovs-vswitchd"), 30, 0, 0, "ovn"),
+    _s("horizon", "horizon", "Horizon dashboard", 8080, ("key",), 180, 300, 2, "horizon", "horizon"),
+    _s("tempest", "tempest", "Tempest test suite", None, ("key",), 0, 300, 0, "tempest", "tempest"),
+    _s("s-proxy", "swift", "Swift proxy", 8080, ("key",), 150, 200, 1),
+    _s("s-object", "swift", "Swift object server", None, ("s-proxy",), 80, 0, 1),
+    _s("s-container", "swift", "Swift container server", None, ("s-proxy",), 60, 0, 1),
+    _s("s-account", "swift", "Swift account server", None, ("s-proxy",), 60, 0, 1),
+    _s("tls-proxy", "tls-proxy", "TLS terminating proxy", None, (), 30, 0, 0),
+]}
+
+# DevStack names that no longer exist or that stacktui replaces.
+RETIRED: dict[str, str] = {
+    "n-net": "nova-network was removed from OpenStack; Neutron (q-svc with OVN) replaces it",
+    "n-obj": "nova-objectstore was removed; Glance stores images",
+    "n-cert": "nova-cert was removed from Nova",
+    "n-crt": "nova-cert was removed from Nova",
+    "n-xvnc": "the Xen VNC proxy was removed; n-novnc replaces it",
+    "n-cauth": "nova-consoleauth was removed; consoles authenticate in the proxy",
+    "q-agt": "the Open vSwitch agent is replaced by OVN (ovn-controller) in DevStack's default",
+    "q-l3": "the L3 agent is replaced by OVN's native routing",
+    "q-dhcp": "the DHCP agent is replaced by OVN's native DHCP",
+    "q-meta": "the metadata agent is replaced by q-ovn-agent",
+    "q-lbaas": "Neutron LBaaS was removed; Octavia replaces it (not supported by stacktui)",
+    "placement-client": "",
+    "key-access": "",
+}
+RETIRED = {k: v for k, v in RETIRED.items() if v}
+
+# Group wildcards, as DevStack's enable_service understands them.
+GROUPS: dict[str, tuple[str, ...]] = {}
+for _svc in SERVICES.values():
+    GROUPS.setdefault(_svc.group, ())
+    GROUPS[_svc.group] += (_svc.name,)
+GROUPS["keystone"] = ("key",)
+GROUPS["neutron"] = tuple(n for n in SERVICES if n.startswith("q-"))
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    "minimal": ("key", "g-api", "placement-api"),
+    "devstack": ("key", "n-api", "n-cpu", "n-cond", "n-sch", "n-novnc", "n-api-meta",
+                 "placement-api", "placement-client", "g-api", "c-sch", "c-api", "c-vol",
+                 "ovn-controller", "ovn-northd", "ovs-vswitchd", "ovsdb-server", "q-svc",
+                 "q-ovn-agent", "horizon", "rabbit", "mysql", "etcd3", "dstat", "tempest"),
+}
+DEFAULT_PROFILE = "minimal"
+
+# stack.sh brings services up in this order (FIELD-NOTES section 1, step 7).
+GROUP_ORDER = ("mysql", "rabbit", "memcached", "etcd3", "keystone", "swift", "glance",
+               "cinder", "ovs", "ovn", "neutron", "placement", "nova", "horizon",
+               "tempest", "dstat", "tls-proxy")
+
+
+def get(name: str) -> Service:
+    return SERVICES[name]
+
+
+def expand(names) -> list[str]:
+    """Expand group wildcards (``nova`` -> every ``n-*``), keep order, drop repeats."""
+    out: list[str] = []
+    for n in names:
+        for m in (GROUPS[n] if n in GROUPS and n not in SERVICES else (n,)):
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def missing_needs(names) -> dict[str, list[str]]:
+    """For each chosen service, the services it needs that are not chosen."""
+    chosen = set(names)
+    return {n: [d for d in SERVICES[n].needs if d not in chosen]
+            for n in names if n in SERVICES and any(d not in chosen for d in SERVICES[n].needs)}
+
+
+def with_needs(names) -> list[str]:
+    """The chosen services plus everything they need, transitively."""
+    out = list(names)
+    i = 0
+    while i < len(out):
+        for d in SERVICES[out[i]].needs if out[i] in SERVICES else ():
+            if d not in out:
+                out.append(d)
+        i += 1
+    return ordered(out)
+
+
+def ordered(names) -> list[str]:
+    """Services in the order stack.sh starts them, dependencies first."""
+    rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+    names = [n for n in names if n in SERVICES]
+    return sorted(names, key=lambda n: (rank.get(SERVICES[n].group, 99), list(SERVICES).index(n)))
+
+
+def ram_estimate_mb(names) -> int:
+    return sum(SERVICES[n].ram_mb for n in names if n in SERVICES)
+
+
+def disk_estimate_mb(names) -> int:
+    return sum(SERVICES[n].disk_mb for n in names if n in SERVICES)
