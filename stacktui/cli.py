@@ -1,0 +1,71 @@
+"""`stacktui` command line: one view of the engine's events (the TUI is another).
+
+Each group of commands lives in its own module with a ``register(sub)``
+function that adds its subparsers and sets ``func``; this file only wires
+them together and turns UserError into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import StackError, UserError
+
+# Modules that add subcommands; each has register(subparsers).
+COMMAND_MODULES = (
+    "stacktui.cmd_stack",      # install, status, start/stop/restart, logs, up, unstack, clean
+    "stacktui.cmd_check",      # check
+    "stacktui.cmd_convert",    # import-localconf, export-localconf, answers, export-kolla
+    "stacktui.cmd_tui",        # (no subcommand) wizard / dashboard, attach
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stacktui",
+        description="Install and run an OpenStack development cloud on this machine "
+                    "(a DevStack stack.sh replacement). Without a command: the wizard, "
+                    "or the dashboard when a stack is installed.")
+    p.add_argument("--dest", help="the stack's folder (default: from --answers, ./stacktui.yaml, "
+                                  "or the stack you installed last)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        mod.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        try:
+            from . import cmd_tui
+        except ModuleNotFoundError:
+            parser.print_help()
+            return 0
+        func = cmd_tui.run_default
+    try:
+        return int(func(args) or 0)
+    except UserError as e:
+        for p in e.problems:
+            print(f"stacktui: {p}", file=sys.stderr)
+        return 2
+    except StackError as e:
+        print(f"stacktui: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stacktui: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
