@@ -1,0 +1,17 @@
+"""Database and queue: where each service keeps its data.
+
+SQLite needs only a folder; MariaDB and RabbitMQ run in panes and are
+brought up by their own phase modules (phases/mysql.py, phases/rabbit.py).
+"""
+
+from __future__ import annotations
+
+
+def inputs(answers):
+    return {"database": answers.data["database"]}
+
+
+def run(ctx):
+    d = ctx.layout.data
+    d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o750)

@@ -1,0 +1,60 @@
+"""Glance (`g-api`): image API on a file store under DEST/data/glance, served
+by uwsgi as DevStack does by default (GLANCE_STANDALONE=False)."""
+
+from __future__ import annotations
+
+import shutil
+
+from stacktui import inifile, svckit
+from stacktui.engine import pane_spec
+
+SERVICES = ("g-api",)
+
+
+def _etc(ctx):
+    return ctx.layout.etc / "glance"
+
+
+def configure(ctx):
+    etc, data = _etc(ctx), ctx.layout.data / "glance"
+    for d in (etc, data / "images", data / "staging", data / "tasks", data / "locks"):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o750)
+    paste = ctx.layout.venv / "etc" / "glance" / "glance-api-paste.ini"
+    shutil.copyfile(paste, etc / "glance-api-paste.ini")
+    inifile.write(etc / "glance-api.conf", {
+        "DEFAULT": {"debug": False, "use_stderr": True, "enabled_backends": "fast:file",
+                    "worker_self_reference_url": ctx.endpoint("g-api")},
+        "database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "glance")},
+        "glance_store": {"default_backend": "fast"},
+        "fast": {"filesystem_store_datadir": data / "images"},
+        "os_glance_staging_store": {"filesystem_store_datadir": data / "staging"},
+        "os_glance_tasks_store": {"filesystem_store_datadir": data / "tasks"},
+        "keystone_authtoken": svckit.authtoken(ctx.answers, "glance"),
+        "paste_deploy": {"flavor": "keystone", "config_file": etc / "glance-api-paste.ini"},
+        "oslo_concurrency": {"lock_path": data / "locks"},
+    }, mode=0o640)
+
+
+def init(ctx):
+    ctx.run([ctx.venv_bin("glance-manage"), "--config-file", _etc(ctx) / "glance-api.conf",
+             "db_sync"])
+
+
+def panes(ctx) -> list[dict]:
+    argv = svckit.uwsgi_argv(ctx, "g-api", "glance.wsgi.api:application",
+                             "--http-chunked-input", "--http-raw-body", "--http-auto-chunked")
+    return [pane_spec(ctx, "g-api", argv, env={"OS_GLANCE_CONFIG_DIR": str(_etc(ctx))},
+                      ready=svckit.http_ready(ctx, "g-api", "/"), port=ctx.answers.port("g-api"))]
+
+
+def accounts(ctx):
+    from stacktui.keystone_api import KeystoneAdmin
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", ctx.answers.password("admin"), ctx.answers.region)
+    ks.service_user("glance", ctx.answers.password("service"))
+    ks.endpoints(ks.service("glance", "image", "Glance image service"), ctx.endpoint("g-api"))
+
+
+def cleanup(ctx):
+    for d in (_etc(ctx), ctx.layout.data / "glance"):
+        shutil.rmtree(d, ignore_errors=True)

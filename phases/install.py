@@ -1,0 +1,58 @@
+"""Install: the one OpenStack venv under DEST, built with uv from a lock.
+
+A pinned lock plus uv's cache makes the venv almost free on a warm machine
+(FIELD-NOTES section 4); projects the user points at git (the GIT_BASE habit)
+are installed over it from their checkouts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+from stacktui.errors import StackError
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def lock_path(answers) -> Path:
+    return Path(str(resources.files("stacktui") / "data" / "locks" / "minimal.txt"))
+
+
+def uv() -> str:
+    exe = shutil.which("uv")
+    if exe:
+        return exe
+    try:
+        from uv import find_uv_bin
+        return find_uv_bin()
+    except ImportError:
+        raise StackError("uv not found: `pip install uv`") from None
+
+
+def inputs(answers):
+    return {"lock": hashlib.sha256(lock_path(answers).read_bytes()).hexdigest(),
+            "sources": answers.data["sources"], "python": sys.executable}
+
+
+def run(ctx):
+    venv = ctx.layout.venv
+    py = venv / "bin" / "python"
+    if not py.exists():
+        ctx.run([uv(), "venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
+    ctx.progress(0.2, "installing the locked packages")
+    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock_path(ctx.answers)],
+            timeout=1800)
+    for project, spec in ctx.answers.data["sources"].items():
+        if spec.get("git"):
+            ref = spec.get("branch") or "master"
+            ctx.say(f"installing {project} from {spec['git']} ({ref})")
+            ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "--reinstall-package",
+                     project, f"git+{spec['git']}@{ref}"], timeout=1800)
+        elif spec.get("version"):
+            ctx.run([uv(), "pip", "install", "--python", py, "--no-deps",
+                     f"{project}=={spec['version']}"], timeout=1800)
+    ctx.progress(1.0)

@@ -1,0 +1,90 @@
+"""Keystone (`key`): DevStack's lib/keystone, step for step.
+
+configure writes keystone.conf; init syncs the database, makes the fernet and
+credential key repositories and bootstraps the admin user, project and
+identity endpoints; start runs it under uwsgi in a pane; accounts adds the
+service and demo projects and users DevStack's create_keystone_accounts makes.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+
+from stacktui import inifile, svckit
+from stacktui.engine import pane_spec
+
+SERVICES = ("key",)
+
+
+def _conf(ctx):
+    return ctx.layout.config("keystone")
+
+
+def _env(ctx) -> dict:
+    return {"OS_KEYSTONE_CONFIG_FILES": str(_conf(ctx))}
+
+
+def configure(ctx):
+    etc = ctx.layout.etc / "keystone"
+    data = ctx.layout.data / "keystone"
+    for d in (etc, data):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o750)
+    inifile.write(_conf(ctx), {
+        "DEFAULT": {"debug": False, "use_stderr": True,
+                    "max_token_size": 255},
+        "database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "keystone")},
+        "token": {"provider": "fernet"},
+        "fernet_tokens": {"key_repository": etc / "fernet-keys", "max_active_keys": 3},
+        "credential": {"key_repository": etc / "credential-keys"},
+        "identity": {"password_hash_rounds": 4},   # DevStack's speed-up for dev clouds
+    }, mode=0o640)
+
+
+def init(ctx):
+    km = ctx.venv_bin("keystone-manage")
+    conf = ["--config-file", _conf(ctx)]
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    ctx.run([km, *conf, "db_sync"])
+    for repo in ("fernet", "credential"):
+        keys = ctx.layout.etc / "keystone" / f"{repo}-keys"
+        if not (keys / "0").exists():
+            ctx.run([km, *conf, f"{repo}_setup", "--keystone-user", user, "--keystone-group", group])
+    url = ctx.endpoint("key") + "/v3"
+    # The password reaches keystone-manage through its environment, never argv.
+    ctx.run([km, *conf, "bootstrap", "--bootstrap-username", "admin",
+             "--bootstrap-project-name", "admin", "--bootstrap-role-name", "admin",
+             "--bootstrap-service-name", "keystone", "--bootstrap-region-id", ctx.answers.region,
+             "--bootstrap-admin-url", url, "--bootstrap-internal-url", url,
+             "--bootstrap-public-url", url],
+            env={"OS_BOOTSTRAP_PASSWORD": ctx.answers.password("admin")})
+
+
+def panes(ctx) -> list[dict]:
+    return [pane_spec(ctx, "key", svckit.uwsgi_argv(ctx, "key", "keystone.wsgi.api:application"),
+                      env=_env(ctx), ready=svckit.http_ready(ctx, "key", "/v3"),
+                      port=ctx.answers.port("key"))]
+
+
+def accounts(ctx):
+    from stacktui.keystone_api import KeystoneAdmin
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", ctx.answers.password("admin"), ctx.answers.region)
+    ks.project("service", "projects for OpenStack services")
+    for r in ("member", "reader", "service"):
+        ks.role(r)
+    demo = ks.project("demo", "the demo project DevStack makes")
+    uid = ks.user("demo", ctx.answers.password("admin"), demo)
+    ks.grant(uid, demo, ks.role("member"))
+    ks.grant(uid, demo, ks.role("reader"))
+    # admin also gets member on demo, as DevStack does, so it can act there.
+    admin = ks._find("users", name="admin", domain_id="default")
+    ks.grant(admin["id"], demo, ks.role("admin"))
+
+
+def cleanup(ctx):
+    for d in (ctx.layout.etc / "keystone", ctx.layout.data / "keystone"):
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""Placement (`placement-api`): resource inventory API under uwsgi."""
+
+from __future__ import annotations
+
+import shutil
+
+from stacktui import inifile, svckit
+from stacktui.engine import pane_spec
+
+SERVICES = ("placement-api",)
+
+
+def _etc(ctx):
+    return ctx.layout.etc / "placement"
+
+
+def _env(ctx):
+    return {"OS_PLACEMENT_CONFIG_DIR": str(_etc(ctx))}
+
+
+def configure(ctx):
+    _etc(ctx).mkdir(parents=True, exist_ok=True)
+    _etc(ctx).chmod(0o750)
+    inifile.write(_etc(ctx) / "placement.conf", {
+        "DEFAULT": {"debug": False, "use_stderr": True},
+        "placement_database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "placement")},
+        "api": {"auth_strategy": "keystone"},
+        "keystone_authtoken": svckit.authtoken(ctx.answers, "placement"),
+    }, mode=0o640)
+
+
+def init(ctx):
+    ctx.run([ctx.venv_bin("placement-manage"), "db", "sync"], env=_env(ctx))
+
+
+def panes(ctx) -> list[dict]:
+    return [pane_spec(ctx, "placement-api",
+                      svckit.uwsgi_argv(ctx, "placement-api", "placement.wsgi.api:application"),
+                      env=_env(ctx), ready=svckit.http_ready(ctx, "placement-api", "/"),
+                      port=ctx.answers.port("placement-api"))]
+
+
+def accounts(ctx):
+    from stacktui.keystone_api import KeystoneAdmin
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", ctx.answers.password("admin"), ctx.answers.region)
+    ks.service_user("placement", ctx.answers.password("service"))
+    ks.endpoints(ks.service("placement", "placement", "Placement service"),
+                 ctx.endpoint("placement-api"))
+
+
+def cleanup(ctx):
+    for d in (_etc(ctx), ctx.layout.data / "placement"):
+        shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,16 @@
+"""Post-config: local.conf's [[post-config|$FILE]] blocks merged into the
+generated files before the services start (stack.sh step 9)."""
+
+from __future__ import annotations
+
+
+def inputs(answers):
+    return {"post_config": answers.data["post_config"]}
+
+
+def run(ctx):
+    if not ctx.answers.data["post_config"]:
+        return
+    from stacktui import postconfig
+    for path in postconfig.apply(ctx.answers, ctx.layout):
+        ctx.say(f"merged post-config into {path}")

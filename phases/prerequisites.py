@@ -1,0 +1,35 @@
+"""Prerequisites: distro packages the chosen services need (stack.sh's install_prereqs).
+
+The minimal cloud on SQLite needs none beyond Python; MariaDB, RabbitMQ and
+friends add theirs through ``PACKAGES`` in their phase modules.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from stacktui import apt
+
+
+def packages(answers) -> list[str]:
+    from stacktui.engine import service_modules
+    pkgs: list[str] = []
+    for mod in service_modules(answers):
+        for p in getattr(mod, "PACKAGES", ()):
+            if p not in pkgs:
+                pkgs.append(p)
+    if answers.data["sources"] and "git" not in pkgs and not shutil.which("git"):
+        pkgs.append("git")
+    return pkgs
+
+
+def inputs(answers):
+    return {"packages": packages(answers)}
+
+
+def run(ctx):
+    missing = apt.missing(packages(ctx.answers))
+    if not missing:
+        ctx.say("all distro packages present")
+        return
+    apt.install(ctx, missing)

@@ -1,0 +1,58 @@
+"""Distro packages through apt, non-interactive, patient with the dpkg lock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+from .errors import StackError
+
+LOCK_RETRIES = 30       # x 10 s: unattended-upgrades on a fresh VM can hold it minutes
+LOCK_WAIT = 10
+
+
+def installed(pkg: str) -> bool:
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+    return r.returncode == 0 and "install ok installed" in r.stdout
+
+
+def missing(pkgs) -> list[str]:
+    if not pkgs:
+        return []
+    if not shutil.which("dpkg-query"):
+        raise StackError("this is not a Debian-family system: install these packages with "
+                         f"your package manager, then rerun: {' '.join(pkgs)}")
+    return [p for p in pkgs if not installed(p)]
+
+
+def _sudo() -> list[str]:
+    return [] if os.geteuid() == 0 else ["sudo", "-n"]
+
+
+def install(ctx, pkgs: list[str]) -> None:
+    # Package scripts must not start daemons: stacktui runs them in panes.
+    env = {"DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
+    policy = "/usr/sbin/policy-rc.d"
+    for attempt in range(LOCK_RETRIES):
+        status, tail = ctx.run(_sudo() + ["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                                          "-o", "DPkg::Lock::Timeout=0", *pkgs],
+                               env=env, check=False, timeout=1800)
+        if status == 0:
+            return
+        text = "\n".join(tail)
+        if "Could not get lock" in text or "dpkg frontend lock" in text:
+            ctx.say(f"apt is busy (another package manager holds the dpkg lock); "
+                    f"retrying in {LOCK_WAIT} s ({attempt + 1}/{LOCK_RETRIES})")
+            time.sleep(LOCK_WAIT)
+            continue
+        if "Unable to locate package" in text or "has no installation candidate" in text:
+            ctx.run(_sudo() + ["apt-get", "update", "-q"], env=env, timeout=600)
+            continue
+        if os.geteuid() != 0 and "password is required" in text:
+            raise StackError("installing distro packages needs root: allow passwordless sudo "
+                             f"or run `sudo apt-get install {' '.join(pkgs)}` first")
+        raise StackError(f"apt-get install failed (exit {status}): {tail[-1] if tail else ''}")
+    raise StackError("the dpkg lock stayed busy for 5 minutes; wait for the other package "
+                     "manager to finish (ps aux | grep -E 'apt|dpkg') and rerun")

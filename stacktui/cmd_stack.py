@@ -1,0 +1,302 @@
+"""install, status, start/stop/restart, logs, up, unstack, clean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+
+from . import answers as answers_mod
+from . import catalog, events
+from .errors import Problem, StackError, UserError
+from .paths import Layout
+from .stacks import find_answers_file, installed, resolve_dest
+
+
+def register(sub) -> None:
+    p = sub.add_parser("install", help="install (or resume, or update) the stack headless")
+    p.add_argument("--answers", metavar="FILE", help="answers file (default ./stacktui.yaml, "
+                                                     "else the minimal cloud)")
+    p.add_argument("--yes", "-y", action="store_true", help="ask nothing")
+    p.add_argument("--force", action="store_true", help="go on even when a host check fails")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every command's output")
+    p.set_defaults(func=cmd_install)
+
+    p = sub.add_parser("status", help="each service: state, pid, uptime, restarts, RSS, port")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    for verb in ("start", "stop", "restart"):
+        p = sub.add_parser(verb, help=f"{verb} services by DevStack name or group (nova = n-*)")
+        p.add_argument("names", nargs="+", metavar="NAME")
+        p.set_defaults(func=cmd_control, verb=verb)
+
+    p = sub.add_parser("logs", help="a service's output")
+    p.add_argument("name")
+    p.add_argument("--follow", "-f", action="store_true")
+    p.add_argument("--lines", "-n", type=int, default=100)
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("up", help="bring an installed stack back (after unstack, a crash, a reboot)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("unstack", help="stop the services (--all: the database and queue too)")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=cmd_unstack)
+
+    p = sub.add_parser("clean", help="unstack --all, then remove everything install made under DEST")
+    p.add_argument("--yes", "-y", action="store_true")
+    p.set_defaults(func=cmd_clean)
+
+
+# ------------------------------------------------------------------ install
+
+def load_for_install(args) -> answers_mod.Answers:
+    f = find_answers_file(args)
+    dest = args.dest if getattr(args, "dest", None) else None
+    ans = answers_mod.load(f, dest=dest) if f else None
+    if ans is None:
+        # No answers file: the minimal cloud, into --dest or the default DEST.
+        ans = answers_mod.load(None, dest=dest)
+    reuse_installed_passwords(ans)
+    return ans
+
+
+def reuse_installed_passwords(ans: answers_mod.Answers) -> None:
+    """Passwords this run would make up are taken from the stack already in
+    DEST, so a rerun changes nothing."""
+    if not ans.generated:
+        return
+    layout = Layout(ans.dest)
+    if not layout.secrets_file.exists():
+        return
+    try:
+        old = answers_mod.load(layout.answers_file).data["passwords"]
+    except UserError:
+        return
+    for k in list(ans.generated):
+        if k in old:
+            ans.data["passwords"][k] = old[k]
+            ans.generated.remove(k)
+
+
+class Printer:
+    """The CLI's view of engine events: a line per step, a live status line on
+    a terminal, the command output only with --verbose or on failure."""
+
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.tty = sys.stdout.isatty()
+        self.total = 0
+        self.n = 0
+        self.current = None
+
+    def __call__(self, ev: events.Event) -> None:
+        if ev.kind == events.PLAN:
+            self.total = len(ev.data["steps"])
+        elif ev.kind == events.STEP_START:
+            self.n += 1
+            self.current = ev.step
+            self._status(f"[{self.n:2}/{self.total}] {ev.step} ...")
+        elif ev.kind == events.STEP_SKIP:
+            self.n += 1
+            if self.verbose:
+                self._line(f"[{self.n:2}/{self.total}] {ev.step}: done before, unchanged")
+        elif ev.kind == events.STEP_DONE:
+            self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.data['seconds']:.1f}s")
+        elif ev.kind == events.STEP_FAIL:
+            self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.data['error']}")
+            for line in ev.data.get("tail") or []:
+                self._line(f"    | {line}")
+            self._line(f"    log: {ev.data['log']}")
+        elif ev.kind == events.OUTPUT:
+            if self.verbose:
+                self._line(f"    {ev.text}")
+            elif self.tty and ev.text.strip():
+                self._status(f"[{self.n:2}/{self.total}] {self.current}: {ev.text.strip()[:60]}")
+
+    def _status(self, text: str) -> None:
+        if self.tty:
+            sys.stdout.write("\r\033[K" + text)
+            sys.stdout.flush()
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            sys.stdout.write("\r\033[K")
+        print(text, flush=True)
+
+
+def cmd_install(args) -> int:
+    from .engine import Engine
+    ans = load_for_install(args)
+    if not args.yes and sys.stdin.isatty():
+        names = ", ".join(ans.services)
+        reply = input(f"Install {names} into {ans.dest} on {ans.data['host_ip']}? [Y/n] ")
+        if reply.strip().lower() not in ("", "y", "yes"):
+            return 1
+    bus = events.Bus()
+    bus.subscribe(Printer(args.verbose))
+    summary = Engine(ans, bus, force=args.force).run()
+    print_summary(summary)
+    return 0
+
+
+def print_summary(s: dict) -> None:
+    print()
+    print(f"This is your host IP address: {s.get('host_ip')}")
+    for name, url in (s.get("urls") or {}).items():
+        print(f"  {catalog.get(name).title:28} {url}")
+    print(f"The default user is admin; passwords are in {s.get('passwords_file')} (mode 0600)")
+    print(f"Credentials: source {s.get('openrc')} admin   or   "
+          f"openstack --os-cloud devstack-admin ...  ({s.get('clouds_yaml')})")
+    print(f"Logs: {s.get('log')}; services: stacktui status")
+    print(f"stacktui completed in {s.get('seconds', 0):.1f} seconds.")
+
+
+# ------------------------------------------------------------------ panes
+
+def _client(args, start: bool = False):
+    from .client import Client, ensure_daemon
+    layout = Layout(resolve_dest(args))
+    if not layout.answers_file.exists():
+        raise UserError(Problem(f"no stack installed in {layout.dest}", key="dest",
+                                fix="run `stacktui install`, or pass --dest DIR"))
+    return layout, (ensure_daemon(layout) if start else Client(layout))
+
+
+def _fmt_uptime(sec) -> str:
+    if not sec:
+        return "-"
+    sec = int(sec)
+    return f"{sec // 3600}h{sec % 3600 // 60:02}m" if sec >= 3600 else f"{sec // 60}m{sec % 60:02}s"
+
+
+def cmd_status(args) -> int:
+    layout, client = _client(args)
+    try:
+        panes = client.status()
+        mon = client.monitor() if hasattr(client, "monitor") else {}
+    except StackError:
+        panes, mon = [], {}
+        if args.json:
+            print(json.dumps({"supervisor": "not running", "panes": []}))
+        else:
+            print(f"the supervisor of {layout.dest} is not running: `stacktui up` brings the stack back")
+        return 3
+    if args.json:
+        print(json.dumps({"supervisor": "running", "panes": panes, "monitor": mon}, default=str))
+        return 0
+    print(f"{'NAME':16} {'STATE':10} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8} {'RSS':>8} {'PORT':>6}  CAUSE")
+    for p in panes:
+        rss = f"{(p.get('rss') or 0) / 2**20:.0f}M" if p.get("rss") else "-"
+        print(f"{p['name']:16} {p['state']:10} {p.get('pid') or '-':>7} {_fmt_uptime(p.get('uptime')):>8} "
+              f"{p.get('restarts', 0):>8} {rss:>8} {p.get('port') or '-':>6}  {p.get('cause') or ''}")
+    for w in (mon or {}).get("warnings") or []:
+        print(f"! {w if isinstance(w, str) else w.get('text', w)}")
+    return 0
+
+
+def _check_names(client, names) -> list[str]:
+    known = client.status()
+    valid = {p["name"] for p in known} | {p.get("group") for p in known} | {"all"}
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise UserError([Problem(f"no service or group named {n!r} in this stack", key="NAME",
+                                 fix=f"one of {', '.join(sorted(x for x in valid if x))}")
+                         for n in bad])
+    return names
+
+
+def cmd_control(args) -> int:
+    layout, client = _client(args, start=args.verb != "stop")
+    names = _check_names(client, args.names)
+    getattr(client, args.verb)(names)
+    if args.verb != "stop":
+        client.wait_ready(names, timeout=120)
+    for p in client.status():
+        if p["name"] in names or p.get("group") in names or "all" in names:
+            print(f"{p['name']}: {p['state']} pid {p.get('pid') or '-'}")
+    return 0
+
+
+def cmd_logs(args) -> int:
+    layout = Layout(resolve_dest(args))
+    from .client import Client
+    client = Client(layout)
+    try:
+        if args.follow:
+            for line in client.follow(args.name, args.lines):
+                print(line, flush=True)
+        else:
+            for line in client.tail(args.name, args.lines):
+                print(line)
+        return 0
+    except StackError:
+        log = layout.logs / f"{args.name}.log"
+        if not log.exists():
+            raise UserError(Problem(f"no log for {args.name!r} in {layout.logs}", key="NAME")) from None
+        lines = log.read_text(errors="replace").splitlines()[-args.lines:]
+        print("\n".join(lines))
+        return 0
+
+
+def cmd_up(args) -> int:
+    from .engine import Context, service_modules
+    layout, ans = installed(args)
+    from .client import ensure_daemon
+    t0 = time.monotonic()
+    # Modules that keep state outside DEST (a loop device, /run dirs) restore it.
+    for mod in service_modules(ans):
+        if hasattr(mod, "before_up"):
+            mod.before_up(ans, layout)
+    client = ensure_daemon(layout)
+    client.reload()
+    panes = sorted(client.status(), key=lambda p: p.get("order", 0))
+    for p in panes:
+        if p["state"] not in ("running", "starting"):
+            client.start([p["name"]])
+        client.wait_ready([p["name"]], timeout=180)
+        print(f"{p['name']}: running", flush=True)
+    print(f"stack in {layout.dest} is up ({time.monotonic() - t0:.1f}s)")
+    return 0
+
+
+def cmd_unstack(args) -> int:
+    layout, client = _client(args)
+    try:
+        if args.all:
+            client.shutdown(stop_panes=True)
+        else:
+            client.stop(["all"])
+    except StackError:
+        print("nothing running")
+        return 0
+    print("stopped " + ("every service, the database and the queue" if args.all else "the services"))
+    return 0
+
+
+def cmd_clean(args) -> int:
+    from .engine import Context, service_modules
+    dest = resolve_dest(args)
+    layout = Layout(dest)
+    if not args.yes and sys.stdin.isatty():
+        if input(f"Remove the stack in {dest} (venv, configs, data, logs)? [y/N] ").strip().lower() \
+                not in ("y", "yes"):
+            return 1
+    from .client import Client
+    try:
+        Client(layout).shutdown(stop_panes=True)
+    except StackError:
+        pass
+    for path in layout.created():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    try:
+        dest.rmdir()   # only if nothing else of the user's is in it
+    except OSError:
+        pass
+    print(f"removed the stack in {dest}")
+    return 0

@@ -1,0 +1,380 @@
+"""The phase engine: runs stack.sh's phases in order, resumably.
+
+Each step (a phase, or a phase of one service) records an HMAC fingerprint of
+its inputs in the state file, written atomically after every step. A rerun
+skips what is done and unchanged and redoes what an answer change touched;
+fingerprints chain (configure -> init -> start -> accounts of one service),
+so a change flows forward to exactly the steps that depend on it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import importlib
+import json
+import os
+import secrets as _secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import catalog, events
+from .answers import Answers
+from .errors import StackError
+from .fsutil import atomic_write
+from .masking import Masker
+from .paths import Layout, remember_last
+from .runner import Runner
+
+STATE_VERSION = 1
+# Bumped when a phase's behaviour changes in a way that needs a redo.
+ENGINE_REVISION = "1"
+
+GLOBAL_BEFORE = ("preflight", "prerequisites", "database", "install")
+SERVICE_PHASES_1 = ("configure", "init")
+SERVICE_PHASES_2 = ("start", "accounts")
+GLOBAL_AFTER = ("verify", "summary")
+# Rough seconds per step on the reference machine, for the progress estimate.
+ESTIMATES = {"preflight": 1, "prerequisites": 1, "database": 1, "install": 5, "configure": 0.5,
+             "init": 6, "post-config": 0.2, "start": 5, "accounts": 1, "verify": 3, "summary": 0.2}
+
+
+@dataclass
+class Step:
+    phase: str
+    module: str | None = None   # phases/<module>.py, None for a global phase
+
+    @property
+    def id(self) -> str:
+        return f"{self.phase}:{self.module}" if self.module else self.phase
+
+
+class StateFile:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text())
+            if self.data.get("version") != STATE_VERSION:
+                self.data = {}
+        except (OSError, ValueError):
+            self.data = {}
+        self.data.setdefault("version", STATE_VERSION)
+        self.data.setdefault("steps", {})
+
+    def fp(self, step_id: str) -> str | None:
+        s = self.data["steps"].get(step_id)
+        return s["fp"] if s and s.get("status") == "done" else None
+
+    def record(self, step_id: str, **info) -> None:
+        self.data["steps"][step_id] = info
+        self.save()
+
+    def save(self) -> None:
+        atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True), mode=0o600)
+
+
+class StackLock:
+    """One install at a time per DEST: a second one is refused, not queued."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(self.fd, 64, 0).decode().strip()
+            except OSError:
+                holder = "?"
+            os.close(self.fd)
+            raise StackError(f"another stacktui install is running on {self.path.parent} "
+                             f"(pid {holder or '?'}); wait for it to finish or stop it") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        os.ftruncate(self.fd, 0)
+        os.close(self.fd)
+
+
+class Context:
+    """What a phase function gets: the answers, the layout, and the tools."""
+
+    def __init__(self, answers: Answers, layout: Layout, bus: events.Bus, runner: Runner,
+                 force: bool = False):
+        self.answers = answers
+        self.layout = layout
+        self.bus = bus
+        self.runner = runner
+        self.force = force
+        self.step: Step | None = None
+        self._client = None
+
+    # --- commands
+    def run(self, argv, **kw):
+        return self.runner.run([str(a) for a in argv], **kw)
+
+    def venv_bin(self, name: str) -> str:
+        return str(self.layout.bin / name)
+
+    def progress(self, fraction: float, text: str = "") -> None:
+        self.bus.emit(events.PROGRESS, self.step.id if self.step else None, text, fraction=fraction)
+
+    def say(self, text: str) -> None:
+        self.runner.note(text)
+        self.bus.emit(events.OUTPUT, self.step.id if self.step else None, self.runner.masker(text))
+
+    # --- supervisor
+    @property
+    def client(self):
+        if self._client is None:
+            from .client import ensure_daemon
+            self._client = ensure_daemon(self.layout)
+        return self._client
+
+    @property
+    def modules(self) -> list:
+        return service_modules(self.answers)
+
+    def endpoint(self, service: str) -> str:
+        return f"http://{self.answers.url_host()}:{self.answers.port(service)}"
+
+
+def service_modules(answers: Answers) -> list:
+    """phases/<module>.py for each enabled service, in stack.sh order, once each."""
+    names: list[str] = []
+    for s in answers.services:
+        m = catalog.get(s).module
+        if m and m not in names:
+            names.append(m)
+    return [importlib.import_module(f"stacktui.phases.{m}") for m in names]
+
+
+def global_module(phase: str):
+    return importlib.import_module(f"stacktui.phases.{phase.replace('-', '_')}")
+
+
+def plan_steps(answers: Answers) -> list[Step]:
+    mods = [m.__name__.rsplit(".", 1)[1] for m in service_modules(answers)]
+    steps = [Step(p) for p in GLOBAL_BEFORE]
+    for phase in SERVICE_PHASES_1:
+        steps += [Step(phase, m) for m in mods if _has(m, phase)]
+    steps.append(Step("post-config"))
+    for m in mods:
+        steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
+    steps += [Step(p) for p in GLOBAL_AFTER]
+    return steps
+
+
+def _has(module: str, phase: str) -> bool:
+    return hasattr(importlib.import_module(f"stacktui.phases.{module}"), phase)
+
+
+class Engine:
+    def __init__(self, answers: Answers, bus: events.Bus | None = None, force: bool = False):
+        self.answers = answers
+        self.layout = Layout(answers.dest)
+        self.bus = bus or events.Bus()
+        self.force = force
+
+    # Fingerprints are HMACs under a per-stack key, so the state file tells
+    # nothing about the passwords that went into them.
+    def _key(self) -> bytes:
+        p = self.layout.etc / "stacktui" / "state.key"
+        if not p.exists():
+            atomic_write(p, _secrets.token_hex(32), mode=0o600)
+        return p.read_text().strip().encode()
+
+    def _inputs(self, step: Step) -> dict:
+        a = self.answers
+        if step.module:
+            mod = importlib.import_module(f"stacktui.phases.{step.module}")
+            if hasattr(mod, "inputs"):
+                return mod.inputs(a, step.phase)
+            return default_inputs(a, mod)
+        mod = global_module(step.phase)
+        return mod.inputs(a) if hasattr(mod, "inputs") else a.public_dict()
+
+    def _fingerprint(self, key: bytes, step: Step, chained: list[str]) -> str:
+        blob = json.dumps({"rev": ENGINE_REVISION, "step": step.id, "in": self._inputs(step),
+                           "after": chained}, sort_keys=True, default=str)
+        return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def run(self) -> dict:
+        """Run every step that is not done and unchanged. Returns the summary data."""
+        t0 = time.monotonic()
+        layout = self.layout
+        for d in (layout.dest, layout.etc, layout.logs, layout.data, layout.run):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(layout.etc, 0o750)
+        with StackLock(layout.lock_file):
+            self._save_answers()
+            remember_last(layout.dest)
+            masker = Masker(self.answers.secret_values)
+            runner = Runner(layout.stack_log, masker,
+                            on_line=lambda line: self.bus.emit(events.OUTPUT, ctx.step.id
+                                                               if ctx.step else None, line))
+            ctx = Context(self.answers, layout, self.bus, runner, self.force)
+            try:
+                return self._run_steps(ctx, t0)
+            finally:
+                runner.close()
+
+    def _save_answers(self) -> None:
+        from . import answers as answers_mod
+        answers_mod.save(self.answers, self.layout.answers_file)
+        answers_mod.save_generated(self.answers)
+
+    def _run_steps(self, ctx: Context, t0: float) -> dict:
+        state = StateFile(self.layout.state_file)
+        key = self._key()
+        steps = plan_steps(self.answers)
+        self.bus.emit(events.PLAN, steps=[{"id": s.id, "phase": s.phase, "module": s.module,
+                                           "estimate": ESTIMATES.get(s.phase, 1)} for s in steps])
+        done_fp: dict[str, str] = {}
+        summary: dict = {}
+        for step in steps:
+            chained = self._chain(step, steps, done_fp)
+            fp = self._fingerprint(key, step, chained)
+            ctx.step = step
+            fn = self._function(step)
+            if state.fp(step.id) == fp and not (step.phase == "start" and not self._running(ctx, step)):
+                done_fp[step.id] = fp
+                self.bus.emit(events.STEP_SKIP, step.id)
+                if step.phase == "summary":
+                    summary = fn(ctx) or {}
+                continue
+            self.bus.emit(events.STEP_START, step.id)
+            ctx.runner.note(f"==== {step.id}")
+            t = time.monotonic()
+            try:
+                result = fn(ctx)
+            except Exception as e:  # noqa: BLE001 - recorded, then re-raised for the view
+                tail = getattr(e, "tail", []) or []
+                log = getattr(e, "log", str(self.layout.stack_log))
+                msg = ctx.runner.masker(str(e) or e.__class__.__name__)
+                ctx.runner.note(f"FAILED {step.id}: {msg}")
+                state.record(step.id, status="failed", fp=fp, error=msg, log=log, tail=tail,
+                             at=time.time())
+                self.bus.emit(events.STEP_FAIL, step.id, msg, error=msg, log=log, tail=tail)
+                if isinstance(e, StackError):
+                    e.step = step.id
+                    raise
+                raise StackError(f"{step.id}: {msg} (see {log})") from e
+            secs = time.monotonic() - t
+            state.record(step.id, status="done", fp=fp, seconds=round(secs, 3), at=time.time())
+            done_fp[step.id] = fp
+            self.bus.emit(events.STEP_DONE, step.id, seconds=secs)
+            if step.phase == "summary":
+                summary = result or {}
+        total = time.monotonic() - t0
+        summary["seconds"] = total
+        self.bus.emit(events.DONE, None, seconds=total, summary=summary)
+        return summary
+
+    def _chain(self, step: Step, steps: list[Step], done: dict[str, str]) -> list[str]:
+        if step.module:
+            order = SERVICE_PHASES_1 + SERVICE_PHASES_2
+            i = order.index(step.phase)
+            prev = [f"{p}:{step.module}" for p in order[:i]]
+            extra = ["install"] if step.phase == "configure" else []
+            extra += ["post-config"] if step.phase == "start" else []
+            # A service is only as current as what it needs: glance restarts
+            # if keystone's start changed.
+            return [done.get(s, "") for s in prev[-1:] + extra]
+        if step.phase in ("post-config", "verify", "summary"):
+            return [done.get(s.id, "") for s in steps if s.id in done]
+        return [done.get(s.id, "") for s in steps if s.id in done and not s.module][-1:]
+
+    def _function(self, step: Step):
+        if step.module:
+            mod = importlib.import_module(f"stacktui.phases.{step.module}")
+            if step.phase == "start":
+                return lambda ctx: start_panes(ctx, mod)
+            return getattr(mod, step.phase)
+        return global_module(step.phase).run
+
+    def _running(self, ctx: Context, step: Step) -> bool:
+        mod = importlib.import_module(f"stacktui.phases.{step.module}")
+        names = [p["name"] for p in mod.panes(ctx)]
+        try:
+            status = {p["name"]: p for p in ctx.client.status()}
+        except StackError:
+            return False
+        return all(status.get(n, {}).get("state") == "running" for n in names)
+
+
+def default_inputs(a: Answers, mod) -> dict:
+    """What a service's steps depend on: its own ports and those of what it
+    needs, the shared network and database answers, its source, passwords."""
+    own = [s for s in a.services if catalog.get(s).module == mod.__name__.rsplit(".", 1)[1]]
+    related = set(own)
+    for s in own:
+        related.update(catalog.get(s).needs)
+    pkgs = {catalog.get(s).package for s in own}
+    return {
+        "ports": {s: a.port(s) for s in sorted(related) if s in a.data["ports"]},
+        "host_ip": a.data["host_ip"], "database": a.data["database"], "region": a.data["region"],
+        "workers": a.data["workers"], "passwords": a.data["passwords"],
+        "sources": {p: a.data["sources"].get(p) for p in sorted(pkgs, key=str) if p},
+        "services": own,
+    }
+
+
+# ------------------------------------------------------------ panes
+
+def write_panes(ctx: Context, specs: list[dict]) -> None:
+    """Merge this module's pane specs into panes.json (what `up` replays)."""
+    path = ctx.layout.panes_file
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        current = []
+    names = {s["name"] for s in specs}
+    merged = [s for s in current if s["name"] not in names] + specs
+    order = {n: i for i, n in enumerate(catalog.ordered([s["name"] for s in merged]))}
+    merged.sort(key=lambda s: order.get(s["name"], 1000))
+    for i, s in enumerate(merged):
+        s["order"] = i
+    atomic_write(path, json.dumps(merged, indent=1), mode=0o640)
+
+
+def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = None,
+              cwd: str | None = None, ready: dict | None = None, port: int | None = None,
+              infra: bool = False, stop_timeout: float = 10) -> dict:
+    svc = catalog.SERVICES.get(name)
+    return {
+        "name": name, "argv": [str(a) for a in argv], "env": env or {},
+        "cwd": str(cwd or ctx.layout.dest), "group": svc.group if svc else name,
+        "infra": infra or bool(svc and svc.infra), "port": port, "ready": ready,
+        "stop_timeout": stop_timeout, "cgroup": None, "order": 0,
+    }
+
+
+def start_panes(ctx: Context, mod) -> None:
+    specs = mod.panes(ctx)
+    write_panes(ctx, specs)
+    client = ctx.client
+    client.reload()
+    names = [s["name"] for s in specs]
+    status = {p["name"]: p for p in client.status()}
+    running = [n for n in names if status.get(n, {}).get("state") in ("running", "starting")]
+    if running:
+        client.restart(running)
+    rest = [n for n in names if n not in running]
+    if rest:
+        client.start(rest)
+    for n in names:
+        ctx.bus.emit(events.SERVICE, ctx.step.id, n, name=n, state="starting")
+    client.wait_ready(names, timeout=getattr(mod, "READY_TIMEOUT", 120))
+    for p in client.status():
+        if p["name"] in names:
+            ctx.bus.emit(events.SERVICE, ctx.step.id, p["name"], name=p["name"], state=p["state"],
+                         pid=p.get("pid"))

@@ -1,0 +1,61 @@
+"""Pieces every OpenStack service's phase module shares: database URLs,
+keystone_authtoken, uwsgi command lines, worker counts."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from .paths import Layout
+
+
+def workers(answers) -> int:
+    """API workers per service: DevStack's max(2, nproc/4) on hosts of 4 cores
+    or more; one on smaller hosts, where every extra worker is RAM the host
+    does not have."""
+    w = answers.data["workers"]
+    if w != "auto":
+        return int(w)
+    n = os.cpu_count() or 1
+    return max(2, n // 4) if n >= 4 else 1
+
+
+def db_url(answers, layout: Layout, name: str) -> str:
+    if answers.data["database"] == "sqlite":
+        path = layout.data / name / f"{name}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    # Percent-encoding makes any password safe inside the URL.
+    pw = quote(answers.password("database"), safe="")
+    host = answers.url_host()
+    return f"mysql+pymysql://{name}:{pw}@{host}/{name}?charset=utf8"
+
+
+def auth_url(answers) -> str:
+    return f"http://{answers.url_host()}:{answers.port('key')}"
+
+
+def authtoken(answers, user: str) -> dict:
+    """[keystone_authtoken] for a service that validates tokens as ``user``."""
+    url = auth_url(answers)
+    return {
+        "www_authenticate_uri": url, "auth_url": url, "auth_type": "password",
+        "username": user, "password": answers.password("service"), "project_name": "service",
+        "user_domain_name": "Default", "project_domain_name": "Default",
+        "region_name": answers.data["region"], "service_token_roles_required": True,
+    }
+
+
+def uwsgi_argv(ctx, service: str, module: str, *extra: str) -> list[str]:
+    """uwsgi serving ``module`` on HOST_IP:port, dying on SIGTERM (its default
+    is to reload) so a pane's stop really stops it."""
+    a = ctx.answers
+    return [ctx.venv_bin("uwsgi"), "--http-socket", f"{a.url_host()}:{a.port(service)}",
+            "--module", module, "--master", "--die-on-term", "--need-app", "--lazy-apps",
+            "--enable-threads", "--processes", str(workers(a)), "--threads", "1",
+            "--buffer-size", "65535", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
+            "--procname-prefix", f"{service}: ", *extra]
+
+
+def http_ready(ctx, service: str, path: str = "/") -> dict:
+    return {"http": f"http://{ctx.answers.url_host()}:{ctx.answers.port(service)}{path}"}
