@@ -1,0 +1,140 @@
+"""The post-config phase: answers' ``post_config`` merged into the config
+files stacktui generated, as stack.sh merges ``[[post-config|$FILE]]``.
+
+Merging keeps every option already in a file and only sets the ones named;
+comments in the generated files are not preserved (configparser drops them),
+which is fine because stacktui generates those files anyway.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import stat
+from pathlib import Path
+
+from .errors import Problem, UserError
+from .fsutil import atomic_write
+
+# $VARIABLE -> (project, file name or None for <project>.conf)
+FILE_VARS: dict[str, tuple[str, str | None]] = {
+    "$KEYSTONE_CONF": ("keystone", None),
+    "$NOVA_CONF": ("nova", None),
+    "$NOVA_CPU_CONF": ("nova", "nova-cpu.conf"),
+    "$GLANCE_API_CONF": ("glance", "glance-api.conf"),
+    "$PLACEMENT_CONF": ("placement", None),
+    "$NEUTRON_CONF": ("neutron", None),
+    "$Q_PLUGIN_CONF_FILE": ("neutron", "ml2_conf.ini"),
+    "$CINDER_CONF": ("cinder", None),
+    "$TEMPEST_CONFIG": ("tempest", None),
+}
+
+# Where DevStack puts the same files, for local.confs that name paths.
+DEVSTACK_PATHS: dict[str, str] = {
+    "/etc/keystone/keystone.conf": "$KEYSTONE_CONF",
+    "/etc/nova/nova.conf": "$NOVA_CONF",
+    "/etc/nova/nova-cpu.conf": "$NOVA_CPU_CONF",
+    "/etc/glance/glance-api.conf": "$GLANCE_API_CONF",
+    "/etc/placement/placement.conf": "$PLACEMENT_CONF",
+    "/etc/neutron/neutron.conf": "$NEUTRON_CONF",
+    "/etc/neutron/plugins/ml2/ml2_conf.ini": "$Q_PLUGIN_CONF_FILE",
+    "/etc/cinder/cinder.conf": "$CINDER_CONF",
+    "/opt/stack/tempest/etc/tempest.conf": "$TEMPEST_CONFIG",
+}
+
+_PASSWORD_REF = re.compile(r"\$\{(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD\}"
+                           r"|\$(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD(?![A-Za-z0-9_])")
+
+
+def resolve(target: str, layout) -> Path:
+    """The file a post_config key names, under DEST."""
+    t = target.strip()
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", t)
+    if m:
+        t = "$" + m.group(1)
+    t = DEVSTACK_PATHS.get(t, t)
+    if t in FILE_VARS:
+        project, name = FILE_VARS[t]
+        return layout.config(project, name)
+    if t.startswith("/"):
+        return Path(t)
+    raise UserError(Problem(f"post_config: {target!r} names no file stacktui knows",
+                            key=f"post_config.{target}",
+                            fix=f"use one of {', '.join(FILE_VARS)} or an absolute path"))
+
+
+def _fill_passwords(value: str, ans) -> str:
+    """``${SERVICE_PASSWORD}`` and friends become the password, with ``$``
+    doubled because oslo.config reads ``$name`` as a substitution."""
+    def sub(m):
+        key = (m.group(1) or m.group(2)).lower()
+        return ans.password(key).replace("$", "$$")
+    return _PASSWORD_REF.sub(sub, value)
+
+
+def _parser() -> configparser.RawConfigParser:
+    # default_section is set to a name nobody uses so [DEFAULT] is an
+    # ordinary section, as oslo.config treats it.
+    p = configparser.RawConfigParser(interpolation=None, strict=False,
+                                     default_section="\0none", delimiters=("=",),
+                                     comment_prefixes=("#", ";"), empty_lines_in_values=False)
+    p.optionxform = str
+    return p
+
+
+def merge(path: Path, sections: dict, ans=None) -> None:
+    """Set ``sections`` in the ini file at ``path``, keeping its other
+    options and its mode; creates it (0640) when missing."""
+    p = _parser()
+    mode, owner = 0o640, None
+    if path.exists():
+        st = path.stat()
+        mode, owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
+        try:
+            p.read(path, encoding="utf-8")
+        except configparser.Error as e:
+            raise UserError(Problem(f"cannot merge post-config, the file does not parse: {e}",
+                                    file=str(path))) from None
+    for section, opts in (sections or {}).items():
+        if not p.has_section(section):
+            p.add_section(section)
+        for opt, val in (opts or {}).items():
+            if isinstance(val, bool):
+                val = "true" if val else "false"
+            val = "" if val is None else str(val)
+            if ans is not None:
+                val = _fill_passwords(val, ans)
+            if "\n" in val:
+                raise UserError(Problem(f"[{section}] {opt}: a value cannot span lines",
+                                        file=str(path)))
+            p.set(section, str(opt), val)
+    lines = []
+    for section in p.sections():
+        lines.append(f"[{section}]")
+        for opt, val in p.items(section):
+            lines.append(f"{opt} = {val}" if val is not None else opt)
+        lines.append("")
+    atomic_write(path, "\n".join(lines), mode=mode)
+    # atomic_write puts a new file in place; give it the old one's owner
+    # too, or a service running as its own user could no longer read it.
+    if owner and owner != (os.getuid(), os.getgid()):
+        os.chown(path, *owner)
+
+
+def apply(ans, layout, *, skip_missing: bool = True) -> list[Path]:
+    """Merge ``ans.data["post_config"]`` into the files under DEST; returns
+    the files changed. A $VARIABLE file that does not exist belongs to a
+    service that is not deployed here, so it is skipped (absolute paths are
+    created, as DevStack's merge does)."""
+    changed: list[Path] = []
+    for target, sections in (ans.data.get("post_config") or {}).items():
+        if not isinstance(sections, dict) or not all(isinstance(v, dict) for v in sections.values()):
+            raise UserError(Problem("must map [section] names to {option: value}",
+                                    key=f"post_config.{target}"))
+        path = resolve(target, layout)
+        if skip_missing and not path.exists() and str(path).startswith(str(layout.dest)):
+            continue
+        merge(path, sections, ans)
+        changed.append(path)
+    return changed
