@@ -38,13 +38,17 @@ def inputs(answers):
             "sources": answers.data["sources"], "python": sys.executable}
 
 
+def present(ctx) -> bool:
+    return (ctx.layout.venv / "bin" / "python").exists() and (ctx.layout.bin / "uwsgi").exists()
+
+
 def run(ctx):
     venv = ctx.layout.venv
     py = venv / "bin" / "python"
     if not py.exists():
         ctx.run([uv(), "venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
     ctx.progress(0.2, "installing the locked packages")
-    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock_path(ctx.answers)],
+    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "--compile-bytecode", "-r", lock_path(ctx.answers)],
             timeout=1800)
     for project, spec in ctx.answers.data["sources"].items():
         if spec.get("git"):

@@ -8,13 +8,13 @@ service and demo projects and users DevStack's create_keystone_accounts makes.
 
 from __future__ import annotations
 
-import grp
+import base64
 import os
-import pwd
 import shutil
 
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
+from stacktui.fsutil import atomic_write
 
 SERVICES = ("key",)
 
@@ -47,13 +47,9 @@ def configure(ctx):
 def init(ctx):
     km = ctx.venv_bin("keystone-manage")
     conf = ["--config-file", _conf(ctx)]
-    user = pwd.getpwuid(os.getuid()).pw_name
-    group = grp.getgrgid(os.getgid()).gr_name
     ctx.run([km, *conf, "db_sync"])
     for repo in ("fernet", "credential"):
-        keys = ctx.layout.etc / "keystone" / f"{repo}-keys"
-        if not (keys / "0").exists():
-            ctx.run([km, *conf, f"{repo}_setup", "--keystone-user", user, "--keystone-group", group])
+        make_key_repository(ctx.layout.etc / "keystone" / f"{repo}-keys")
     url = ctx.endpoint("key") + "/v3"
     # The password reaches keystone-manage through its environment, never argv.
     ctx.run([km, *conf, "bootstrap", "--bootstrap-username", "admin",
@@ -62,6 +58,19 @@ def init(ctx):
              "--bootstrap-admin-url", url, "--bootstrap-internal-url", url,
              "--bootstrap-public-url", url],
             env={"OS_BOOTSTRAP_PASSWORD": ctx.answers.password("admin")})
+
+
+def make_key_repository(path) -> None:
+    """What `keystone-manage fernet_setup` makes: key 0 (staged) and 1
+    (primary), each a urlsafe-base64 32-byte Fernet key, 0600 in a 0700
+    folder. Written here because each keystone-manage run costs seconds of
+    imports, and these are two files."""
+    if (path / "0").exists():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for name in ("0", "1"):
+        atomic_write(path / name, base64.urlsafe_b64encode(os.urandom(32)), mode=0o600)
 
 
 def panes(ctx) -> list[dict]:

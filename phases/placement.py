@@ -30,7 +30,8 @@ def configure(ctx):
 
 
 def init(ctx):
-    ctx.run([ctx.venv_bin("placement-manage"), "db", "sync"], env=_env(ctx))
+    ctx.run([ctx.venv_bin("placement-manage"), "--config-file", _etc(ctx) / "placement.conf",
+             "db", "sync"], env=_env(ctx))
 
 
 def panes(ctx) -> list[dict]:

@@ -174,7 +174,9 @@ def plan_steps(answers: Answers) -> list[Step]:
 
 
 def _has(module: str, phase: str) -> bool:
-    return hasattr(importlib.import_module(f"stacktui.phases.{module}"), phase)
+    # A service module declares what it runs with panes(); the engine starts them.
+    attr = "panes" if phase == "start" else phase
+    return hasattr(importlib.import_module(f"stacktui.phases.{module}"), attr)
 
 
 class Engine:
@@ -245,7 +247,7 @@ class Engine:
             fp = self._fingerprint(key, step, chained)
             ctx.step = step
             fn = self._function(step)
-            if state.fp(step.id) == fp and not (step.phase == "start" and not self._running(ctx, step)):
+            if state.fp(step.id) == fp and self._still_there(ctx, step):
                 done_fp[step.id] = fp
                 self.bus.emit(events.STEP_SKIP, step.id)
                 if step.phase == "summary":
@@ -300,6 +302,16 @@ class Engine:
                 return lambda ctx: start_panes(ctx, mod)
             return getattr(mod, step.phase)
         return global_module(step.phase).run
+
+    def _still_there(self, ctx: Context, step: Step) -> bool:
+        """A step done before may have lost its effect since: services stop,
+        someone deletes the venv. Such a step runs again."""
+        if step.phase == "start":
+            return self._running(ctx, step)
+        mod = importlib.import_module(f"stacktui.phases.{step.module}") if step.module \
+            else global_module(step.phase)
+        present = getattr(mod, "present", None)
+        return present(ctx) if present and not step.module else True
 
     def _running(self, ctx: Context, step: Step) -> bool:
         mod = importlib.import_module(f"stacktui.phases.{step.module}")
