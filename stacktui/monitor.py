@@ -107,9 +107,10 @@ def forecast(points, *, min_span: float = 5.0, min_drop: float = 8 * MB) -> tupl
 
     A forecast needs the decline in both halves of the window: a step (one
     big allocation that then stays) has a flat half and gives none, so only
-    a decline that is still going on warns. Each half must also fall by more
-    than the noise (3x the median deviation from the fitted line) and more
-    than ``min_drop``, so jitter on a plateau never forecasts."""
+    a decline that is still going on warns. The whole window must fall by
+    more than 4x the noise (median deviation from the fitted line), each half
+    by more than 3x, and both by more than ``min_drop``, so jitter on a
+    plateau never forecasts."""
     pts = list(points)
     if len(pts) < 6 or pts[-1][0] - pts[0][0] < min_span:
         return None, 0.0
@@ -120,6 +121,8 @@ def forecast(points, *, min_span: float = 5.0, min_drop: float = 8 * MB) -> tupl
     resid = [y - slope * (t - t0) for t, y in pts]
     mid = statistics.median(resid)
     noise = statistics.median(abs(r - mid) for r in resid)
+    if -slope * (pts[-1][0] - t0) < max(min_drop, 4 * noise):
+        return None, slope
     half = len(pts) // 2
     recent = None
     for part in (pts[:half + 1], pts[half:]):
