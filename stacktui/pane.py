@@ -1,0 +1,834 @@
+"""One pane: one service process in its own PTY, session and process group.
+
+A pane replaces one window of DevStack's old ``screen`` session. The
+supervisor owns every pane; this module knows how to spawn one, read its
+output without ever blocking the event loop, keep passwords out of what it
+stores, tell why it died, and stop it without leaving a process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import re
+import shlex
+import signal
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import quote, quote_plus, urlsplit
+
+import pexpect
+import psutil
+
+from .masking import MASK, Masker
+
+log = logging.getLogger("stacktui.supervisor")
+
+RING_LINES = 5000            # what tail/follow and the TUI can scroll back to
+RING_LINE_MAX = 16384        # one absurd line must not pin megabytes in the ring
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_KEEP = 3
+FLUSH_DELAY = 0.05           # batch output: the TUI redraws per batch, not per line
+PARTIAL_HOLD = 0.25          # how long an unterminated line waits for its newline
+PARTIAL_MAX = 256 * 1024     # a newline-free flood is flushed anyway
+READ_CHUNK = 256 * 1024
+READS_PER_WAKEUP = 16        # bounded so one chatty pane cannot starve the others
+DIMENSIONS = (50, 200)       # rows, cols: wide enough that services do not wrap
+DEFAULT_STOP_TIMEOUT = 10.0
+LEFTOVER_GRACE = 2.0         # descendants left behind by a pane that died on its own
+MARK = "[stacktui]"
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+# Environment a pane inherits from the daemon. Everything else comes from the
+# spec: the daemon's own environment belongs to whoever started it (possibly
+# an install run holding OS_PASSWORD) and must not leak into services.
+BASE_ENV_KEYS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "SHELL", "TMPDIR")
+# Marks every pane process so a later daemon can find survivors of one that
+# was killed with -9 (their PTY is gone; they cannot be re-attached).
+ENV_DEST = "STACKTUI_PANE_DEST"
+ENV_PANE = "STACKTUI_PANE"
+
+
+class PaneError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------- specs
+
+def normalise_spec(raw: Any, index: int = 0) -> dict:
+    """Check one entry of panes.json and fill defaults; raise PaneError naming
+    the entry, so the engine learns about a bad spec at reload, not at start."""
+    where = f"panes.json entry {index}"
+    if not isinstance(raw, dict):
+        raise PaneError(f"{where}: expected an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise PaneError(f"{where}: bad or missing name {name!r} (letters, digits, _ . @ -)")
+    where = f"pane {name}"
+    argv = raw.get("argv")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise PaneError(f"{where}: argv must be a non-empty list of strings")
+    env = raw.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise PaneError(f"{where}: env must map strings to strings")
+    ready = raw.get("ready")
+    if ready is not None:
+        ok = isinstance(ready, dict) and (
+            ("tcp" in ready and isinstance(ready["tcp"], (list, tuple)) and len(ready["tcp"]) == 2)
+            or ("http" in ready and isinstance(ready["http"], str)))
+        if not ok:
+            raise PaneError(f"{where}: ready must be {{\"tcp\": [host, port]}}, {{\"http\": URL}} or null")
+    try:
+        stop_timeout = float(raw.get("stop_timeout") if raw.get("stop_timeout") is not None
+                             else DEFAULT_STOP_TIMEOUT)
+        order = int(raw.get("order") or 0)
+        port = int(raw["port"]) if raw.get("port") is not None else None
+    except (TypeError, ValueError) as e:
+        raise PaneError(f"{where}: {e}") from None
+    return {
+        "name": name,
+        "argv": list(argv),
+        "env": dict(env),
+        "cwd": raw.get("cwd") or None,
+        "group": raw.get("group") or name,
+        "infra": bool(raw.get("infra", False)),
+        "port": port,
+        "ready": ready,
+        "stop_timeout": max(0.0, stop_timeout),
+        "cgroup": raw.get("cgroup") or None,
+        "order": order,
+    }
+
+
+# ------------------------------------------------------------------- secrets
+
+class SecretFilter:
+    """Masks every form of every password (the shared Masker) and knows how
+    much of an unterminated line it may release without cutting a password
+    in half: a prompt or progress line is shown, a split secret is not."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        secrets = [s for s in secrets if s]
+        self.masker = Masker(secrets)
+        forms: set[bytes] = set()
+        for s in secrets:
+            for f in (s, quote(s, safe=""), quote_plus(s), shlex.quote(s)):
+                forms.add(f.encode())
+        self._forms = sorted(forms, key=len, reverse=True)
+        self._longest = max((len(f) for f in self._forms), default=0)
+
+    def mask(self, data: bytes) -> bytes:
+        return self.masker.bytes(data)
+
+    def safe_cut(self, data: bytes) -> int:
+        """Index up to which ``data`` can go out now: everything before the
+        longest tail of it that could be the start of a password."""
+        n = min(len(data), self._longest - 1)
+        for k in range(n, 0, -1):
+            tail = data[-k:]
+            if any(f.startswith(tail) for f in self._forms):
+                return len(data) - k
+        return len(data)
+
+
+def load_secrets(path: Path) -> list[str]:
+    """Every string under the secrets file, not only ``passwords:``: whatever
+    another engineer adds there later is masked without a code change."""
+    try:
+        import yaml
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        return []
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(data)
+    return out
+
+
+# ---------------------------------------------------------------------- logs
+
+class RotatingLog:
+    """DEST/logs/<name>.log, rotated by size: name.log.1 .. name.log.3."""
+
+    def __init__(self, path: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP):
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self._f = None
+        self._size = 0
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._f = os.fdopen(fd, "ab")
+        self._size = self._f.tell()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            if self._f is None:
+                self._open()
+            self._f.write(data)
+            self._f.flush()
+            self._size += len(data)
+            if self._size >= self.max_bytes:
+                self._rotate()
+        except OSError as e:
+            # A full disk must not kill the supervisor; the ring still works.
+            log.warning("cannot write %s: %s", self.path, e)
+
+    def _rotate(self) -> None:
+        self.close()
+        for i in range(self.keep - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        if self.keep > 0:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._open()
+
+    def close(self) -> None:
+        if self._f is not None:
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            self._f = None
+
+
+# ------------------------------------------------------------------ OOM kills
+
+def _vmstat_oom() -> int:
+    try:
+        with open("/proc/vmstat", "rb") as f:
+            for line in f:
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+try:  # the shared helper, when the cgroups module is there
+    from .cgroups import memory_cgroup as _memory_cgroup
+    from .cgroups import oom_kill_count as _shared_oom_count
+
+    def global_oom_count() -> int:
+        try:
+            return int(_shared_oom_count())
+        except Exception:
+            return _vmstat_oom()
+except ImportError:  # pragma: no cover - depends on what has landed
+    _memory_cgroup = None
+
+    def global_oom_count() -> int:
+        return _vmstat_oom()
+
+
+class OomWatch:
+    """Samples the kernel's oom_kill counter every few seconds so that a
+    SIGKILL can be blamed on the OOM killer only if the counter rose around
+    the time of death, not because something else was OOM-killed an hour ago."""
+
+    def __init__(self) -> None:
+        v = global_oom_count()
+        self._older = v
+        self._newer = v
+
+    def sample(self) -> None:
+        self._older, self._newer = self._newer, global_oom_count()
+
+    def rose_since(self, floor: int) -> bool:
+        return global_oom_count() > max(self._older, floor)
+
+
+# ---------------------------------------------------------------- processes
+
+def _proc_ids(pid: int) -> tuple[int, int] | None:
+    """(process group, session) from /proc/<pid>/stat, or None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[2]), int(fields[3])
+
+
+def scan_group(pgid: int) -> list[int]:
+    """Live processes whose process group or session is ``pgid``: what is
+    left of a pane whose leader is gone. Walks /proc, so only at stop/exit."""
+    out = []
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        if pid == me:
+            continue
+        ids = _proc_ids(pid)
+        if ids and pgid in ids:
+            out.append(pid)
+    return out
+
+
+def cgroup_members(cgroup: str | None) -> list[int]:
+    if not cgroup:
+        return []
+    for name in ("cgroup.procs", "tasks"):
+        try:
+            text = Path(cgroup, name).read_text()
+        except OSError:
+            continue
+        return [int(x) for x in text.split() if x.strip().isdigit()]
+    return []
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and its descendants, as psutil objects that remember
+    their start time, so a reused pid is never signalled by mistake."""
+    try:
+        p = psutil.Process(pid)
+        return [p] + p.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    total = 0
+    for p in tree(pid):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def signal_procs(procs: Iterable[psutil.Process], sig: int) -> None:
+    for p in procs:
+        try:
+            p.send_signal(sig)
+        except psutil.Error:
+            pass
+
+
+async def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while True:
+        procs = [p for p in procs if _alive(p)]
+        if not procs or time.monotonic() >= deadline:
+            return procs
+        await asyncio.sleep(0.05)
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+# ------------------------------------------------------------------ probes
+
+async def probe_ready(ready: dict, timeout: float = 1.0) -> bool:
+    """tcp: something accepts a connection. http: any answer below 500 (a
+    401 from Keystone still means the service is up)."""
+    try:
+        if "tcp" in ready:
+            host, port = ready["tcp"]
+            _, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+            w.close()
+            return True
+        url = urlsplit(ready["http"])
+        ssl_ctx = None
+        if url.scheme == "https":
+            import ssl
+            ssl_ctx = ssl.create_default_context()
+            ssl_ctx.check_hostname = False
+            ssl_ctx.verify_mode = ssl.CERT_NONE
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = url.hostname or "127.0.0.1"
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_ctx), timeout)
+        try:
+            path = url.path or "/"
+            if url.query:
+                path += "?" + url.query
+            hosthdr = url.netloc.rsplit("@", 1)[-1]
+            w.write(f"GET {path} HTTP/1.1\r\nHost: {hosthdr}\r\nConnection: close\r\n\r\n".encode())
+            await w.drain()
+            line = await asyncio.wait_for(r.readline(), timeout)
+        finally:
+            w.close()
+        parts = line.split()
+        return len(parts) >= 2 and parts[0].startswith(b"HTTP/") and int(parts[1]) < 500
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+
+
+def describe_ready(ready: dict | None) -> str:
+    if not ready:
+        return "no readiness check"
+    if "tcp" in ready:
+        return f"tcp {ready['tcp'][0]}:{ready['tcp'][1]}"
+    return f"http {ready['http']}"
+
+
+# -------------------------------------------------------------------- pane
+
+class Pane:
+    def __init__(self, spec: dict, dest: Path, secrets: SecretFilter,
+                 oom: OomWatch | None = None, on_change: Callable[["Pane"], None] | None = None):
+        self.spec = spec
+        self.dest = Path(dest)
+        self.secrets = secrets
+        self.oom = oom or OomWatch()
+        self.on_change = on_change
+        self.removed = False          # gone from panes.json, kept until stopped
+        self.state = "defined"
+        self.pid: int | None = None
+        self.started_at: float | None = None
+        self.starts = 0
+        self.exit_code: int | None = None
+        self.signal: int | None = None
+        self.oom_killed = False
+        self.cause: str | None = None
+        self.ring: deque[str] = deque(maxlen=RING_LINES)
+        self.followers: set[Callable[[list[str]], None]] = set()
+        self.log = RotatingLog(self.dest / "logs" / f"{self.name}.log")
+        self.lock = asyncio.Lock()
+        self._child: pexpect.spawn | None = None
+        self._fd: int | None = None
+        self._buf = bytearray()
+        self._partial_since: float | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._stopping = False
+        self._exited = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._ready_task: asyncio.Task | None = None
+        self._oom_floor = 0
+        self._memcg = None
+        self._memcg_floor = 0
+        self._cleanup_task: asyncio.Task | None = None
+
+    # ---------------------------------------------------------- properties
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None and not self._exited.is_set()
+
+    # --------------------------------------------------------------- start
+    def _env(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in BASE_ENV_KEYS if k in os.environ}
+        env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin")
+        env["TERM"] = "xterm-256color"
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.spec["env"])
+        env[ENV_DEST] = str(self.dest)
+        env[ENV_PANE] = self.name
+        return env
+
+    def _preexec(self) -> Callable[[], None] | None:
+        cgroup = self.spec.get("cgroup")
+        if not cgroup:
+            return None
+        targets = [os.path.join(cgroup, "cgroup.procs"), os.path.join(cgroup, "tasks")]
+
+        def join_cgroup() -> None:
+            # Runs between fork and exec: raw syscalls only, no Python-level
+            # locks that another thread of the daemon might have held.
+            data = str(os.getpid()).encode()
+            last = None
+            for t in targets:
+                try:
+                    fd = os.open(t, os.O_WRONLY)
+                except OSError as e:
+                    last = e
+                    continue
+                try:
+                    os.write(fd, data)
+                    return
+                except OSError as e:
+                    last = e
+                finally:
+                    os.close(fd)
+            raise OSError(f"cannot join cgroup {cgroup}: {last}")
+
+        return join_cgroup
+
+    async def start(self) -> None:
+        if self.alive:
+            return
+        if self._cleanup_task and not self._cleanup_task.done():
+            await self._cleanup_task
+        loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._exited = asyncio.Event()
+        self._ready = asyncio.Event()
+        self.exit_code = self.signal = None
+        self.oom_killed = False
+        self.cause = None
+        argv = self.spec["argv"]
+        cwd = self.spec["cwd"] or str(self.dest)
+        self._oom_floor = global_oom_count()
+        try:
+            child = pexpect.spawn(argv[0], argv[1:], env=self._env(), cwd=cwd,
+                                  dimensions=DIMENSIONS, encoding=None,
+                                  preexec_fn=self._preexec(), echo=False)
+        except Exception as e:
+            self.pid = None
+            self.state = "exited"
+            self.cause = f"failed to start: {e}"
+            self._marker(self.cause)
+            self._exited.set()
+            self._changed()
+            raise PaneError(f"{self.name}: {self.cause}") from None
+        self._child = child
+        self.pid = child.pid
+        self._fd = child.child_fd
+        self.starts += 1
+        self.started_at = time.time()
+        os.set_blocking(self._fd, False)
+        loop.add_reader(self._fd, self._on_readable)
+        if _memory_cgroup is not None and self.spec.get("cgroup"):
+            try:
+                self._memcg = _memory_cgroup(self.pid)
+                self._memcg_floor = self._memcg.oom_kills() if self._memcg else 0
+            except Exception:
+                self._memcg = None
+        self.state = "starting" if self.spec["ready"] else "running"
+        self._marker(f"started pid {self.pid}: " + shlex.join(argv).replace("\n", "\\n"))
+        if self.spec["ready"]:
+            self._ready_task = asyncio.ensure_future(self._watch_ready())
+        else:
+            self._ready.set()
+        self._changed()
+
+    async def _watch_ready(self) -> None:
+        delay = 0.1
+        exited = self._exited
+        while not exited.is_set():
+            if await probe_ready(self.spec["ready"]):
+                if not exited.is_set():
+                    self.state = "running"
+                    self._ready.set()
+                    self._changed()
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    # -------------------------------------------------------------- output
+    def _on_readable(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        eof = False
+        for _ in range(READS_PER_WAKEUP):
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                # EIO: every holder of the PTY's slave side has closed it.
+                if e.errno != errno.EIO:
+                    log.warning("%s: read error %s", self.name, e)
+                eof = True
+                break
+            if not data:
+                eof = True
+                break
+            self._buf += data
+            if len(data) < READ_CHUNK:
+                break
+        if eof:
+            self._stop_reading()
+            self._flush(final=True)
+            return
+        if len(self._buf) >= PARTIAL_MAX:
+            self._flush()
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_DELAY, self._flush)
+
+    def _stop_reading(self) -> None:
+        if self._fd is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(self._fd)
+            except (RuntimeError, ValueError):
+                pass
+
+    def _flush(self, final: bool = False) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        buf = self._buf
+        nl = buf.rfind(b"\n")
+        if nl >= 0:
+            chunk = bytes(buf[:nl + 1]).replace(b"\r\n", b"\n")
+            del buf[:nl + 1]
+            # Passwords never contain a newline, so whole lines mask safely.
+            self._emit(self.secrets.mask(chunk), complete=True)
+            self._partial_since = None
+        if not buf:
+            return
+        now = time.monotonic()
+        if self._partial_since is None:
+            self._partial_since = now
+        if final or len(buf) >= PARTIAL_MAX or now - self._partial_since >= PARTIAL_HOLD:
+            masked = self.secrets.mask(bytes(buf))
+            cut = len(masked) if final else self.secrets.safe_cut(masked)
+            if cut:
+                self._emit(masked[:cut], complete=False)
+            buf[:] = masked[cut:]
+            self._partial_since = now if buf else None
+        if buf and not final:
+            wait = max(0.0, PARTIAL_HOLD - (now - (self._partial_since or now)))
+            self._flush_handle = asyncio.get_running_loop().call_later(wait + 0.01, self._flush)
+
+    def _emit(self, data: bytes, complete: bool) -> None:
+        self.log.write(data)
+        text = data.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if complete:
+            lines.pop()     # the empty string after the final newline
+        lines = [ln if len(ln) <= RING_LINE_MAX else ln[:RING_LINE_MAX] + " …" for ln in lines]
+        self.ring.extend(lines)
+        for f in list(self.followers):
+            try:
+                f(lines)
+            except Exception:
+                self.followers.discard(f)
+
+    def _marker(self, text: str) -> None:
+        """A line of our own in the ring and the log, so `logs` shows when a
+        service started and why it ended, as a screen window never did."""
+        if self._buf:
+            self._flush(final=True)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._emit(self.secrets.mask(f"{MARK} {stamp} {self.name}: {text}\n".encode()), complete=True)
+
+    def tail(self, n: int) -> list[str]:
+        if n <= 0:
+            return []
+        ring = self.ring
+        if n >= len(ring):
+            return list(ring)
+        return [ring[i] for i in range(len(ring) - n, len(ring))]
+
+    # ----------------------------------------------------------------- exit
+    def poll(self) -> bool:
+        """Reap the leader if it has exited. Called on SIGCHLD and by the
+        housekeeping timer; never blocks."""
+        if self.pid is None or self._exited.is_set():
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, None
+        if pid == 0:
+            return False
+        self._on_exit(status)
+        return True
+
+    def _on_exit(self, status: int | None) -> None:
+        # Whatever is still in the PTY belongs to this run.
+        if self._fd is not None:
+            self._on_readable()
+        self._flush(final=True)
+        code = sig = None
+        if status is not None:
+            if os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+            elif os.WIFSIGNALED(status):
+                sig = os.WTERMSIG(status)
+        self.exit_code, self.signal = code, sig
+        oom = False
+        if sig == signal.SIGKILL and not self._stopping:
+            oom = self.oom.rose_since(self._oom_floor)
+            if not oom and self._memcg is not None:
+                try:
+                    oom = self._memcg.oom_kills() > self._memcg_floor
+                except Exception:
+                    pass
+        self.oom_killed = oom
+        if code is not None:
+            what = f"exited with code {code}"
+        elif sig is not None:
+            what = "killed by the OOM killer" if oom else f"killed by {signal_name(sig)}"
+        else:
+            what = "exited (status unknown)"
+        if self._stopping:
+            self.state = "stopped"
+            self.cause = "stopped" if code == 0 or sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) \
+                else f"stopped ({what})"
+        else:
+            self.state = "exited" if sig is None else "killed"
+            self.cause = what
+        self._marker(self.cause)
+        self._close_pty()
+        self._exited.set()
+        if self._ready_task:
+            self._ready_task.cancel()
+            self._ready_task = None
+        if not self._stopping:
+            # A uwsgi master that dies leaves workers holding its port; the
+            # pane is the whole tree, so the tree goes with it.
+            self._cleanup_task = asyncio.ensure_future(self._kill_leftovers([], LEFTOVER_GRACE))
+        self._changed()
+
+    def _close_pty(self) -> None:
+        self._stop_reading()
+        child = self._child
+        if child is not None:
+            # We reaped the child ourselves; tell pexpect so its close() and
+            # __del__ do not waitpid again or sleep in the event loop.
+            pp = child.ptyproc
+            pp.terminated = True
+            child.terminated = True
+            try:
+                pp.fileobj.close()
+            except OSError:
+                pass
+            pp.closed = True
+            pp.fd = -1
+            child.closed = True
+            child.child_fd = -1
+        self._child = None
+        self._fd = None
+
+    def _changed(self) -> None:
+        if self.on_change:
+            try:
+                self.on_change(self)
+            except Exception:
+                log.exception("state change hook failed for %s", self.name)
+
+    # ----------------------------------------------------------------- stop
+    def _signal_group(self, sig: int, procs: list[psutil.Process]) -> None:
+        if self.pid is not None:
+            try:
+                os.killpg(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        signal_procs(procs, sig)
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM to the group and every descendant, SIGKILL after the grace
+        period, then whatever is left of the tree: no orphans."""
+        if self._cleanup_task and not self._cleanup_task.done():
+            await self._cleanup_task
+        if not self.alive:
+            return
+        timeout = self.spec["stop_timeout"] if timeout is None else timeout
+        self._stopping = True
+        snapshot = tree(self.pid)
+        self._signal_group(signal.SIGTERM, snapshot)
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        except asyncio.TimeoutError:
+            snapshot = list({p.pid: p for p in snapshot + tree(self.pid)}.values())
+            self._marker(f"did not stop within {timeout:g} s; sending SIGKILL")
+            self._signal_group(signal.SIGKILL, snapshot)
+            try:
+                await asyncio.wait_for(self._exited.wait(), 5)
+            except asyncio.TimeoutError:
+                # Unkillable (D state): report it rather than hang forever.
+                log.error("%s: pid %s survived SIGKILL", self.name, self.pid)
+        await self._kill_leftovers(snapshot, grace=1.0)
+
+    async def _kill_leftovers(self, snapshot: list[psutil.Process], grace: float) -> None:
+        pgid = self.pid
+        if pgid is None:
+            return
+        procs = {p.pid: p for p in snapshot if _alive(p)}
+        for pid in scan_group(pgid) + cgroup_members(self.spec.get("cgroup")):
+            if pid not in procs and pid != os.getpid():
+                try:
+                    procs[pid] = psutil.Process(pid)
+                except psutil.Error:
+                    pass
+        left = [p for p in procs.values() if _alive(p)]
+        if not left:
+            return
+        log.info("%s: %d leftover process(es): %s", self.name, len(left), [p.pid for p in left])
+        signal_procs(left, signal.SIGTERM)
+        left = await wait_gone(left, grace)
+        if left:
+            signal_procs(left, signal.SIGKILL)
+            left = await wait_gone(left, 5)
+        if left:
+            log.error("%s: processes survived SIGKILL: %s", self.name, [p.pid for p in left])
+
+    # --------------------------------------------------------------- ready
+    async def wait_ready(self, timeout: float) -> None:
+        """Return when ready; raise PaneError with the cause and the last 20
+        log lines as soon as the pane exits, or on timeout."""
+        if not self.alive:
+            raise PaneError(self._failure(self.cause or f"is {self.state}, not started"))
+        ready = asyncio.ensure_future(self._ready.wait())
+        exited = asyncio.ensure_future(self._exited.wait())
+        try:
+            await asyncio.wait({ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            exited.cancel()
+        if self._ready.is_set() and not self._exited.is_set():
+            return
+        if self._exited.is_set():
+            raise PaneError(self._failure(self.cause or "exited"))
+        raise PaneError(self._failure(
+            f"not ready after {timeout:g} s ({describe_ready(self.spec['ready'])})"))
+
+    def _failure(self, what: str) -> str:
+        lines = [ln for ln in self.tail(21) if not ln.startswith(MARK)][-20:]
+        text = f"{self.name}: {what}; last lines of {self.log.path}:"
+        return text + ("\n" + "\n".join("    " + ln for ln in lines) if lines else " (no output)")
+
+    # --------------------------------------------------------------- status
+    def status(self, with_rss: bool = True) -> dict:
+        alive = self.alive
+        return {
+            "name": self.name,
+            "group": self.spec["group"],
+            "infra": self.spec["infra"],
+            "state": self.state,
+            "pid": self.pid if alive else None,
+            "started_at": self.started_at,
+            "uptime": (time.time() - self.started_at) if alive and self.started_at else None,
+            "restarts": max(0, self.starts - 1),
+            "rss": tree_rss(self.pid) if alive and with_rss and self.pid else None,
+            "port": self.spec["port"],
+            "exit_code": self.exit_code,
+            "signal": signal_name(self.signal) if self.signal else None,
+            "oom_killed": self.oom_killed,
+            "cause": self.cause,
+            "log": str(self.log.path),
+        }

@@ -1,0 +1,589 @@
+"""The pane supervisor: a small daemon that owns the service panes.
+
+It outlives the command that started it, as the ``screen`` session of
+DevStack did, so services keep running after ``stacktui install`` returns,
+and the CLI and the TUI attach to it over a Unix socket only its owner can
+use. ``python -m stacktui.supervisor --dest DEST`` runs it in the
+foreground; ``stacktui.client.ensure_daemon`` starts it detached.
+
+Protocol: one JSON object per line each way. A request is
+``{"op": NAME, ...}``; the answer ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": TEXT}``. ``follow`` answers with a stream of
+``{"lines": [...]}`` objects until the client hangs up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import fcntl
+import inspect
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .fsutil import atomic_write
+from .pane import (ENV_DEST, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
+                   normalise_spec, signal_procs, wait_gone)
+from .paths import Layout
+
+log = logging.getLogger("stacktui.supervisor")
+
+HOUSEKEEPING = 1.0           # reap check and OOM counter sample
+FOLLOW_QUEUE_MAX = 2000      # batches a slow follower may lag before lines are dropped
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class OpError(Exception):
+    """A request the daemon refuses; its text goes back to the client."""
+
+
+def _peer_uid(sock: socket.socket) -> int | None:
+    try:
+        data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", data)
+    return uid
+
+
+def _become_subreaper() -> None:
+    # Descendants orphaned by a pane (a daemonizing service, a uwsgi worker
+    # whose master died) are re-parented to us instead of init, so we can
+    # find, kill and reap them; in a container init may not reap at all.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:
+        pass
+
+
+class Supervisor:
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        self.dest = layout.dest
+        self.panes: dict[str, Pane] = {}
+        self.secrets = SecretFilter()
+        self.oom = OomWatch()
+        self.monitor = None
+        self.pid_snapshot: dict[str, int] = {}
+        self._server: asyncio.base_events.Server | None = None
+        self._done = asyncio.Event()
+        self._shutting_down = False
+        self._final_stop: asyncio.Future | None = None
+        self._lock_fd: int | None = None
+        self._orphan_handle: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._sid = os.getsid(0)
+
+    # ------------------------------------------------------------ lifecycle
+    def _acquire_lock(self) -> bool:
+        path = self.layout.run / "supervisor.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _socket_answers(self) -> bool:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(1.0)
+        try:
+            s.connect(str(self.layout.socket))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    async def run(self) -> int:
+        layout = self.layout
+        layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        if not self._acquire_lock():
+            log.info("another supervisor holds %s; exiting", layout.run / "supervisor.lock")
+            return 0
+        sock_path = layout.socket
+        if sock_path.exists() or sock_path.is_symlink():
+            if self._socket_answers():
+                log.info("a supervisor already answers on %s; exiting", sock_path)
+                return 0
+            sock_path.unlink()          # stale: left by a daemon killed with -9
+        _become_subreaper()
+        atomic_write(self.layout.run / "supervisor.pid", f"{os.getpid()}\n", mode=0o644)
+        log.info("supervisor %d starting for %s", os.getpid(), self.dest)
+        await self._kill_survivors()
+        try:
+            self._load(initial=True)
+        except OpError as e:
+            log.error("%s", e)
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_term, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+
+        old = os.umask(0o177)           # the socket is 0600 from its first instant
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(sock_path),
+                                                           limit=1 << 20)
+        finally:
+            os.umask(old)
+        os.chmod(sock_path, 0o600)
+        self._start_monitor()
+        housekeeping = asyncio.ensure_future(self._housekeeping())
+        log.info("listening on %s", sock_path)
+        try:
+            await self._done.wait()
+        finally:
+            housekeeping.cancel()
+            await self._close()
+        return 0
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        try:
+            self.layout.socket.unlink()
+        except FileNotFoundError:
+            pass
+        if self.monitor is not None:
+            try:
+                self.monitor.stop()
+            except Exception:
+                log.exception("monitor stop failed")
+        for p in self.panes.values():
+            p.log.close()
+        for t in list(self._tasks):
+            t.cancel()
+        try:
+            (self.layout.run / "supervisor.pid").unlink()
+        except FileNotFoundError:
+            pass
+        self._reap_orphans()
+        log.info("supervisor %d stopped", os.getpid())
+
+    def _on_term(self, sig: int) -> None:
+        log.info("got %s: stopping every pane", signal.Signals(sig).name)
+        self._spawn(self._shutdown(stop_panes=True))
+
+    async def _shutdown(self, stop_panes: bool, finish: bool = True) -> None:
+        if self._final_stop is None:
+            self._shutting_down = True
+            panes = list(self.panes.values()) if stop_panes else []
+            self._final_stop = asyncio.ensure_future(self._stop_panes(panes))
+        # A second shutdown (SIGTERM during `shutdown`) waits for the first.
+        await asyncio.shield(self._final_stop)
+        if finish:
+            self._done.set()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+        return t
+
+    # ------------------------------------------------------------ survivors
+    async def _kill_survivors(self) -> None:
+        """Panes of a daemon that died without stopping them (kill -9, OOM)
+        lost their PTY and cannot be re-attached: stop them so the new daemon
+        starts from a known state, with their ports free."""
+        me = os.getpid()
+        found = []
+        for p in psutil.process_iter(["pid"]):
+            if p.pid == me:
+                continue
+            try:
+                env = p.environ()
+            except (psutil.Error, OSError):
+                continue
+            if env.get(ENV_DEST) == str(self.dest) and ENV_PANE in env:
+                found.append(p)
+        if not found:
+            return
+        log.warning("stopping %d process(es) left by a previous supervisor: %s",
+                    len(found), [p.pid for p in found])
+        signal_procs(found, signal.SIGTERM)
+        left = await wait_gone(found, 3.0)
+        signal_procs(left, signal.SIGKILL)
+        await wait_gone(left, 3.0)
+
+    # ---------------------------------------------------------------- specs
+    def _load(self, initial: bool = False) -> dict:
+        path = self.layout.panes_file
+        try:
+            raw = json.loads(path.read_text()) if path.exists() else []
+        except (OSError, ValueError) as e:
+            raise OpError(f"cannot read {path}: {e}") from None
+        if isinstance(raw, dict) and "panes" in raw:
+            raw = raw["panes"]
+        if not isinstance(raw, list):
+            raise OpError(f"{path}: expected a list of pane specs")
+        specs: dict[str, dict] = {}
+        for i, entry in enumerate(raw):
+            try:
+                spec = normalise_spec(entry, i)
+            except PaneError as e:
+                raise OpError(f"{path}: {e}") from None
+            if spec["name"] in specs:
+                raise OpError(f"{path}: pane {spec['name']} defined twice")
+            specs[spec["name"]] = spec
+        try:
+            self.secrets = SecretFilter(load_secrets(self.layout.secrets_file))
+        except Exception as e:
+            # Masking must never be silently off: refuse the reload instead.
+            raise OpError(f"cannot read {self.layout.secrets_file}: {e}") from None
+        added, updated, removed = [], [], []
+        for name, spec in specs.items():
+            pane = self.panes.get(name)
+            if pane is None:
+                self.panes[name] = Pane(spec, self.dest, self.secrets, self.oom, self._pane_changed)
+                added.append(name)
+            else:
+                if pane.spec != spec:
+                    updated.append(name)
+                pane.spec = spec        # takes effect at its next start
+                pane.removed = False
+        for name, pane in list(self.panes.items()):
+            pane.secrets = self.secrets
+            if name not in specs:
+                removed.append(name)
+                if pane.alive:
+                    pane.removed = True
+                else:
+                    del self.panes[name]
+        if not initial:
+            log.info("reload: added %s, updated %s, removed %s", added, updated, removed)
+        return {"added": added, "updated": updated, "removed": removed, "panes": len(self.panes)}
+
+    def _pane_changed(self, pane: Pane) -> None:
+        snap = {p.name: p.pid for p in self.panes.values() if p.alive and p.pid}
+        self.pid_snapshot = snap    # replaced whole: the monitor's thread reads it
+        if pane.removed and not pane.alive:
+            self.panes.pop(pane.name, None)
+
+    # ------------------------------------------------------------- children
+    def _on_sigchld(self) -> None:
+        for p in list(self.panes.values()):
+            p.poll()
+        if self._orphan_handle is None:
+            # Debounced: the orphan scan walks /proc, and a pane forking
+            # short-lived helpers must not turn that into a hot loop.
+            self._orphan_handle = asyncio.get_running_loop().call_later(0.2, self._reap_orphans)
+
+    def _reap_orphans(self) -> None:
+        self._orphan_handle = None
+        leaders = {p.pid for p in self.panes.values() if p.pid and not p._exited.is_set()}
+        try:
+            kids = psutil.Process().children()
+        except psutil.Error:
+            return
+        for c in kids:
+            if c.pid in leaders:
+                continue
+            try:
+                if c.status() != psutil.STATUS_ZOMBIE:
+                    continue
+                # Our own helpers (the monitor's subprocesses) share our
+                # session; their owners reap them.
+                if os.getsid(c.pid) == self._sid:
+                    continue
+            except (psutil.Error, OSError):
+                continue
+            try:
+                os.waitpid(c.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+    async def _housekeeping(self) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING)
+            for p in list(self.panes.values()):
+                p.poll()
+            n += 1
+            if n % 2 == 0:
+                self.oom.sample()
+
+    # -------------------------------------------------------------- monitor
+    def _start_monitor(self) -> None:
+        try:
+            from .monitor import Monitor  # type: ignore
+        except Exception:
+            return
+        wanted = {"thresholds": None, "pane_pids": lambda: dict(self.pid_snapshot),
+                  "log_path": self.layout.logs / "monitor.log"}
+        try:
+            params = inspect.signature(Monitor).parameters
+            accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            kwargs = {k: v for k, v in wanted.items() if accepts_any or k in params}
+            self.monitor = Monitor(**kwargs)
+            self.monitor.start()
+            log.info("memory monitor started")
+        except Exception:
+            log.exception("memory monitor unavailable")
+            self.monitor = None
+
+    # ------------------------------------------------------------ resolving
+    def _resolve(self, names: Any, *, stop_all: bool = False, infra: bool = False) -> list[Pane]:
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names:
+            raise OpError("names: give at least one pane, group or 'all'")
+        picked: dict[str, Pane] = {}
+        unknown = []
+        for n in names:
+            if n == "all":
+                for p in self.panes.values():
+                    if stop_all and p.spec["infra"] and not infra:
+                        continue
+                    picked[p.name] = p
+            elif n in self.panes:
+                picked[n] = self.panes[n]
+            else:
+                group = [p for p in self.panes.values() if p.spec["group"] == n]
+                if not group:
+                    unknown.append(n)
+                for p in group:
+                    picked[p.name] = p
+        if unknown:
+            known = sorted(set(self.panes) | {p.spec["group"] for p in self.panes.values()})
+            raise OpError(f"unknown pane or group: {', '.join(map(str, unknown))} "
+                          f"(known: {', '.join(known) or 'none; is panes.json written?'})")
+        return list(picked.values())
+
+    @staticmethod
+    def _ordered(panes: list[Pane], reverse: bool = False) -> list[Pane]:
+        return sorted(panes, key=lambda p: (p.spec["order"], p.name), reverse=reverse)
+
+    async def _start_panes(self, panes: list[Pane]) -> list[dict]:
+        out, errors = [], []
+        for p in self._ordered(panes):
+            async with p.lock:
+                try:
+                    await p.start()
+                except PaneError as e:
+                    errors.append(str(e))
+            out.append({"name": p.name, "state": p.state, "pid": p.pid if p.alive else None})
+        if errors:
+            raise OpError("; ".join(errors))
+        return out
+
+    async def _stop_panes(self, panes: list[Pane]) -> list[dict]:
+        # Reverse start order, and one order level at a time: the panes of
+        # one level stop together so `unstack` does not take N x grace.
+        out = []
+        levels: dict[int, list[Pane]] = {}
+        for p in panes:
+            levels.setdefault(p.spec["order"], []).append(p)
+        for order in sorted(levels, reverse=True):
+            async def one(p: Pane) -> None:
+                async with p.lock:
+                    await p.stop()
+            await asyncio.gather(*(one(p) for p in levels[order]))
+        for p in self._ordered(panes, reverse=True):
+            out.append({"name": p.name, "state": p.state, "cause": p.cause})
+        return out
+
+    # ------------------------------------------------------------------ ops
+    async def _op(self, op: str, req: dict) -> Any:
+        if op == "ping":
+            return {"pid": os.getpid(), "dest": str(self.dest)}
+        if op == "reload":
+            return self._load()
+        if op == "status":
+            panes = self._ordered(list(self.panes.values()))
+            return [p.status(with_rss=bool(req.get("rss", True))) for p in panes]
+        if self._shutting_down and op in ("start", "restart"):
+            raise OpError("the supervisor is shutting down")
+        if op == "start":
+            return await self._start_panes(self._resolve(req.get("names")))
+        if op == "stop":
+            infra = bool(req.get("infra", False))
+            panes = self._resolve(req.get("names"), stop_all=True, infra=infra)
+            return await self._stop_panes(panes)
+        if op == "restart":
+            panes = self._resolve(req.get("names"), stop_all=True, infra=bool(req.get("infra", False)))
+            await self._stop_panes(panes)
+            return await self._start_panes(panes)
+        if op == "wait_ready":
+            return await self._wait_ready(req)
+        if op == "tail":
+            pane = self._pane(req.get("name"))
+            return pane.tail(int(req.get("lines", 100)))
+        if op == "monitor":
+            if self.monitor is None:
+                return {"available": False}
+            st = self.monitor.status()
+            return json.loads(json.dumps(st, default=_jsonable))
+        raise OpError(f"unknown op {op!r}")
+
+    def _pane(self, name: Any) -> Pane:
+        if name not in self.panes:
+            raise OpError(f"unknown pane {name!r} (known: {', '.join(sorted(self.panes)) or 'none'})")
+        return self.panes[name]
+
+    async def _wait_ready(self, req: dict) -> list[str]:
+        panes = self._resolve(req.get("names"))
+        timeout = float(req.get("timeout", 60))
+        tasks = [asyncio.ensure_future(p.wait_ready(timeout)) for p in panes]
+        try:
+            # The first pane that dies fails the whole wait at once.
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for t in tasks:
+                t.cancel()
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise OpError(str(t.exception()))
+        return [p.name for p in panes]
+
+    # ----------------------------------------------------------- transport
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        uid = _peer_uid(sock) if sock is not None else None
+        if uid is None or uid not in (os.getuid(), 0):
+            log.warning("refused a connection from uid %s", uid)
+            await self._send(writer, {"ok": False, "error": "permission denied"})
+            writer.close()
+            return
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    await self._send(writer, {"ok": False, "error": "request too long"})
+                    break
+                if not line:
+                    break
+                try:
+                    req = json.loads(line)
+                    if not isinstance(req, dict):
+                        raise ValueError("not an object")
+                except ValueError as e:
+                    await self._send(writer, {"ok": False, "error": f"bad request: {e}"})
+                    continue
+                op = req.get("op")
+                if op == "follow":
+                    await self._follow(req, reader, writer)
+                    break
+                if op == "shutdown":
+                    await self._shutdown(stop_panes=bool(req.get("stop_panes", True)), finish=False)
+                    try:
+                        await self._send(writer, {"ok": True, "result": {"pid": os.getpid()}})
+                    finally:
+                        # Only now: the answer must reach the client before we exit.
+                        self._done.set()
+                    break
+                try:
+                    result = await self._op(op, req)
+                    resp = {"ok": True, "result": result}
+                except (OpError, PaneError) as e:
+                    resp = {"ok": False, "error": str(e)}
+                except Exception as e:
+                    log.exception("op %s failed", op)
+                    resp = {"ok": False, "error": f"internal error in {op}: {e!r} (see supervisor.log)"}
+                await self._send(writer, resp)
+        except (ConnectionError, BrokenPipeError):
+            pass
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, obj: dict) -> None:
+        writer.write(json.dumps(obj, default=_jsonable).encode() + b"\n")
+        await writer.drain()
+
+    async def _follow(self, req: dict, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            pane = self._pane(req.get("name"))
+        except OpError as e:
+            await self._send(writer, {"ok": False, "error": str(e)})
+            return
+        queue: asyncio.Queue[list[str]] = asyncio.Queue()
+        dropped = 0
+
+        def push(lines: list[str]) -> None:
+            nonlocal dropped
+            if queue.qsize() >= FOLLOW_QUEUE_MAX:
+                dropped += len(lines)
+            else:
+                queue.put_nowait(lines)
+
+        await self._send(writer, {"ok": True, "result": {"name": pane.name}})
+        await self._send(writer, {"lines": pane.tail(int(req.get("lines", 100)))})
+        pane.followers.add(push)
+        hangup = asyncio.ensure_future(reader.read(1))   # EOF: the client went away
+        try:
+            while not hangup.done() and not self._done.is_set():
+                get = asyncio.ensure_future(queue.get())
+                await asyncio.wait({get, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
+                    break
+                batch = get.result()
+                # Coalesce what piled up so a flood costs few writes.
+                while not queue.empty() and len(batch) < 5000:
+                    batch = batch + queue.get_nowait()
+                if dropped:
+                    batch = [f"[stacktui] … {dropped} lines dropped (follower too slow) …"] + batch
+                    dropped = 0
+                await self._send(writer, {"lines": batch})
+        except (ConnectionError, BrokenPipeError):
+            pass
+        finally:
+            pane.followers.discard(push)
+            hangup.cancel()
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "_asdict"):
+        return o._asdict()
+    if hasattr(o, "__dict__"):
+        return vars(o)
+    return str(o)
+
+
+def _setup_logging(layout: Layout, foreground: bool) -> None:
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(layout.logs / "supervisor.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("stacktui")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    if foreground and sys.stderr.isatty():
+        root.addHandler(logging.StreamHandler())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stacktui.supervisor",
+                                 description="Run the stacktui pane supervisor in the foreground.")
+    ap.add_argument("--dest", required=True, help="the stack's DEST folder")
+    args = ap.parse_args(argv)
+    layout = Layout(Path(args.dest).resolve())
+    _setup_logging(layout, foreground=True)
+    try:
+        return asyncio.run(Supervisor(layout).run())
+    except Exception:
+        log.exception("supervisor crashed")
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
