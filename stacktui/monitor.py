@@ -51,7 +51,9 @@ DEFAULT_THRESHOLDS: dict = {
     "watch_forecast_s": 120.0,
     "danger_forecast_s": 30.0,
     "window_s": 30.0,          # the trend is fitted over this much history
-    "min_trend_s": 5.0,        # and needs at least this much of it
+    "min_trend_s": 8.0,        # and needs at least this much of it
+    "min_trend_points": 10,
+    "forecast_confirm": 3,     # consecutive forecasts before one may raise the level
     "min_trend_mb": 8.0,       # a decline smaller than this is noise, whatever the fit
     # Hysteresis: a level clears only when every figure is this much better
     # than the threshold that raised it, for clear_after_s.
@@ -101,18 +103,27 @@ def _theil_sen(pts) -> float | None:
     return statistics.median(slopes) if slopes else None
 
 
-def forecast(points, *, min_span: float = 5.0, min_drop: float = 8 * MB) -> tuple[float | None, float]:
+def _slope_se(pts, noise_sd: float) -> float:
+    """Standard error of a fitted slope for points with this noise."""
+    ts = [t for t, _ in pts]
+    tm = sum(ts) / len(ts)
+    sxx = sum((t - tm) ** 2 for t in ts)
+    return noise_sd / sxx ** 0.5 if sxx > 0 else float("inf")
+
+
+def forecast(points, *, min_span: float = 8.0, min_drop: float = 8 * MB,
+             min_points: int = 10) -> tuple[float | None, float]:
     """(seconds until headroom reaches 0, slope in bytes/s) from (t, headroom)
     points, oldest first. None when memory is not running out.
 
     A forecast needs the decline in both halves of the window: a step (one
     big allocation that then stays) has a flat half and gives none, so only
-    a decline that is still going on warns. The whole window must fall by
-    more than 4x the noise (median deviation from the fitted line), each half
-    by more than 3x, and both by more than ``min_drop``, so jitter on a
-    plateau never forecasts."""
+    a decline that is still going on warns. The slopes must stand out of the
+    noise (robust sigma from the median deviation around the fitted line):
+    the whole window's by 4 standard errors, each half's by 3, and the
+    decline must exceed ``min_drop``; jitter on a plateau never forecasts."""
     pts = list(points)
-    if len(pts) < 6 or pts[-1][0] - pts[0][0] < min_span:
+    if len(pts) < min_points or pts[-1][0] - pts[0][0] < min_span:
         return None, 0.0
     slope = _theil_sen(pts)
     if slope is None or slope >= 0:
@@ -120,17 +131,16 @@ def forecast(points, *, min_span: float = 5.0, min_drop: float = 8 * MB) -> tupl
     t0 = pts[0][0]
     resid = [y - slope * (t - t0) for t, y in pts]
     mid = statistics.median(resid)
-    noise = statistics.median(abs(r - mid) for r in resid)
-    if -slope * (pts[-1][0] - t0) < max(min_drop, 4 * noise):
+    # 1.4826 * MAD estimates sigma for normal noise; the floor keeps a
+    # perfectly smooth synthetic line from dividing by zero.
+    sd = max(1.4826 * statistics.median(abs(r - mid) for r in resid), 64 * 1024)
+    if -slope < 4 * _slope_se(pts, sd) or -slope * (pts[-1][0] - t0) < min_drop:
         return None, slope
     half = len(pts) // 2
-    recent = None
+    recent = slope
     for part in (pts[:half + 1], pts[half:]):
         s = _theil_sen(part)
-        if s is None or s >= 0:
-            return None, slope
-        drop = -s * (part[-1][0] - part[0][0])
-        if drop < max(min_drop, 3 * noise):
+        if s is None or s >= 0 or -s < 3 * _slope_se(part, sd):
             return None, slope
         recent = s
     # The recent half sets the rate (a leak that speeds up is caught early);
@@ -189,6 +199,7 @@ class Monitor:
         self._own = cgroups.memory_cgroup("self", root)
         self._pane_cg: dict[int, cgroups.MemCgroup | None] = {}
         self._hist: dict[str, deque] = {}          # domain key -> (t, headroom)
+        self._fc_streak: dict[str, int] = {}
         self._pane_hist: dict[str, deque] = {}     # pane -> (t, rss)
         self._psi_since = {"some": None, "full": None}
         self._prev_swap: tuple[float, int] | None = None
@@ -323,6 +334,7 @@ class Monitor:
         keys = {d["key"] for d in domains}
         for k in [k for k in self._hist if k not in keys]:
             del self._hist[k]
+            self._fc_streak.pop(k, None)
         for name, p in (s.get("panes") or {}).items():
             h = self._pane_hist.setdefault(name, deque())
             h.append((t, p["rss"]))
@@ -337,8 +349,15 @@ class Monitor:
             h.append((t, d["headroom"]))
             while h and h[0][0] < t - win:
                 h.popleft()
-            fc, slope = forecast(h, min_span=th["min_trend_s"], min_drop=th["min_trend_mb"] * MB)
+            fc, slope = forecast(h, min_span=th["min_trend_s"], min_drop=th["min_trend_mb"] * MB,
+                                 min_points=th["min_trend_points"])
             d["forecast_s"], d["slope"] = fc, slope
+            # A run of noise can look like a trend for a sample or two; one
+            # that lasts is a trend.
+            streak = self._fc_streak[d["key"]] = self._fc_streak.get(d["key"], 0) + 1 \
+                if fc is not None else 0
+            if streak < th["forecast_confirm"]:
+                fc = None
             if fc is not None and (best_fc is None or fc < best_fc):
                 best_fc = fc
             lvl, why = self._domain_level(d, fc, relax=False)

@@ -147,10 +147,19 @@ def test_noise_around_threshold_does_not_flap():
     assert levels[-1][1] == "watch"
 
 
-def test_noise_well_above_thresholds_never_warns():
-    rnd = random.Random(9)
-    levels, _ = play([600 * MB + rnd.gauss(0, 40 * MB) for _ in range(600)])
+@pytest.mark.parametrize("seed", range(12))
+def test_noise_well_above_thresholds_never_warns(seed):
+    # 4 % sigma jitter is far rougher than MemAvailable ever is; still quiet.
+    rnd = random.Random(seed)
+    levels, _ = play([600 * MB + rnd.gauss(0, 40 * MB) for _ in range(400)])
     assert {lvl for _, lvl, _ in levels} == {"ok"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_noise_at_threshold_never_flaps(seed):
+    rnd = random.Random(100 + seed)
+    levels, _ = play([200 * MB + rnd.gauss(0, 15 * MB) for _ in range(300)])
+    assert changes(levels) <= 1
 
 
 def test_recovery_needs_margin_and_time():
