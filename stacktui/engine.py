@@ -194,18 +194,20 @@ class Engine:
             atomic_write(p, _secrets.token_hex(32), mode=0o600)
         return p.read_text().strip().encode()
 
-    def _inputs(self, step: Step) -> dict:
+    def _inputs(self, step: Step, ctx: Context) -> dict:
         a = self.answers
         if step.module:
             mod = importlib.import_module(f"stacktui.phases.{step.module}")
-            if hasattr(mod, "inputs"):
-                return mod.inputs(a, step.phase)
-            return default_inputs(a, mod)
+            got = mod.inputs(a, step.phase) if hasattr(mod, "inputs") else default_inputs(a, mod)
+            if step.phase == "start":
+                # A changed command line (a new uwsgi option) restarts the pane.
+                got = {**got, "panes": mod.panes(ctx)}
+            return got
         mod = global_module(step.phase)
         return mod.inputs(a) if hasattr(mod, "inputs") else a.public_dict()
 
-    def _fingerprint(self, key: bytes, step: Step, chained: list[str]) -> str:
-        blob = json.dumps({"rev": ENGINE_REVISION, "step": step.id, "in": self._inputs(step),
+    def _fingerprint(self, key: bytes, step: Step, chained: list[str], ctx: Context) -> str:
+        blob = json.dumps({"rev": ENGINE_REVISION, "step": step.id, "in": self._inputs(step, ctx),
                            "after": chained}, sort_keys=True, default=str)
         return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -244,7 +246,7 @@ class Engine:
         summary: dict = {}
         for step in steps:
             chained = self._chain(step, steps, done_fp)
-            fp = self._fingerprint(key, step, chained)
+            fp = self._fingerprint(key, step, chained, ctx)
             ctx.step = step
             fn = self._function(step)
             if state.fp(step.id) == fp and self._still_there(ctx, step):

@@ -54,7 +54,10 @@ def uwsgi_argv(ctx, service: str, module: str, *extra: str) -> list[str]:
             "--module", module, "--master", "--die-on-term", "--need-app", "--lazy-apps",
             "--enable-threads", "--processes", str(workers(a)), "--threads", "1",
             "--buffer-size", "65535", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
-            "--procname-prefix", f"{service}: ", *extra]
+            "--procname-prefix", f"{service}: ",
+            # uwsgi's http-socket closes each connection after a response without
+            # saying so; clients that reuse it get a reset. DevStack adds this too.
+            "--add-header", "Connection: close", *extra]
 
 
 def http_ready(ctx, service: str, path: str = "/") -> dict:
