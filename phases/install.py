@@ -18,8 +18,37 @@ from stacktui.errors import StackError
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+LOCKS = ("minimal", "full")   # smallest first: the minimal cloud gets the small venv
+
+
+def _locks_dir() -> Path:
+    return Path(str(resources.files("stacktui") / "data" / "locks"))
+
+
+def _lock_projects(name: str) -> set[str]:
+    text = (_locks_dir() / f"{name}.in").read_text()
+    return {line.split("==")[0].strip().lower() for line in text.splitlines()
+            if line.strip() and not line.startswith("#")}
+
+
+def needed_projects(answers) -> set[str]:
+    from stacktui import catalog
+    from stacktui.engine import service_modules
+    need = {catalog.get(s).package for s in answers.services if catalog.get(s).package}
+    for mod in service_modules(answers):
+        need |= set(getattr(mod, "PIP_PACKAGES", ()))
+    if answers.data["database"] == "mysql":
+        need.add("pymysql")
+    return {n.lower() for n in need} | {"python-openstackclient", "pyuwsgi"}
+
+
 def lock_path(answers) -> Path:
-    return Path(str(resources.files("stacktui") / "data" / "locks" / "minimal.txt"))
+    need = needed_projects(answers)
+    for name in LOCKS:
+        if need <= _lock_projects(name):
+            return _locks_dir() / f"{name}.txt"
+    raise StackError(f"no lock covers {', '.join(sorted(need - _lock_projects(LOCKS[-1])))}; "
+                     "add them to stacktui/data/locks/full.in and regenerate full.txt")
 
 
 def uv() -> str:
