@@ -1,0 +1,256 @@
+"""Commands that speak other tools' formats: DevStack's local.conf in and
+out, a Packstack-style answers template, and a Kolla-Ansible export."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import answers, catalog, hostinfo, localconf, paths
+from .errors import Problem, UserError
+from .fsutil import atomic_write
+
+# Problems that describe this machine or this stacktui version rather than
+# the choices themselves: a translation still works with them.
+_LENIENT = ("not deployable by this stacktui version", "is not an address of this machine",
+            "no interface", "overlaps this host's network", " needs ")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import-localconf", help="translate a DevStack local.conf into answers",
+                       description="Read a DevStack local.conf (or bare localrc) and write "
+                                   "stacktui answers plus secrets.yaml (0600) beside them.")
+    p.add_argument("file", help="the local.conf or localrc")
+    p.add_argument("-o", "--output", default=answers.ANSWERS_NAME,
+                   help="answers file to write (default: ./stacktui.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing answers file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export-localconf", help="write the answers as a DevStack local.conf")
+    p.add_argument("--answers", help="answers file (default: ./stacktui.yaml, else the last stack's)")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("answers", help="write a commented answers template (Packstack's "
+                                       "--gen-answer-file)")
+    p.add_argument("--template", action="store_true", required=True,
+                   help="every key with its default; passwords generated into secrets.yaml")
+    p.add_argument("-o", "--output", default=answers.ANSWERS_NAME,
+                   help="file to write (default: ./stacktui.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("export-kolla", help="write Kolla-Ansible globals.yml, passwords.yml and "
+                                            "an all-in-one inventory for the same choices")
+    p.add_argument("dir", help="folder to write into (e.g. /etc/kolla)")
+    p.add_argument("--answers", help="answers file (default: ./stacktui.yaml, else the last stack's)")
+    p.add_argument("--kolla", help="kolla-ansible share folder or source tree (default: found)")
+    p.set_defaults(func=cmd_export_kolla)
+
+
+def _say(msg: str) -> None:
+    print(f"stacktui: {msg}", file=sys.stderr)
+
+
+def _refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(Problem("already exists", file=str(path),
+                                fix="give another -o, or --force to overwrite"))
+
+
+# ---------------------------------------------------------------- import
+
+def cmd_import(args) -> int:
+    src = Path(args.file)
+    try:
+        text = src.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(Problem("file not found", file=str(src))) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(Problem(f"cannot read: {e}", file=str(src))) from None
+    data, warnings = localconf.import_localconf(text, str(src))
+    for w in warnings:
+        _say(f"warning: {w}")
+
+    out = Path(args.output)
+    secrets_path = out.parent / answers.SECRETS_NAME
+    _refuse_overwrite(out, args.force)
+    pw = data.pop("passwords", {})
+    generated = [k for k in answers.PASSWORD_KEYS if k not in pw]
+    for k in generated:
+        pw[k] = answers.generate_password()
+    header = (f"# stacktui answers imported from {src} by `stacktui import-localconf`.\n"
+              "# Passwords are in secrets.yaml beside this file (mode 0600).\n")
+    atomic_write(out, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), 0o644)
+    atomic_write(secrets_path, yaml.safe_dump({"passwords": pw}, sort_keys=False,
+                                              allow_unicode=True), 0o600)
+    print(f"wrote {out} and {secrets_path}")
+    if generated:
+        _say(f"note: {src} sets no {', '.join(k.upper() + '_PASSWORD' for k in generated)}; "
+             f"generated into {secrets_path}")
+    todo = localconf.deployable_problems(data)
+    if todo:
+        _say(f"note: this stacktui version cannot deploy yet: {', '.join(todo)}. "
+             "`stacktui install` refuses them until you remove them from enabled_services; "
+             "`stacktui export-kolla DIR` can deploy them with Kolla-Ansible.")
+    try:
+        answers.load(out)
+    except UserError as e:
+        for p in e.problems:
+            if "not deployable by this stacktui version" not in p.message:
+                _say(f"note: {p}")
+    return 0
+
+
+# ---------------------------------------------------------------- loading answers
+
+def _default_answers_path(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    here = Path(answers.ANSWERS_NAME)
+    if here.exists():
+        return here
+    last = paths.last_dest()
+    if last and paths.Layout(last).answers_file.exists():
+        return paths.Layout(last).answers_file
+    raise UserError(Problem("no answers file", file=str(here),
+                            fix="give --answers FILE, or create one with "
+                                "`stacktui answers --template` or `stacktui import-localconf`"))
+
+
+def load_for_export(given: str | None) -> answers.Answers:
+    """Answers for a translation: choices this machine or this stacktui
+    version cannot deploy are fine (another machine, or Kolla, will); any
+    other problem is an error. Only passwords from the files are kept."""
+    path = _default_answers_path(given)
+    try:
+        ans = answers.load(path)
+        for k in ans.generated:
+            ans.data["passwords"].pop(k, None)
+        return ans
+    except UserError as e:
+        hard = [p for p in e.problems if not any(s in p.message for s in _LENIENT)]
+        if hard:
+            raise UserError(hard) from None
+        for p in e.problems:
+            if "not deployable by this stacktui version" not in p.message:
+                _say(f"note: {p}")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = copy.deepcopy(answers.DEFAULTS)
+    data.update({k: v for k, v in raw.items() if v is not None})
+    sp = path.parent / answers.SECRETS_NAME
+    pw = dict(data.get("passwords") or {})
+    if sp.exists():
+        s = yaml.safe_load(sp.read_text(encoding="utf-8")) or {}
+        s = s.get("passwords", s) if isinstance(s, dict) else {}
+        pw = {**{k: str(v) for k, v in s.items() if v not in (None, "")}, **pw}
+    data["passwords"] = pw
+    data["enabled_services"] = catalog.ordered(catalog.expand(data["enabled_services"]))
+    if not data.get("host_ip"):
+        data["host_ip"] = hostinfo.default_host_ip(int(data.get("service_ip_version") or 4))
+    return answers.Answers(data, path=path.resolve())
+
+
+# ---------------------------------------------------------------- export
+
+def cmd_export(args) -> int:
+    ans = load_for_export(args.answers)
+    text = localconf.export_localconf(ans)
+    if args.output:
+        # it holds the passwords, like DevStack's local.conf
+        atomic_write(args.output, text, 0o600)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_export_kolla(args) -> int:
+    ans = load_for_export(args.answers)
+    if any(k not in ans.data["passwords"] for k in answers.PASSWORD_KEYS):
+        for k in answers.PASSWORD_KEYS:
+            ans.data["passwords"].setdefault(k, answers.generate_password())
+        _say("note: passwords missing from the answers were generated into passwords.yml only")
+    from . import kolla
+    files, warnings = kolla.export_kolla(ans, Path(args.dir),
+                                         kolla_path=Path(args.kolla) if args.kolla else None)
+    for w in warnings:
+        _say(f"warning: {w}")
+    for name, p in files.items():
+        print(f"wrote {p}")
+    print(f"next: kolla-ansible install-deps; kolla-ansible bootstrap-servers -i {files['all-in-one']}"
+          f"; kolla-ansible prechecks -i ...; kolla-ansible deploy -i ... "
+          f"(with --configdir {Path(args.dir).resolve()} unless it is /etc/kolla)")
+    return 0
+
+
+# ---------------------------------------------------------------- template
+
+_EXPLAIN = {
+    "dest": "where everything is installed (DevStack DEST); empty = /opt/stack when writable, "
+            "else ~/.local/share/stacktui/stack",
+    "host_ip": "address services listen on (DevStack HOST_IP); empty = the default-route "
+               "interface's address",
+    "service_ip_version": "4 or 6 (DevStack SERVICE_IP_VERSION)",
+    "fixed_range": "private network for instances (DevStack IPV4_ADDRS_SAFE_TO_USE)",
+    "floating_range": "public / floating IP range (DevStack FLOATING_RANGE)",
+    "public_interface": "interface bridged to the public network; empty = none "
+                        "(DevStack PUBLIC_INTERFACE)",
+    "database": "sqlite or mysql (MariaDB)",
+    "enabled_services": "DevStack short names or group names (nova = n-*); see `stacktui services`",
+    "ports": "per-service port overrides, e.g. {key: 5001}",
+    "sources": "install a project from git instead of PyPI: {keystone: {git: URL, branch: REF}}, "
+               "or pin {version: X.Y.Z}",
+    "region": "region name (DevStack REGION_NAME)",
+    "virt_driver": "auto, fake, qemu or kvm (auto = kvm when /dev/kvm works, else qemu)",
+    "workers": "API workers per service: auto or a number (DevStack API_WORKERS)",
+    "volume_backing_file_size": "size of cinder's loop-backed volume file "
+                                "(DevStack VOLUME_BACKING_FILE_SIZE)",
+    "post_config": "extra config options: {FILE_OR_$VAR: {section: {option: value}}}, e.g. "
+                   "{$KEYSTONE_CONF: {token: {expiration: 7200}}} (local.conf's "
+                   "[[post-config|...]]); ${SERVICE_PASSWORD} and friends are filled in",
+    "passwords": "kept in secrets.yaml beside this file (mode 0600); put them here only if "
+                 "you must",
+}
+
+
+def template_text() -> str:
+    lines = ["# stacktui answers: every key with its default (stacktui answers --template).",
+             "# Edit, then: stacktui install --answers THIS_FILE",
+             "# Passwords were generated into secrets.yaml beside this file (mode 0600).", ""]
+    auto = {}
+    try:
+        auto["host_ip"] = hostinfo.default_host_ip(4)
+    except Exception:   # a template must not fail on an odd network
+        pass
+    auto["dest"] = str(answers.default_dest())
+    for key, default in answers.DEFAULTS.items():
+        if key == "passwords":
+            lines.append(f"# {key}: {_EXPLAIN[key]}")
+            lines.append("")
+            continue
+        lines.append(f"# {_EXPLAIN.get(key, key)}")
+        if key in auto:
+            lines.append(f"# (on this machine now: {auto[key]})")
+        if key == "enabled_services":
+            lines.append(f"# profiles: " + "; ".join(f"{n}: {', '.join(v)}"
+                                                      for n, v in catalog.PROFILES.items()))
+        lines.append(yaml.safe_dump({key: default}, sort_keys=False,
+                                    default_flow_style=False).rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_template(args) -> int:
+    out = Path(args.output)
+    sp = out.parent / answers.SECRETS_NAME
+    _refuse_overwrite(out, args.force)
+    _refuse_overwrite(sp, args.force)
+    atomic_write(out, template_text(), 0o644)
+    pw = {k: answers.generate_password() for k in answers.PASSWORD_KEYS}
+    atomic_write(sp, yaml.safe_dump({"passwords": pw}, sort_keys=False), 0o600)
+    print(f"wrote {out} and {sp}")
+    return 0
