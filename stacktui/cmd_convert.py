@@ -130,6 +130,12 @@ def load_for_export(given: str | None) -> answers.Answers:
         ans = answers.load(path)
         for k in ans.generated:
             ans.data["passwords"].pop(k, None)
+        # Values the file leaves to "auto" stay auto in the translation
+        # (DevStack computes them the same way), not this machine's values.
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for k in ("dest", "host_ip"):
+            if raw.get(k) in (None, ""):
+                ans.data[k] = None
         return ans
     except UserError as e:
         hard = [p for p in e.problems if not any(s in p.message for s in _LENIENT)]
@@ -149,8 +155,6 @@ def load_for_export(given: str | None) -> answers.Answers:
         pw = {**{k: str(v) for k, v in s.items() if v not in (None, "")}, **pw}
     data["passwords"] = pw
     data["enabled_services"] = catalog.ordered(catalog.expand(data["enabled_services"]))
-    if not data.get("host_ip"):
-        data["host_ip"] = hostinfo.default_host_ip(int(data.get("service_ip_version") or 4))
     return answers.Answers(data, path=path.resolve())
 
 
@@ -170,6 +174,8 @@ def cmd_export(args) -> int:
 
 def cmd_export_kolla(args) -> int:
     ans = load_for_export(args.answers)
+    if not ans.data.get("host_ip"):
+        ans.data["host_ip"] = hostinfo.default_host_ip(int(ans.data.get("service_ip_version") or 4))
     if any(k not in ans.data["passwords"] for k in answers.PASSWORD_KEYS):
         for k in answers.PASSWORD_KEYS:
             ans.data["passwords"].setdefault(k, answers.generate_password())

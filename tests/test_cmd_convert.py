@@ -1,0 +1,111 @@
+"""The convert commands run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from stacktui import answers
+
+DATA = Path(__file__).parent / "data" / "localconf"
+
+
+def run(*args, cwd):
+    env = {**os.environ, "XDG_STATE_HOME": str(Path(cwd) / "state")}
+    return subprocess.run([sys.executable, "-m", "stacktui.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_import_writes_answers_and_private_secrets(tmp_path):
+    r = run("import-localconf", str(DATA / "seed-localrc"), "-o", "st/stacktui.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "seed-localrc:9: q-agt" in r.stderr
+    assert "cannot deploy yet" in r.stderr
+    data = yaml.safe_load((tmp_path / "st" / "stacktui.yaml").read_text())
+    assert "passwords" not in data
+    assert data["fixed_range"] == "10.0.0.0/24"
+    sp = tmp_path / "st" / "secrets.yaml"
+    assert stat.S_IMODE(sp.stat().st_mode) == 0o600
+    assert yaml.safe_load(sp.read_text())["passwords"]["admin"] == "123456"
+    # refuses to overwrite without --force
+    r = run("import-localconf", str(DATA / "minimal.conf"), "-o", "st/stacktui.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "already exists" in r.stderr
+
+
+def test_import_generates_missing_passwords(tmp_path):
+    r = run("import-localconf", str(DATA / "negation.conf"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pw = yaml.safe_load((tmp_path / "secrets.yaml").read_text())["passwords"]
+    assert pw["admin"] == "secret" and set(pw) == set(answers.PASSWORD_KEYS)
+    assert "DATABASE_PASSWORD" in r.stderr
+
+
+def test_bad_localconf_exits_2_with_file_and_line(tmp_path):
+    bad = tmp_path / "local.conf"
+    bad.write_text("[[local|localrc]]\nADMIN_PASSWORD=x\n\nHOST_IP=`hostname -i`\n")
+    r = run("import-localconf", str(bad), cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"{bad}:4:" in r.stderr
+    assert not (tmp_path / "stacktui.yaml").exists()
+
+
+def test_export_round_trip_through_files(tmp_path):
+    r = run("import-localconf", str(DATA / "references.conf"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("export-localconf", "-o", "out.conf", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out.conf"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "[[local|localrc]]" in out.read_text()
+    r = run("import-localconf", "out.conf", "-o", "again/stacktui.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    first = yaml.safe_load((tmp_path / "stacktui.yaml").read_text())
+    again = yaml.safe_load((tmp_path / "again" / "stacktui.yaml").read_text())
+    for d in (first, again):
+        for k, v in answers.DEFAULTS.items():
+            d.setdefault(k, v)
+    assert again == first
+    assert yaml.safe_load((tmp_path / "again" / "secrets.yaml").read_text()) == \
+        yaml.safe_load((tmp_path / "secrets.yaml").read_text())
+
+
+def test_export_to_stdout(tmp_path):
+    run("answers", "--template", cwd=tmp_path)
+    r = run("export-localconf", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# Written by stacktui")
+    assert "enable_service key" in r.stdout
+
+
+def test_answers_template_loads_back(tmp_path):
+    r = run("answers", "--template", "-o", "t/stacktui.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "t" / "stacktui.yaml").read_text()
+    for key in answers.DEFAULTS:
+        assert f"{key}:" in text
+    assert text.count("\n# ") >= len(answers.DEFAULTS)
+    sp = tmp_path / "t" / "secrets.yaml"
+    assert stat.S_IMODE(sp.stat().st_mode) == 0o600
+    ans = answers.load(tmp_path / "t" / "stacktui.yaml")
+    assert ans.generated == []          # every password came from secrets.yaml
+    assert ans.password("admin") == yaml.safe_load(sp.read_text())["passwords"]["admin"]
+    r = run("answers", "--template", "-o", "t/stacktui.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+
+
+def test_export_kolla(tmp_path):
+    run("answers", "--template", cwd=tmp_path)
+    r = run("export-kolla", "kolla", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for name, mode in (("globals.yml", 0o640), ("passwords.yml", 0o600), ("all-in-one", 0o644)):
+        assert stat.S_IMODE((tmp_path / "kolla" / name).stat().st_mode) == mode
+    g = yaml.safe_load((tmp_path / "kolla" / "globals.yml").read_text())
+    assert g["enable_keystone"] == "yes" and g["enable_nova"] == "no"
+    pw = yaml.safe_load((tmp_path / "kolla" / "passwords.yml").read_text())
+    sec = yaml.safe_load((tmp_path / "secrets.yaml").read_text())["passwords"]
+    assert pw["keystone_admin_password"] == sec["admin"]
