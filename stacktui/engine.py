@@ -288,11 +288,15 @@ class Engine:
             order = SERVICE_PHASES_1 + SERVICE_PHASES_2
             i = order.index(step.phase)
             prev = [f"{p}:{step.module}" for p in order[:i]]
-            extra = ["install"] if step.phase == "configure" else []
-            extra += ["post-config"] if step.phase == "start" else []
-            # A service is only as current as what it needs: glance restarts
-            # if keystone's start changed.
-            return [done.get(s, "") for s in prev[-1:] + extra]
+            chain = [done.get(s, "") for s in prev[-1:]]
+            if step.phase == "configure":
+                chain.append(done.get("install", ""))
+            if step.phase == "start":
+                # The post-config answers, not the post-config step: that step
+                # reruns whenever any service's configure did, and keystone
+                # must not restart because glance's port moved.
+                chain.append(json.dumps(self.answers.data["post_config"], sort_keys=True))
+            return chain
         if step.phase in ("post-config", "verify", "summary"):
             return [done.get(s.id, "") for s in steps if s.id in done]
         return [done.get(s.id, "") for s in steps if s.id in done and not s.module][-1:]
