@@ -55,6 +55,14 @@ def kolla_tree() -> Path:
     return tree
 
 
+@pytest.fixture(autouse=True)
+def _cheap_ssh_keys(request, monkeypatch):
+    # 4096-bit RSA keys take seconds each; only the passwords test needs real ones.
+    if request.node.name.startswith("test_passwords_every_template_key"):
+        return
+    monkeypatch.setattr(kolla, "_ssh_keypair", lambda: {"private_key": "p", "public_key": "k"})
+
+
 def template_keys(path: Path) -> set[str]:
     """Keys a Kolla template lists, commented out or not."""
     keys = set()
