@@ -1,0 +1,97 @@
+"""What every wizard screen shares: the step bar, Back/Next, keys."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from stacktui.app import TITLES, WIZARD
+
+STEPS = WIZARD + ("install", "done")
+SHORT = {"hostcheck": "Host", "passwords": "Passwords"}
+
+
+def step_bar(current: str) -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for i, name in enumerate(STEPS[:-1], 1):
+        label = f" {i} {SHORT.get(name, TITLES[name])} "
+        if name == current:
+            t.append(label, style="bold reverse")
+        elif STEPS.index(name) < STEPS.index(current):
+            t.append(label, style="green")
+        else:
+            t.append(label, style="dim")
+    return t
+
+
+def problem_text(problems) -> Text:
+    t = Text()
+    for i, p in enumerate(problems):
+        if i:
+            t.append("\n")
+        t.append("✗ ", style="bold red")
+        t.append(p.message)
+        if p.fix:
+            t.append(f" ({p.fix})", style="dim")
+    return t
+
+
+class WizardScreen(Screen):
+    """A wizard step. Subclasses yield their form from body(), copy the
+    form into the draft in save(), and veto Next in ready()."""
+
+    NAME = ""
+    NEXT_LABEL = "Next"
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, draft):
+        super().__init__()
+        self.draft = draft
+
+    def compose(self):
+        yield Static(step_bar(self.NAME), id="stepbar")
+        with VerticalScroll(id="body"):
+            yield from self.body()
+        with Horizontal(id="nav"):
+            yield Static("", id="nav-msg")
+            if self.NAME != WIZARD[0]:
+                yield Button("Back", id="back", compact=True)
+            yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def body(self):
+        yield from ()
+
+    def save(self) -> None:
+        """Copy the form into the draft (called on Back and on Next)."""
+
+    def ready(self) -> bool:
+        """May the user go on? Say why not in nav-msg when not."""
+        return True
+
+    def say(self, text: str | Text, style: str = "") -> None:
+        msg = self.query_one("#nav-msg", Static)
+        msg.update(Text(text, style=style) if isinstance(text, str) else text)
+
+    def action_next(self) -> None:
+        self.save()
+        if self.ready():
+            self.app.wizard_step(self.NAME, +1)
+
+    def action_back(self) -> None:
+        self.save()
+        self.app.wizard_step(self.NAME, -1)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            event.stop()
+            self.action_next()
+        elif event.button.id == "back":
+            event.stop()
+            self.action_back()

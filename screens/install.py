@@ -1,0 +1,238 @@
+"""Step 7: the engine runs; phases with status and durations, overall progress
+with time left, the running phase's output; on failure the error, the log
+and Retry / Quit (a later run resumes where this one stopped)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, ProgressBar, Static
+
+from stacktui import events
+from stacktui.widgets.logview import LogView
+
+from .base import step_bar
+
+GLYPH = {"pending": ("·", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "green"),
+         "skipped": ("=", "dim green"), "failed": ("✗", "bold red")}
+
+
+def fmt_secs(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s}s"
+
+
+class InstallScreen(Screen):
+    NAME = "install"
+    BINDINGS = [
+        Binding("r", "retry", "Retry", show=False),
+        Binding("q", "quit_install", "Quit", show=False),
+        Binding("f", "follow", "Follow/pause"),
+    ]
+
+    def __init__(self, draft):
+        super().__init__()
+        self.draft = draft
+        self.steps: list[dict] = []
+        self.status: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+        self.in_step = 0.0
+        self.current: str | None = None
+        self.running = False
+        self.failed: dict | None = None
+        self.t0 = 0.0
+
+    def compose(self):
+        yield Static(step_bar("install"), id="stepbar")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=1.0, show_eta=False, show_percentage=True, id="progress")
+            yield Static("", id="eta")
+        with Horizontal(id="install-main"):
+            yield DataTable(id="steps", cursor_type="none", show_header=False)
+            with Vertical(id="install-right"):
+                yield Static("", id="current")
+                yield LogView(id="output", max_lines=5000)
+        with Vertical(id="failure"):
+            yield Static("", id="error")
+            with Horizontal(id="failure-buttons"):
+                yield Button("Retry (r)", id="retry", variant="primary", compact=True)
+                yield Button("Quit (q)", id="quit", variant="error", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#steps", DataTable)
+        t.add_column("", key="s", width=1)
+        t.add_column("step", key="id")
+        t.add_column("time", key="t", width=6)
+        self.query_one("#failure").display = False
+        self.set_interval(0.5, self.tick)
+        self.start()
+
+    # ------------------------------------------------------------ engine
+
+    def start(self) -> None:
+        if self.running:
+            return
+        if self.draft.final is None:
+            self.draft.final = self.draft.answers()
+        self.failed = None
+        self.query_one("#failure").display = False
+        self.running = True
+        self.t0 = time.monotonic()
+        self.query_one("#output", LogView).push([f"---- install into {self.draft.final.dest}"])
+        self.run_engine()
+
+    @work(thread=True, exclusive=True, group="engine")
+    def run_engine(self) -> None:
+        from stacktui.errors import StackError
+        bus = events.Bus()
+        out = self.query_one("#output", LogView)
+
+        def listen(ev: events.Event) -> None:
+            if ev.kind == events.OUTPUT:
+                out.push([ev.text])        # batched in the view, never line by line
+            else:
+                self.app.call_from_thread(self.on_engine_event, ev)
+
+        bus.subscribe(listen)
+        factory = getattr(self.app, "engine_factory", None)
+        if factory is None:
+            from stacktui.engine import Engine as factory
+        try:
+            summary = factory(self.draft.final, bus).run()
+        except StackError as e:
+            self.app.call_from_thread(self.on_failed, str(e))
+            return
+        except Exception as e:  # noqa: BLE001 - shown to the user, who can retry
+            self.app.call_from_thread(self.on_failed, f"{e.__class__.__name__}: {e}")
+            return
+        self.app.call_from_thread(self.on_finished, summary)
+
+    def on_engine_event(self, ev: events.Event) -> None:
+        t = self.query_one("#steps", DataTable)
+        if ev.kind == events.PLAN:
+            self.steps = ev.data.get("steps", [])
+            t.clear()
+            for s in self.steps:
+                self.status.setdefault(s["id"], "pending")
+                g, st = GLYPH[self.status[s["id"]]]
+                t.add_row(Text(g, style=st), s["id"], "", key=s["id"])
+        elif ev.kind == events.STEP_START:
+            self.set_status(ev.step, "running")
+            self.current = ev.step
+            self.started[ev.step] = time.monotonic()
+            self.in_step = 0.0
+            self.query_one("#current", Static).update(Text(f"▶ {ev.step}", style="bold"))
+            self.query_one("#output", LogView).push([f"==== {ev.step}"])
+        elif ev.kind == events.STEP_SKIP:
+            self.set_status(ev.step, "skipped", "done before")
+        elif ev.kind == events.STEP_DONE:
+            self.seconds[ev.step] = ev.data.get("seconds", 0.0)
+            self.set_status(ev.step, "done", fmt_secs(self.seconds[ev.step]))
+        elif ev.kind == events.STEP_FAIL:
+            self.set_status(ev.step, "failed")
+            self.failed = ev.data
+        elif ev.kind == events.PROGRESS:
+            self.in_step = float(ev.data.get("fraction") or 0)
+        elif ev.kind == events.SERVICE:
+            self.query_one("#output", LogView).push(
+                [f"[pane] {ev.data.get('name')}: {ev.data.get('state')}"
+                 + (f" (pid {ev.data['pid']})" if ev.data.get("pid") else "")])
+        self.tick()
+
+    def set_status(self, step: str | None, status: str, when: str = "") -> None:
+        if step is None:
+            return
+        self.status[step] = status
+        t = self.query_one("#steps", DataTable)
+        g, st = GLYPH[status]
+        try:
+            t.update_cell(step, "s", Text(g, style=st))
+            t.update_cell(step, "t", when)
+            t.move_cursor(row=t.get_row_index(step))
+        except Exception:  # a step the plan did not announce: nothing to mark
+            pass
+
+    # ------------------------------------------------------------ progress
+
+    def fractions(self) -> tuple[float, float | None]:
+        """Done fraction and seconds left, by the engine's estimates, scaled by
+        how fast the finished steps went compared with theirs."""
+        if not self.steps:
+            return 0.0, None
+        est = {s["id"]: float(s.get("estimate") or 1) for s in self.steps}
+        total = sum(est.values()) or 1.0
+        done = sum(est[i] for i, st in self.status.items() if st in ("done", "skipped") and i in est)
+        cur = est.get(self.current, 0) if self.status.get(self.current) == "running" else 0
+        if cur and self.current in self.started:
+            elapsed = time.monotonic() - self.started[self.current]
+            part = self.in_step or min(0.95, elapsed / (cur * 2))
+            done += cur * part
+        ran = [i for i, st in self.status.items() if st == "done" and i in self.seconds]
+        speed = 1.0
+        if ran:
+            speed = max(0.3, min(5.0, sum(self.seconds[i] for i in ran) /
+                                 max(0.1, sum(est[i] for i in ran))))
+        return min(1.0, done / total), (total - done) * speed
+
+    def tick(self) -> None:
+        frac, left = self.fractions()
+        self.query_one("#progress", ProgressBar).update(progress=frac)
+        eta = self.query_one("#eta", Static)
+        elapsed = time.monotonic() - self.t0 if self.t0 else 0
+        if self.failed is not None or not self.running:
+            return
+        eta.update(f" {fmt_secs(elapsed)} elapsed" +
+                   (f", ~{fmt_secs(left)} left" if left is not None else ""))
+
+    # ------------------------------------------------------------ outcome
+
+    def on_failed(self, message: str) -> None:
+        self.running = False
+        data = self.failed or {}
+        t = Text()
+        t.append("✗ install failed", style="bold red")
+        if self.current:
+            t.append(f" in {self.current}", style="bold")
+        t.append(f"\n{data.get('error') or message}\n")
+        for line in (data.get("tail") or [])[-6:]:
+            t.append(f"  {line}\n", style="dim")
+        t.append("log: ", style="bold")
+        t.append(str(data.get("log") or (self.draft.final.dest / "logs" / "stack.log")))
+        t.append("\nRetry resumes from this step; so does `stacktui install` later.", style="dim")
+        self.query_one("#error", Static).update(t)
+        self.query_one("#failure").display = True
+        self.query_one("#eta", Static).update(Text(" failed", style="bold red"))
+        self.query_one("#retry").focus()
+
+    def on_finished(self, summary: dict) -> None:
+        self.running = False
+        self.query_one("#progress", ProgressBar).update(progress=1.0)
+        self.app.show_done(summary)
+
+    def action_retry(self) -> None:
+        if not self.running and self.failed is not None or \
+                (not self.running and self.query_one("#failure").display):
+            self.status = {k: ("pending" if v in ("failed", "running") else v)
+                           for k, v in self.status.items()}
+            self.start()
+
+    def action_quit_install(self) -> None:
+        if not self.running:
+            self.app.exit()
+
+    def action_follow(self) -> None:
+        log = self.query_one("#output", LogView)
+        log.set_follow(not log.following)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "retry":
+            self.action_retry()
+        elif event.button.id == "quit":
+            self.app.exit()

@@ -1,0 +1,198 @@
+"""Step 5: which services. Profiles, a grouped list with DevStack short names,
+needs pulled in with the reason shown, and a live RAM estimate against the
+memory this machine (or its cgroup) really has free."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import Horizontal
+from textual.widgets import RadioButton, RadioSet, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from stacktui import catalog
+
+from .base import WizardScreen, problem_text
+
+OVERHEAD_MB = 512   # what checks.py adds for the OS and short-lived tools
+PROFILE_LABELS = {"minimal": "Minimal (keystone, glance, placement)",
+                  "devstack": "DevStack default", "custom": "Custom"}
+
+
+def available_mb() -> int | None:
+    """MemAvailable, or what the cgroup limit leaves if that is smaller."""
+    from stacktui import cgroups
+    info = cgroups.meminfo("/")
+    avail = info.get("MemAvailable")
+    try:
+        cg = cgroups.memory_cgroup("self", "/")
+        lim = cg.effective_limit() if cg else None
+        if lim is not None:
+            free = lim - (cg.working_set() or 0)
+            avail = free if avail is None else min(avail, free)
+    except OSError:
+        pass
+    return None if avail is None else int(avail // 2**20)
+
+
+def profile_of(names) -> str:
+    s = set(names)
+    for p, members in catalog.PROFILES.items():
+        if s == set(members):
+            return p
+    return "custom"
+
+
+def ram_text(names, avail: int | None) -> tuple[Text, str]:
+    svc = catalog.ram_estimate_mb(names)
+    need = svc + OVERHEAD_MB
+    t = Text()
+    t.append("RAM ", style="bold")
+    t.append(f"{svc:,} MB for {len(names)} services + {OVERHEAD_MB} MB overhead = {need:,} MB")
+    if avail is None:
+        return t, "ok"
+    width = 30
+    frac = min(1.0, need / max(avail, 1))
+    level = "fail" if need > avail else "warn" if need * 1.5 > avail else "ok"
+    style = {"ok": "green", "warn": "yellow", "fail": "bold red"}[level]
+    t.append(f" of {avail:,} MB free\n")
+    t.append("█" * round(frac * width), style=style)
+    t.append("░" * (width - round(frac * width)), style="dim")
+    if level == "fail":
+        heavy = sorted(names, key=lambda n: -catalog.get(n).ram_mb)[:3]
+        t.append(f"  more than this machine holds: expect the OOM killer. Drop "
+                 f"{', '.join(heavy)} or add RAM/swap", style="bold red")
+    elif level == "warn":
+        t.append("  tight: under 1.5x headroom", style="yellow")
+    return t, level
+
+
+class ServicesScreen(WizardScreen):
+    NAME = "services"
+
+    def __init__(self, draft):
+        super().__init__(draft)
+        self.chosen: list[str] = catalog.ordered(catalog.expand(draft.get("enabled_services")))
+        self.avail = available_mb()
+        self._syncing = False
+
+    def body(self):
+        yield Static("Services", classes="title")
+        prof = self.draft.ui.get("profile") or profile_of(self.chosen)
+        with RadioSet(id="profile", compact=True):
+            for p, label in PROFILE_LABELS.items():
+                yield RadioButton(label, value=p == prof, id=f"profile-{p}", compact=True)
+        yield SelectionList(*self._selections(), id="services")
+        yield Static("", id="why", classes="fieldmsg")
+        yield Static("", id="ram")
+        yield Static("", id="svc-problems", classes="fieldmsg")
+
+    def _selections(self):
+        out = []
+        groups = list(catalog.GROUP_ORDER)
+        for svc in sorted(catalog.SERVICES.values(),
+                          key=lambda s: (groups.index(s.group) if s.group in groups else 99,
+                                         list(catalog.SERVICES).index(s.name))):
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append(f"{svc.group:<9} ", style="dim")
+            t.append(f"{svc.name:<16} ", style="bold")
+            t.append(f"{svc.ram_mb:>4} MB  " if svc.ram_mb else "        ")
+            t.append(svc.title)
+            if not svc.implemented:
+                t.append("  (not yet deployable)", style="dim italic")
+            out.append(Selection(t, svc.name, svc.name in self.chosen,
+                                 disabled=not svc.implemented and svc.name not in self.chosen))
+        return out
+
+    def on_mount(self) -> None:
+        self.update_estimate()
+        self.query_one("#services").focus()
+
+    # ------------------------------------------------------------ choosing
+
+    def set_chosen(self, names, why: Text | str = "") -> None:
+        self.chosen = catalog.ordered(dict.fromkeys(names))
+        sl = self.query_one("#services", SelectionList)
+        self._syncing = True
+        try:
+            sl.deselect_all()
+            for n in self.chosen:
+                sl.select(n)
+        finally:
+            self._syncing = False
+        self.query_one("#why", Static).update(why)
+        self.update_estimate()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        p = (event.pressed.id or "").removeprefix("profile-")
+        self.draft.ui["profile"] = p
+        if p in catalog.PROFILES:
+            self.set_chosen(catalog.with_needs(catalog.PROFILES[p]),
+                            Text(f"profile {p}: {len(catalog.PROFILES[p])} services", style="dim"))
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        if self._syncing:
+            return
+        now = list(event.selection_list.selected)
+        added = [n for n in now if n not in self.chosen]
+        removed = [n for n in self.chosen if n not in now]
+        why = Text()
+        names = list(now)
+        if added:
+            full = catalog.with_needs(names)
+            pulled = [n for n in full if n not in names]
+            for n in pulled:
+                by = [a for a in full if n in catalog.get(a).needs and a in full]
+                why.append(f"+ {n}", style="bold green")
+                why.append(f" added: {', '.join(by[:3])} need{'s' if len(by) == 1 else ''} it\n")
+            names = full
+        if removed:
+            gone = set(removed)
+            changed = True
+            while changed:
+                changed = False
+                for n in list(names):
+                    if n not in gone and any(d in gone for d in catalog.get(n).needs):
+                        gone.add(n)
+                        names.remove(n)
+                        changed = True
+                        why.append(f"- {n}", style="bold yellow")
+                        need = [d for d in catalog.get(n).needs if d in gone]
+                        why.append(f" removed too: it needs {', '.join(need)}\n")
+        why.rstrip()
+        self._to_custom()
+        self.set_chosen(names, why)
+
+    def _to_custom(self) -> None:
+        self.draft.ui["profile"] = "custom"
+        rb = self.query_one("#profile-custom", RadioButton)
+        if not rb.value:
+            with self.prevent(RadioSet.Changed):
+                rb.value = True
+
+    def update_estimate(self) -> None:
+        text, level = ram_text(self.chosen, self.avail)
+        self.query_one("#ram", Static).update(text)
+        self.ram_level = level
+        ps = self.draft.problems(extra={"enabled_services": self.chosen},
+                                 keys=("enabled_services",))
+        self.query_one("#svc-problems", Static).update(problem_text(ps))
+        self.problems = ps
+
+    # ------------------------------------------------------------ draft
+
+    def save(self) -> None:
+        self.draft.set(enabled_services=list(self.chosen))
+
+    def ready(self) -> bool:
+        self.update_estimate()
+        if not self.chosen:
+            self.say("choose at least one service", "bold red")
+            return False
+        if self.problems:
+            self.say("these choices cannot be deployed yet (see above)", "bold red")
+            return False
+        if self.ram_level == "fail" and not self.draft.ui.get("ram_confirmed") == self.chosen:
+            self.draft.ui["ram_confirmed"] = list(self.chosen)
+            self.say("more RAM than is free: press Next again to go on anyway", "bold red")
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""Small reusable Textual widgets for the wizard and the dashboard."""

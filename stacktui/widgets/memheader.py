@@ -1,0 +1,68 @@
+"""One-line header: stack, RAM, swap, memory pressure and the monitor's level."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+MB = 1024 * 1024
+LEVEL_STYLE = {"ok": "bold green", "watch": "bold black on yellow", "danger": "bold white on red"}
+
+
+def _size(n: float) -> str:
+    return f"{n / MB:,.0f}M" if n < 10 * 1024 * MB else f"{n / (1024 * MB):,.1f}G"
+
+
+def memory_line(title: str, status: dict | None) -> Text:
+    """The header text for a monitor status (client.monitor())."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f" {title} ", style="bold reverse")
+    s = (status or {}).get("sample") or {}
+    if s.get("mem_total"):
+        used = s["mem_total"] - s.get("mem_available", 0)
+        t.append(f"  RAM {_size(used)}/{_size(s['mem_total'])}")
+        if s.get("swap_total"):
+            t.append(f"  swap {_size(s.get('swap_used', 0))}/{_size(s['swap_total'])}")
+        else:
+            t.append("  no swap")
+        psi = s.get("psi") or {}
+        if psi.get("some") is not None:
+            t.append(f"  psi {psi['some']:.0f}%")
+        cg = s.get("cgroup") or {}
+        if cg.get("limit"):
+            t.append(f"  cgroup {_size(cg.get('usage') or 0)}/{_size(cg['limit'])}")
+    elif status is None:
+        t.append("  memory: …")
+    level = (status or {}).get("level")
+    if level:
+        t.append("  ")
+        t.append(f" {level} ", style=LEVEL_STYLE.get(level, "bold"))
+        fc = (status or {}).get("forecast_s")
+        if fc is not None and level != "ok":
+            t.append(f" out in ~{fc:.0f}s")
+    return t
+
+
+class MemHeader(Static):
+    """Header fed with client.monitor() results; warnings go to the line below."""
+
+    DEFAULT_CSS = """
+    MemHeader { height: auto; max-height: 3; background: $panel; }
+    """
+
+    status: reactive[dict | None] = reactive(None, always_update=True)
+
+    def __init__(self, title: str, **kw):
+        super().__init__("", **kw)
+        self.title_text = title
+
+    def watch_status(self, status: dict | None) -> None:
+        text = memory_line(self.title_text, status)
+        for w in ((status or {}).get("warnings") or [])[:2]:
+            text.append("\n ")
+            text.append(w, style="bold yellow" if status.get("level") == "watch" else "bold red")
+        self.update(text)
+
+    def on_mount(self) -> None:
+        self.watch_status(self.status)
