@@ -261,11 +261,23 @@ def _pid_alive(pid: int) -> bool:
 
 
 def daemon_pid(layout: Layout) -> int | None:
+    """The pid of this stack's supervisor when it is alive. After a reboot
+    the pid file may name an unrelated process, so the command line must
+    name the supervisor and this DEST."""
     try:
         pid = int((layout.run / "supervisor.pid").read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    if not _pid_alive(pid):
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    args = [a.decode(errors="replace") for a in argv]
+    if "stacktui.supervisor" not in args or str(layout.dest) not in args:
+        return None
+    return pid
 
 
 def _socket_state(layout: Layout) -> str:
@@ -315,10 +327,9 @@ def ensure_daemon(layout: Layout, timeout: float = START_TIMEOUT) -> Client:
             client._proc = proc
             return client
         if proc is not None and proc.poll() is not None:
-            # It exited: another daemon won the lock race, or it crashed.
-            if client.ping():
-                return client
-            if daemon_pid(layout) is None:
+            # Code 0: another command's daemon won the start race; keep
+            # waiting for it to answer. Anything else is a crash.
+            if proc.returncode != 0:
                 raise StackError(f"the supervisor exited at once (code {proc.returncode}); "
                                  f"see {log_path}:\n{_log_tail(log_path)}")
             proc = None

@@ -29,7 +29,7 @@ from .masking import MASK, Masker
 log = logging.getLogger("stacktui.supervisor")
 
 RING_LINES = 5000            # what tail/follow and the TUI can scroll back to
-RING_LINE_MAX = 16384        # one absurd line must not pin megabytes in the ring
+RING_LINE_MAX = 4096         # one absurd line must not pin megabytes in the ring
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_KEEP = 3
 FLUSH_DELAY = 0.05           # batch output: the TUI redraws per batch, not per line
@@ -149,6 +149,8 @@ def load_secrets(path: Path) -> list[str]:
     def walk(v: Any) -> None:
         if isinstance(v, str):
             out.append(v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(str(v))      # `admin: 12345678` in YAML is an int
         elif isinstance(v, dict):
             for x in v.values():
                 walk(x)
@@ -315,13 +317,43 @@ def tree(pid: int) -> list[psutil.Process]:
 
 
 def tree_rss(pid: int) -> int:
-    total = 0
-    for p in tree(pid):
+    return trees_rss({"": pid}).get("", 0)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def trees_rss(roots: dict[str, int]) -> dict[str, int]:
+    """RSS of each root's whole process tree, from one pass over /proc
+    (psutil's children() walks /proc once per call, i.e. once per pane).
+    Only for status requests, never on a timer."""
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
         try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    out = {}
+    for name, root in roots.items():
+        total, todo, seen = 0, [root], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * _PAGE
+            except (OSError, IndexError, ValueError):
+                pass
+            todo.extend(kids.get(pid, ()))
+        out[name] = total
+    return out
 
 
 def _alive(p: psutil.Process) -> bool:
@@ -813,7 +845,7 @@ class Pane:
         return text + ("\n" + "\n".join("    " + ln for ln in lines) if lines else " (no output)")
 
     # --------------------------------------------------------------- status
-    def status(self, with_rss: bool = True) -> dict:
+    def status(self, with_rss: bool = True, rss: int | None = None) -> dict:
         alive = self.alive
         return {
             "name": self.name,
@@ -824,7 +856,7 @@ class Pane:
             "started_at": self.started_at,
             "uptime": (time.time() - self.started_at) if alive and self.started_at else None,
             "restarts": max(0, self.starts - 1),
-            "rss": tree_rss(self.pid) if alive and with_rss and self.pid else None,
+            "rss": (rss if rss is not None else tree_rss(self.pid)) if alive and with_rss else None,
             "port": self.spec["port"],
             "exit_code": self.exit_code,
             "signal": signal_name(self.signal) if self.signal else None,

@@ -34,7 +34,7 @@ import psutil
 
 from .fsutil import atomic_write
 from .pane import (ENV_DEST, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
-                   normalise_spec, signal_procs, wait_gone)
+                   normalise_spec, signal_procs, trees_rss, wait_gone)
 from .paths import Layout
 
 log = logging.getLogger("stacktui.supervisor")
@@ -407,7 +407,9 @@ class Supervisor:
             return self._load()
         if op == "status":
             panes = self._ordered(list(self.panes.values()))
-            return [p.status(with_rss=bool(req.get("rss", True))) for p in panes]
+            with_rss = bool(req.get("rss", True))
+            rss = trees_rss({p.name: p.pid for p in panes if p.alive}) if with_rss else {}
+            return [p.status(with_rss=with_rss, rss=rss.get(p.name)) for p in panes]
         if self._shutting_down and op in ("start", "restart"):
             raise OpError("the supervisor is shutting down")
         if op == "start":
