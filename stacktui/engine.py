@@ -299,7 +299,9 @@ class Engine:
             return chain
         if step.phase in ("post-config", "verify", "summary"):
             return [done.get(s.id, "") for s in steps if s.id in done]
-        return [done.get(s.id, "") for s in steps if s.id in done and not s.module][-1:]
+        # preflight .. install depend on their own inputs only: a moved port
+        # must not rebuild the venv.
+        return []
 
     def _function(self, step: Step):
         if step.module:
