@@ -186,8 +186,10 @@ class Client:
     def stop(self, names: list[str] | str, infra: bool = False) -> list[dict]:
         return self.call("stop", {"names": _names(names), "infra": infra}, None)
 
-    def restart(self, names: list[str] | str) -> list[dict]:
-        return self.call("restart", {"names": _names(names)}, None)
+    def restart(self, names: list[str] | str, infra: bool = False) -> list[dict]:
+        """Stop (reverse order) then start (in order); `all` skips infra panes
+        unless ``infra``, as stop does."""
+        return self.call("restart", {"names": _names(names), "infra": infra}, None)
 
     def wait_ready(self, names: list[str] | str, timeout: float = 60.0) -> list[str]:
         """Block until each pane answers its readiness check. Raises
@@ -412,8 +414,8 @@ class AsyncClient:
     async def stop(self, names, infra: bool = False) -> list[dict]:
         return await self.call("stop", {"names": _names(names), "infra": infra}, None)
 
-    async def restart(self, names) -> list[dict]:
-        return await self.call("restart", {"names": _names(names)}, None)
+    async def restart(self, names, infra: bool = False) -> list[dict]:
+        return await self.call("restart", {"names": _names(names), "infra": infra}, None)
 
     async def wait_ready(self, names, timeout: float = 60.0) -> list[str]:
         return await self.call("wait_ready", {"names": _names(names), "timeout": timeout}, timeout + 15)

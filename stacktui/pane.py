@@ -851,6 +851,7 @@ class Pane:
             "name": self.name,
             "group": self.spec["group"],
             "infra": self.spec["infra"],
+            "order": self.spec["order"],
             "state": self.state,
             "pid": self.pid if alive else None,
             "started_at": self.started_at,
