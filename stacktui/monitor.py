@@ -48,6 +48,10 @@ DEFAULT_THRESHOLDS: dict = {
     "watch_psi_seconds": 10.0,
     # Forecast: seconds until the headroom is gone at the recent rate.
     "watch_forecast_s": 120.0,
+    # A burst of allocation on a nearly empty machine (services starting)
+    # forecasts exhaustion too, but is no danger: forecasts count only once
+    # less than this share of memory is left.
+    "forecast_below_pct": 50.0,
     "danger_forecast_s": 30.0,
     "window_s": 30.0,          # the trend is fitted over this much history
     "min_trend_s": 8.0,        # and needs at least this much of it
@@ -327,7 +331,8 @@ class Monitor:
             if pct <= th[f"{lvl}_available_pct"] + m and \
                     (not d["swap_total"] or spct <= th[f"{lvl}_swap_free_pct"] + m):
                 return lvl, f"{pct:.0f}% available"
-            if fc is not None and fc <= th[f"{lvl}_forecast_s"] * f:
+            if fc is not None and fc <= th[f"{lvl}_forecast_s"] * f and \
+                    pct <= th["forecast_below_pct"] + m:
                 return lvl, f"runs out in ~{fc:.0f} s"
         return "ok", ""
 

@@ -84,10 +84,20 @@ def test_forecast_noisy_decline_still_seen():
 
 # ---------------------------------------------------------------- levels
 
+def test_allocation_burst_with_most_memory_free_does_not_warn():
+    # Services starting on a big host: 200 MB/s for 20 s, then flat, with
+    # 24 GB total: the trend alone would say "out in ~100 s".
+    big = 24 * 1024 * MB
+    series = [big - 1024 * MB - 200 * MB * min(i, 20) for i in range(60)]
+    levels, _ = play(series, total=big)
+    assert changes(levels) == 0 and levels[-1][1] == "ok"
+
+
+
 def test_steady_growth_warns_early_and_names_the_pane(tmp_path):
     series = [900 * MB - 5 * MB * i for i in range(181)]     # runs out at t=180
     logf = tmp_path / "logs" / "monitor.log"
-    levels, mon = play(series, Monitor(log_path=logf), panes=hog_panes)
+    levels, mon = play(series, Monitor({"forecast_below_pct": 100}, log_path=logf), panes=hog_panes)
     first_watch = next(t for t, lvl, _ in levels if lvl == "watch")
     first_danger = next(t for t, lvl, _ in levels if lvl == "danger")
     # watch when the forecast drops under 120 s, danger under 30 s.
