@@ -83,6 +83,11 @@ def normalise_spec(raw: Any, index: int = 0) -> dict:
             or ("http" in ready and isinstance(ready["http"], str)))
         if not ok:
             raise PaneError(f"{where}: ready must be {{\"tcp\": [host, port]}}, {{\"http\": URL}} or null")
+    stop_signal = raw.get("stop_signal") or "SIGTERM"
+    try:
+        stop_signal = int(signal.Signals[stop_signal] if isinstance(stop_signal, str) else stop_signal)
+    except (KeyError, ValueError):
+        raise PaneError(f"{where}: unknown stop_signal {raw.get('stop_signal')!r}") from None
     try:
         stop_timeout = float(raw.get("stop_timeout") if raw.get("stop_timeout") is not None
                              else DEFAULT_STOP_TIMEOUT)
@@ -100,6 +105,8 @@ def normalise_spec(raw: Any, index: int = 0) -> dict:
         "port": port,
         "ready": ready,
         "stop_timeout": max(0.0, stop_timeout),
+        # optional: for programs where SIGTERM means something else (reload)
+        "stop_signal": stop_signal,
         "cgroup": raw.get("cgroup") or None,
         "order": order,
     }
@@ -291,6 +298,27 @@ def scan_group(pgid: int) -> list[int]:
         ids = _proc_ids(pid)
         if ids and pgid in ids:
             out.append(pid)
+    return out
+
+
+def scan_marked(dest: Path, name: str) -> list[int]:
+    """Live processes carrying this pane's environment marker: catches a
+    helper that daemonized out of the pane's session (rabbit's epmd).
+    Reads every process's environment, so only at stop/exit."""
+    want_dest = f"{ENV_DEST}={dest}".encode()
+    want_pane = f"{ENV_PANE}={name}".encode()
+    out = []
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want_pane in env and want_dest in env and _proc_ids(int(entry.name)):
+            out.append(int(entry.name))
     return out
 
 
@@ -719,8 +747,9 @@ class Pane:
             what = "exited (status unknown)"
         if self._stopping:
             self.state = "stopped"
-            self.cause = "stopped" if code == 0 or sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) \
-                else f"stopped ({what})"
+            clean = code == 0 or sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                                         self.spec.get("stop_signal"))
+            self.cause = "stopped" if clean else f"stopped ({what})"
         else:
             self.state = "exited" if sig is None else "killed"
             self.cause = what
@@ -782,7 +811,7 @@ class Pane:
         timeout = self.spec["stop_timeout"] if timeout is None else timeout
         self._stopping = True
         snapshot = tree(self.pid)
-        self._signal_group(signal.SIGTERM, snapshot)
+        self._signal_group(self.spec.get("stop_signal", signal.SIGTERM), snapshot)
         try:
             await asyncio.wait_for(self._exited.wait(), timeout)
         except asyncio.TimeoutError:
@@ -801,7 +830,8 @@ class Pane:
         if pgid is None:
             return
         procs = {p.pid: p for p in snapshot if _alive(p)}
-        for pid in scan_group(pgid) + cgroup_members(self.spec.get("cgroup")):
+        for pid in (scan_group(pgid) + cgroup_members(self.spec.get("cgroup"))
+                    + scan_marked(self.dest, self.name)):
             if pid not in procs and pid != os.getpid():
                 try:
                     procs[pid] = psutil.Process(pid)

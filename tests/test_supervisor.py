@@ -347,6 +347,16 @@ def test_stop_kills_group_and_escaped_descendants(stack):
             os._exit(0)
         # ... and one that left it with its own session (a daemonizing helper)
         p = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        # ... and a classic double-fork daemon (epmd): no longer our descendant
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.write(w, str(os.getpid()).encode())
+                time.sleep(600)
+            os._exit(0)
+        os.wait()
+        print("daemon", os.read(r, 32).decode(), flush=True)
         print("ready", flush=True)
         time.sleep(600)
     """), stop_timeout=3)
@@ -356,6 +366,9 @@ def test_stop_kills_group_and_escaped_descendants(stack):
     pid = stack.status("forker")["pid"]
     family = [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
     assert len(family) >= 3
+    daemonized = int(next(ln for ln in c.tail("forker", 10) if ln.startswith("daemon")).split()[1])
+    assert daemonized not in family
+    family.append(daemonized)
     c.stop("forker")
     alive = [p for p in family if psutil.pid_exists(p)
              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
