@@ -163,12 +163,20 @@ def global_module(phase: str):
 
 def plan_steps(answers: Answers) -> list[Step]:
     mods = [m.__name__.rsplit(".", 1)[1] for m in service_modules(answers)]
+    # A module with START_EARLY (the database) starts right after its own
+    # init, because the other services' init steps (db sync) need it running.
+    early = [m for m in mods if getattr(importlib.import_module(f"stacktui.phases.{m}"),
+                                        "START_EARLY", False)]
     steps = [Step(p) for p in GLOBAL_BEFORE]
     for phase in SERVICE_PHASES_1:
-        steps += [Step(phase, m) for m in mods if _has(m, phase)]
+        for m in mods:
+            steps += [Step(phase, m)] if _has(m, phase) else []
+            if m in early and phase == SERVICE_PHASES_1[-1]:
+                steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
     steps.append(Step("post-config"))
     for m in mods:
-        steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
+        if m not in early:
+            steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
     steps += [Step(p) for p in GLOBAL_AFTER]
     return steps
 

@@ -27,7 +27,7 @@ def db_url(answers, layout: Layout, name: str) -> str:
         return f"sqlite:///{path}"
     # Percent-encoding makes any password safe inside the URL.
     pw = quote(answers.password("database"), safe="")
-    host = answers.url_host()
+    host = f"{answers.url_host()}:{answers.port('mysql')}"
     return f"mysql+pymysql://{name}:{pw}@{host}/{name}?charset=utf8"
 
 

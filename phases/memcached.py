@@ -1,0 +1,47 @@
+"""memcached (`memcached`): the token cache of keystone_authtoken in every
+API service, and nova's cache. Nothing to configure or initialise: one
+foreground process on HOST_IP, TCP only."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+
+from stacktui.engine import pane_spec
+from stacktui.errors import StackError
+
+SERVICES = ("memcached",)
+PACKAGES = ("memcached",)
+CACHE_MB = 64
+
+
+def servers(answers) -> str:
+    """memcached_servers as oslo.cache and keystonemiddleware want it."""
+    return f"{answers.url_host()}:{answers.port('memcached')}"
+
+
+def inputs(answers, phase):
+    return {"port": answers.port("memcached"), "host_ip": answers.data["host_ip"]}
+
+
+def panes(ctx) -> list[dict]:
+    exe = shutil.which("memcached") or "/usr/bin/memcached"
+    if not shutil.which(exe):
+        raise StackError("memcached not found: the prerequisites step installs it")
+    a = ctx.answers
+    argv = [exe, "-l", a.bind_host, "-p", str(a.port("memcached")), "-U", "0", "-m", str(CACHE_MB),
+            "-c", "1024"]
+    if getpass.getuser() == "root":
+        # memcached refuses root without -u; it needs no file of ours.
+        argv += ["-u", "memcache" if _user_exists("memcache") else "nobody"]
+    return [pane_spec(ctx, "memcached", argv, ready={"tcp": [a.bind_host, a.port("memcached")]},
+                      port=a.port("memcached"), infra=True)]
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False

@@ -1,0 +1,241 @@
+"""MariaDB (`mysql`): the database every service uses with `database: mysql`.
+
+The data directory lives under DEST (so `clean` really cleans and two stacks
+never share one) and mariadbd runs in the foreground in a pane as the user
+who owns DEST: a DEST below a 0700 folder (pytest's tmp, a home directory)
+would be out of reach for the `mysql` system user.
+
+Root is reached over the Unix socket by the unix_socket plugin (the OS user
+running stacktui), so no step needs a password on a command line or in a
+file to administer the server; the database password is what root and each
+service's user use over TCP. SQL goes to the `mariadb` client on stdin.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+
+from stacktui.engine import pane_spec
+from stacktui.errors import StackError
+from stacktui.fsutil import atomic_write
+
+SERVICES = ("mysql",)
+PACKAGES = ("mariadb-server", "mariadb-client")
+# keystone's init (db_sync) runs before any pane would start: the database
+# has to be up by then, so the engine starts this module right after its init.
+START_EARLY = True
+READY_TIMEOUT = 90
+
+# Modules whose database is named after the module, with a user of the same
+# name. A module with other needs lists them as DATABASES = {db: [users]}.
+DEFAULT_DB_MODULES = ("keystone", "glance", "placement", "cinder", "neutron")
+
+
+def _etc(layout):
+    return layout.etc / "mysql"
+
+
+def _cnf(layout):
+    return _etc(layout) / "my.cnf"
+
+
+def _datadir(layout):
+    return layout.data / "mysql"
+
+
+def _sock(layout):
+    return layout.run / "mysqld.sock"
+
+
+def _user() -> str:
+    return getpass.getuser()
+
+
+def _server_bin() -> str:
+    for name in ("mariadbd", "mysqld"):
+        for d in ("/usr/sbin", "/usr/libexec", "/usr/bin"):
+            if os.path.exists(os.path.join(d, name)):
+                return os.path.join(d, name)
+    exe = shutil.which("mariadbd") or shutil.which("mysqld")
+    if not exe:
+        raise StackError("mariadbd not found: the prerequisites step installs mariadb-server")
+    return exe
+
+
+def _client_bin() -> str:
+    exe = shutil.which("mariadb") or shutil.which("mysql")
+    if not exe:
+        raise StackError("the mariadb client is not installed (package mariadb-client)")
+    return exe
+
+
+def my_cnf(answers, layout) -> str:
+    """The server's and the client's options. Memory is trimmed the way
+    DevStack's MYSQL_REDUCE_MEMORY does (small buffers and caches, no
+    performance schema): a dev cloud's databases are tiny."""
+    lines = [
+        "[client-server]",
+        f"socket = {_sock(layout)}",
+        f"port = {answers.port('mysql')}",
+        "",
+        "[mysqld]",
+        f"user = {_user()}",
+        f"datadir = {_datadir(layout)}",
+        f"pid-file = {layout.run / 'mysqld.pid'}",
+        f"bind-address = {answers.bind_host}",
+        f"tmpdir = {layout.data / 'mysql-tmp'}",
+        "skip-name-resolve",
+        "skip-log-bin",
+        "character-set-server = utf8mb3",
+        "collation-server = utf8mb3_general_ci",
+        "sql_mode = TRADITIONAL",
+        "default-storage-engine = InnoDB",
+        "max_connections = 1024",
+        "performance_schema = OFF",
+        "innodb_buffer_pool_size = 32M",
+        "innodb_log_file_size = 32M",
+        "innodb_log_buffer_size = 4M",
+        # A commit reaches the OS, not the disk: survives a killed mariadbd,
+        # and makes nova's few hundred schema migrations several times faster.
+        "innodb_flush_log_at_trx_commit = 2",
+        "key_buffer_size = 1M",
+        "aria_pagecache_buffer_size = 8M",
+        "query_cache_size = 0",
+        "query_cache_type = 0",
+        "thread_cache_size = 8",
+        "thread_stack = 256K",
+        "table_open_cache = 400",
+        "table_definition_cache = 400",
+        "tmp_table_size = 8M",
+        "max_heap_table_size = 8M",
+        "sort_buffer_size = 256K",
+        "read_buffer_size = 64K",
+        "read_rnd_buffer_size = 128K",
+        "join_buffer_size = 256K",
+        "max_allowed_packet = 16M",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def inputs(answers, phase):
+    return {"port": answers.port("mysql"), "host_ip": answers.data["host_ip"],
+            "password": answers.password("database") if phase == "accounts" else None,
+            "databases": databases(answers) if phase == "accounts" else None}
+
+
+def configure(ctx):
+    L = ctx.layout
+    for d in (_etc(L), _datadir(L), L.data / "mysql-tmp"):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o750)
+    atomic_write(_cnf(L), my_cnf(ctx.answers, L), mode=0o640)
+
+
+def init(ctx):
+    """The data directory, made once: a rerun keeps every database in it."""
+    L = ctx.layout
+    if (_datadir(L) / "mysql").is_dir():
+        ctx.say(f"MariaDB data directory {_datadir(L)} already initialised")
+        return
+    exe = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+    if not exe:
+        raise StackError("mariadb-install-db not found: the prerequisites step installs mariadb-server")
+    ctx.run([exe, f"--defaults-file={_cnf(L)}", "--auth-root-authentication-method=socket",
+             f"--auth-root-socket-user={_user()}", "--skip-test-db", "--skip-name-resolve"],
+            timeout=300)
+
+
+def before_up(answers, layout):
+    # After a reboot DEST/run is empty; mariadbd wants the folder of its socket.
+    layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (layout.data / "mysql-tmp").mkdir(parents=True, exist_ok=True)
+
+
+def panes(ctx) -> list[dict]:
+    before_up(ctx.answers, ctx.layout)
+    a = ctx.answers
+    return [pane_spec(ctx, "mysql", [_server_bin(), f"--defaults-file={_cnf(ctx.layout)}"],
+                      ready={"tcp": [a.bind_host, a.port("mysql")]}, port=a.port("mysql"),
+                      infra=True, stop_timeout=60)]
+
+
+# ------------------------------------------------------------ databases
+
+def sql_string(value: str) -> str:
+    """A MariaDB string literal for any text (sql_mode without
+    NO_BACKSLASH_ESCAPES, which the session below makes sure of)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def databases(answers) -> dict[str, list[str]]:
+    """Every database the enabled services use, with the users that reach it."""
+    from stacktui.engine import service_modules
+    out: dict[str, list[str]] = {}
+    for mod in service_modules(answers):
+        short = mod.__name__.rsplit(".", 1)[1]
+        dbs = getattr(mod, "DATABASES", None)
+        if dbs is None:
+            dbs = {short: [short]} if short in DEFAULT_DB_MODULES else {}
+        for db, users in dbs.items():
+            out.setdefault(db, [])
+            out[db] += [u for u in users if u not in out[db]]
+    return out
+
+
+def setup_sql(password: str, dbs: dict[str, list[str]]) -> str:
+    pw = sql_string(password)
+    out = ["SET SESSION sql_mode = 'TRADITIONAL';",
+           # Anonymous users would shadow 'svc'@'%' for local connections.
+           "DELETE FROM mysql.global_priv WHERE User = '';",
+           "FLUSH PRIVILEGES;",
+           f"ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR "
+           f"mysql_native_password USING PASSWORD({pw});",
+           f"CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY {pw};",
+           f"ALTER USER 'root'@'%' IDENTIFIED BY {pw};",
+           "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"]
+    users = sorted({u for us in dbs.values() for u in us})
+    for u in users:
+        out += [f"CREATE USER IF NOT EXISTS {sql_string(u)}@'%' IDENTIFIED BY {pw};",
+                f"ALTER USER {sql_string(u)}@'%' IDENTIFIED BY {pw};"]
+    for db, us in dbs.items():
+        out.append(f"CREATE DATABASE IF NOT EXISTS {_ident(db)} CHARACTER SET utf8mb3;")
+        for u in us:
+            out.append(f"GRANT ALL PRIVILEGES ON {_ident(db)}.* TO {sql_string(u)}@'%';")
+    out.append("FLUSH PRIVILEGES;")
+    return "\n".join(out) + "\n"
+
+
+def run_sql(ctx, sql: str, what: str) -> str:
+    """SQL as root over the socket, on stdin: nothing secret on a command line."""
+    argv = [_client_bin(), f"--defaults-file={_cnf(ctx.layout)}", "--protocol=socket", "-uroot",
+            "--batch", "--default-character-set=utf8mb4"]
+    ctx.runner.note("$ " + " ".join(argv) + f"  < ({what})")
+    r = subprocess.run(argv, input=sql.encode(), capture_output=True, timeout=120)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    for line in out.splitlines():
+        ctx.runner.note(line)
+    if r.returncode != 0:
+        raise StackError(f"MariaDB refused {what}: {ctx.runner.masker(out.strip()[-400:])}")
+    return r.stdout.decode(errors="replace")
+
+
+def accounts(ctx):
+    """Root's password, then a database and a user per service; run again it
+    changes nothing (or the passwords, when the answers changed them)."""
+    dbs = databases(ctx.answers)
+    run_sql(ctx, setup_sql(ctx.answers.password("database"), dbs), "users and databases")
+    ctx.say(f"MariaDB: databases {', '.join(dbs) or '(none yet)'} ready on "
+            f"{ctx.answers.bind_host}:{ctx.answers.port('mysql')}")
+
+
+def cleanup(ctx):
+    for d in (_etc(ctx.layout), _datadir(ctx.layout), ctx.layout.data / "mysql-tmp"):
+        shutil.rmtree(d, ignore_errors=True)
