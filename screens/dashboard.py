@@ -42,6 +42,7 @@ class DashboardScreen(Screen):
         Binding("pageup", "page(-1)", show=False),
         Binding("pagedown", "page(1)", show=False),
         Binding("end", "follow_end", show=False),
+        Binding("G", "follow_end", show=False),     # less: to the end, following
         Binding("q", "detach", "Detach"),
         Binding("escape", "close_search", show=False),
     ]

@@ -135,6 +135,9 @@ class ServicesScreen(WizardScreen):
         now = list(event.selection_list.selected)
         added = [n for n in now if n not in self.chosen]
         removed = [n for n in self.chosen if n not in now]
+        # Our own select()/deselect() calls echo back here later, matching.
+        if not added and not removed:
+            return
         why = Text()
         names = list(now)
         if added:

@@ -123,6 +123,13 @@ class LogView(Log):
 
     # ------------------------------------------------------------ drawing
 
+    def _update_size(self, updates: int, lines: list[str]) -> None:
+        # Log measures every new line's cell width in a worker; under a flood
+        # that is the biggest cost. Character count is a cheap upper bound
+        # (escape codes only add scroll room), capped at a sane width.
+        if lines:
+            self._update_maximum_width(updates, min(max(map(len, lines)), 1000))
+
     @classmethod
     def _process_line(cls, line: str) -> str:
         return plain(line.expandtabs())

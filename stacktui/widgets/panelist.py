@@ -51,6 +51,7 @@ class PaneList(DataTable):
     def __init__(self, **kw):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.names: list[str] = []
+        self._cells: dict[str, tuple] = {}
 
     def on_mount(self) -> None:
         for c in COLUMNS:
@@ -71,18 +72,26 @@ class PaneList(DataTable):
         keep = self.selected
         if names != self.names:
             self.clear()
+            self._cells = {}
             for i, p in enumerate(panes):
-                self.add_row(*self._cells(i, p), key=p["name"])
+                self._cells[p["name"]] = cells = self.cells(i, p)
+                self.add_row(*cells, key=p["name"])
             self.names = names
             if keep in names:
                 self.move_cursor(row=names.index(keep))
             return
+        # Only changed cells: every update_cell re-renders the table, which is
+        # the costliest thing on screen while a pane floods.
         for i, p in enumerate(panes):
-            for col, cell in zip(COLUMNS, self._cells(i, p)):
-                self.update_cell(p["name"], col, cell)
+            new = self.cells(i, p)
+            old = self._cells.get(p["name"], ())
+            for col, cell, was in zip(COLUMNS, new, old):
+                if cell != was:
+                    self.update_cell(p["name"], col, cell)
+            self._cells[p["name"]] = new
 
     @staticmethod
-    def _cells(i: int, p: dict) -> tuple:
+    def cells(i: int, p: dict) -> tuple:
         return (str(i) if i < 10 else "", p["name"], state_text(p), str(p.get("pid") or ""),
                 uptime(p.get("uptime")) if p.get("state") in ("running", "starting") else "",
                 str(p.get("restarts") or 0), rss(p.get("rss")))

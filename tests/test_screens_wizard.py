@@ -1,0 +1,490 @@
+"""Pilot tests of the wizard screens: navigation, validation, Back keeping
+values, dependency pull-in, the RAM warning, the failed-check override."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+import yaml
+
+from stacktui import events
+from stacktui.app import Draft, StackApp
+from stacktui.checks import Check
+from stacktui.errors import StackError
+
+pytestmark = pytest.mark.asyncio
+
+SIZE = (80, 24)
+
+
+def ok_checks(_ans):
+    return [Check("memory", "ok", "20 GB available", "1 GB"),
+            Check("cpu", "ok", "2 cores", ">= 2 cores")]
+
+
+def failing_checks(_ans):
+    return ok_checks(_ans) + [Check("disk", "fail", "1 GB free", "3 GB", "free some disk")]
+
+
+def make_app(tmp_path, **kw):
+    kw.setdefault("checks_fn", ok_checks)
+    return StackApp("wizard", tmp_path / "stack", **kw)
+
+
+async def goto(pilot, name):
+    """Jump straight to a wizard screen (the app does the same on Next)."""
+    pilot.app.goto(name)
+    await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """Everything the current screen shows, for assertions."""
+    out = []
+    for w in app.screen.walk_children():
+        r = getattr(w, "renderable", None) or getattr(w, "_content", None)
+        if r is not None:
+            out.append(str(getattr(r, "plain", r)))
+    return "\n".join(out)
+
+
+def static(app, wid) -> str:
+    w = app.screen.query_one(wid)
+    return str(w.render())
+
+
+# ---------------------------------------------------------------- welcome
+
+async def test_welcome_shows_plan_and_dest(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.NAME == "welcome"
+        text = static(app, "#summary")
+        assert "key, g-api, placement-api" in text
+        assert str(tmp_path / "stack") in text
+        assert "MB RAM" in text and "min" in text
+
+
+async def test_welcome_loads_answers_file(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump({"host_ip": "127.0.0.1", "fixed_range": "10.9.0.0/22",
+                                 "ports": {"key": 15000}}))
+    (tmp_path / "secrets.yaml").write_text(yaml.safe_dump({"passwords": {"admin": "p@ss w0rd!"}}))
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#load-path").value = str(f)
+        await pilot.click("#load")
+        await pilot.pause()
+        assert "loaded" in static(app, "#load-msg")
+        d = app.draft
+        assert d.get("fixed_range") == "10.9.0.0/22"
+        assert d.get("ports")["key"] == 15000
+        assert d.get("passwords") == {"admin": "p@ss w0rd!"}   # generated ones not kept
+        assert d.get("dest") == str(tmp_path / "stack")         # --dest still wins
+        assert "p@ss" not in screen_text(app)
+
+
+async def test_welcome_load_errors_are_shown(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fixed_rnage: 10.0.0.0/22\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#load-path")
+        box.value = str(tmp_path / "nope.yaml")
+        box.focus()
+        await pilot.press("enter")
+        assert "no such file" in static(app, "#load-msg")
+        box.value = str(bad)
+        await pilot.press("enter")
+        assert "fixed_range" in static(app, "#load-msg")       # did you mean
+
+
+async def test_welcome_loads_localconf(tmp_path):
+    lc = tmp_path / "local.conf"
+    lc.write_text("[[local|localrc]]\nADMIN_PASSWORD=secret123\nFIXED_RANGE=10.7.0.0/22\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#load-path").value = str(lc)
+        await pilot.click("#load")
+        await pilot.pause()
+        assert app.draft.get("fixed_range") == "10.7.0.0/22"
+        assert app.draft.get("passwords")["admin"] == "secret123"
+
+
+# ---------------------------------------------------------------- navigation
+
+async def test_keyboard_only_walk_and_back_keeps_values(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert app.screen.NAME == "hostcheck"
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "passwords"
+        await pilot.press(*"Tr!cky $pw")
+        await pilot.press("tab", *"Tr!cky $pw")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "network"
+        fr = app.screen.query_one("#fixed_range")
+        fr.value = "10.11.0.0/22"
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "services"
+        await pilot.press("escape")
+        assert app.screen.NAME == "network"
+        assert app.screen.query_one("#fixed_range").value == "10.11.0.0/22"
+        await pilot.press("escape")
+        assert app.screen.NAME == "passwords"
+        assert app.screen.query_one("#pw-admin").value == "Tr!cky $pw"
+        assert app.screen.query_one("#confirm-admin").value == "Tr!cky $pw"
+        await pilot.press("escape")
+        await pilot.press("escape")
+        assert app.screen.NAME == "welcome"
+
+
+# ---------------------------------------------------------------- host check
+
+async def test_failed_check_blocks_until_override(tmp_path):
+    app = make_app(tmp_path, checks_fn=failing_checks)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "hostcheck")
+        await pilot.pause(0.2)
+        assert "1 failed" in static(app, "#check-summary")
+        assert "free some disk" in static(app, "#check-detail")   # first bad row shown
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "hostcheck"
+        assert "override" in static(app, "#nav-msg")
+        await pilot.press("o")
+        assert app.draft.override_failed_checks
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "passwords"
+        await pilot.press("escape")
+        assert app.screen.query_one("#override").value is True     # kept
+
+
+async def test_checks_pass_needs_no_override(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "hostcheck")
+        await pilot.pause(0.2)
+        assert not app.screen.query_one("#override").display
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "passwords"
+
+
+# ---------------------------------------------------------------- passwords
+
+async def test_password_confirmation_must_match(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "passwords")
+        await pilot.press(*"abc")
+        await pilot.press("tab", *"abd")
+        assert "does not match" in static(app, "#hint-admin")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "passwords"
+        assert "admin" in static(app, "#nav-msg")
+
+
+async def test_password_any_printable_generate_and_same_for_all(tmp_path):
+    app = make_app(tmp_path)
+    weird = "ä'\"$`\\ #;%{x}"
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "passwords")
+        s = app.screen
+        s.query_one("#pw-admin").value = weird
+        s.query_one("#confirm-admin").value = weird
+        await pilot.click("#gen-database")
+        db = s.query_one("#pw-database").value
+        assert len(db) == 32 and s.query_one("#confirm-database").value == db
+        assert "strong" in static(app, "#hint-database")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "network"
+        final = app.draft.answers()
+        assert final.password("admin") == weird
+        assert final.password("database") == db
+        await pilot.press("escape")
+        s = app.screen
+        s.query_one("#same").value = True
+        await pilot.pause()
+        assert s.query_one("#pw-rabbit").disabled
+        await pilot.press("ctrl+n")
+        final = app.draft.answers()
+        assert {final.password(k) for k in ("admin", "database", "rabbit", "service")} == {weird}
+
+
+async def test_password_show_toggle_and_blank_is_generated(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "passwords")
+        s = app.screen
+        assert s.query_one("#pw-admin").password
+        await pilot.press("ctrl+t")
+        assert not s.query_one("#pw-admin").password
+        assert "generated" in static(app, "#hint-service")
+        await pilot.press("ctrl+n")
+        a1 = app.draft.answers()
+        a2 = app.draft.answers()
+        assert a1.password("service") == a2.password("service")   # generated once, kept
+
+
+# ---------------------------------------------------------------- network
+
+async def test_network_validates_as_you_type(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "network")
+        s = app.screen
+        s.query_one("#fixed_range").focus()
+        s.query_one("#fixed_range").value = ""
+        await pilot.press(*"10.0.0.0/33")
+        assert "not a valid CIDR" in static(app, "#msg-fixed_range")
+        s.query_one("#fixed_range").value = "172.24.4.0/25"
+        await pilot.pause()
+        assert "overlaps fixed_range" in static(app, "#msg-floating_range")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "network"
+        s.query_one("#fixed_range").value = "10.0.0.0/22"
+        await pilot.pause()
+        assert "✓" in static(app, "#msg-floating_range")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "services"
+
+
+async def test_network_rejects_host_networks(tmp_path):
+    from stacktui import hostinfo
+    nets = [n for n in hostinfo.local_networks() if n.version == 4 and not n.is_loopback]
+    if not nets:
+        pytest.skip("no non-loopback IPv4 network on this host")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "network")
+        app.screen.query_one("#fixed_range").value = str(nets[0])
+        await pilot.pause()
+        assert "host's network" in static(app, "#msg-fixed_range")
+
+
+async def test_network_host_ip_choices_are_local(tmp_path):
+    from stacktui import hostinfo
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "network")
+        sel = app.screen.query_one("#host_ip")
+        values = [v for _, v in sel._options]
+        assert values and set(values) <= hostinfo.local_addresses()
+        sel.value = "127.0.0.1"
+        await pilot.press("ctrl+n")
+        assert app.draft.get("host_ip") == "127.0.0.1"
+
+
+# ---------------------------------------------------------------- services
+
+async def test_services_pull_in_needs_and_say_why(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "services")
+        sl = app.screen.query_one("#services")
+        sl.deselect("key")
+        await pilot.pause()
+        assert app.screen.chosen == []                     # g-api, placement need key
+        why = static(app, "#why")
+        assert "g-api removed too: it needs key" in why
+        sl.select("g-api")
+        await pilot.pause()
+        assert app.screen.chosen == ["key", "g-api"]
+        assert "+ key added: g-api needs it" in static(app, "#why")
+        assert app.screen.query_one("#profile-custom").value
+        await pilot.press("ctrl+n")
+        assert app.draft.get("enabled_services") == ["key", "g-api"]
+
+
+async def test_services_profiles_and_unimplemented(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "services")
+        app.screen.query_one("#profile-devstack").value = True
+        await pilot.pause()
+        assert "n-api" in app.screen.chosen
+        assert "not deployable" in static(app, "#svc-problems")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "services"
+        app.screen.query_one("#profile-minimal").value = True
+        await pilot.pause()
+        assert app.screen.chosen == ["key", "g-api", "placement-api"]
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "review"
+
+
+async def test_services_ram_warning(tmp_path, monkeypatch):
+    from stacktui.screens import services
+    monkeypatch.setattr(services, "available_mb", lambda: 1000)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "services")
+        assert "more than this machine holds" in static(app, "#ram")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "services"
+        assert "RAM" in static(app, "#nav-msg")
+        await pilot.press("ctrl+n")                          # a second Next goes on
+        assert app.screen.NAME == "review"
+    monkeypatch.setattr(services, "available_mb", lambda: 1500)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "services")
+        assert "tight" in static(app, "#ram")
+        sl = app.screen.query_one("#services")
+        sl.deselect("placement-api")
+        sl.deselect("g-api")
+        await pilot.pause()
+        assert "tight" not in static(app, "#ram")
+
+
+# ---------------------------------------------------------------- review
+
+async def test_review_shows_yaml_localconf_and_saves_without_leaking(tmp_path):
+    app = make_app(tmp_path)
+    pw = "S3cr3t!pw"
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.draft.set(passwords={"admin": pw}, host_ip="127.0.0.1")
+        await goto(pilot, "review")
+        y = app.screen.query_one("#yaml").text
+        assert "enabled_services" in y and pw not in y
+        lc = app.screen.query_one("#localconf").text
+        assert "[[local|localrc]]" in lc and pw not in lc and "ADMIN_PASSWORD" not in lc
+        assert "admin: typed" in static(app, "#secrets")
+        assert pw not in static(app, "#secrets")
+        target = tmp_path / "out" / "stacktui.yaml"
+        app.screen.query_one("#save-path").value = str(target)
+        await pilot.press("ctrl+s")
+        assert target.exists()
+        sec = target.parent / "secrets.yaml"
+        assert stat.S_IMODE(os.stat(sec).st_mode) == 0o600
+        assert yaml.safe_load(sec.read_text())["passwords"]["admin"] == pw
+        assert pw not in target.read_text()
+        assert "saved" in static(app, "#save-msg")
+
+
+async def test_review_blocks_invalid_answers(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(fixed_range="nonsense")
+        await goto(pilot, "review")
+        assert "not a valid CIDR" in static(app, "#review-problems")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "review"
+
+
+# ---------------------------------------------------------------- install / done
+
+class FakeEngine:
+    """Emits the events the real engine does; fails the first run when asked."""
+    runs = 0
+
+    def __init__(self, answers, bus, fail_first=False):
+        self.answers, self.bus, self.fail_first = answers, bus, fail_first
+
+    def run(self):
+        type(self).runs += 1
+        steps = ["preflight", "install", "start:keystone", "summary"]
+        b = self.bus
+        b.emit(events.PLAN, steps=[{"id": s, "phase": s.split(":")[0], "module": None,
+                                    "estimate": 1} for s in steps])
+        for s in steps:
+            if type(self).runs > 1 and s == "preflight":
+                b.emit(events.STEP_SKIP, s)
+                continue
+            b.emit(events.STEP_START, s)
+            b.emit(events.OUTPUT, s, f"working on {s}")
+            if s == "start:keystone" and self.fail_first and type(self).runs == 1:
+                b.emit(events.STEP_FAIL, s, "boom", error="keystone did not answer",
+                       log="/tmp/stack.log", tail=["Traceback", "ConnectionRefused"])
+                raise StackError("start:keystone: keystone did not answer")
+            b.emit(events.STEP_DONE, s, seconds=0.01)
+        summary = {"dest": str(self.answers.dest), "host_ip": "127.0.0.1",
+                   "urls": {"keystone": "http://127.0.0.1:5000/identity"}, "admin_user": "admin",
+                   "passwords_file": "/x/secrets.yaml", "openrc": "/x/openrc",
+                   "clouds_yaml": "/x/clouds.yaml", "log": "/x/stack.log", "seconds": 1.5}
+        b.emit(events.DONE, seconds=1.5, summary=summary)
+        return summary
+
+
+async def test_install_success_then_done(tmp_path):
+    FakeEngine.runs = 0
+    app = make_app(tmp_path, engine_factory=FakeEngine)
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "review")
+        await pilot.press("ctrl+n")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.screen.NAME == "done":
+                break
+        assert app.screen.NAME == "done"
+        text = static(app, "#done-summary")
+        assert "http://127.0.0.1:5000/identity" in text and "/x/openrc" in text
+        assert "admin" in text
+
+
+async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
+    FakeEngine.runs = 0
+    app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "install")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.screen.query_one("#failure").display:
+                break
+        err = static(app, "#error")
+        assert "keystone did not answer" in err and "/tmp/stack.log" in err
+        assert "ConnectionRefused" in err
+        assert app.screen.status["start:keystone"] == "failed"
+        assert app.screen.status["preflight"] == "done"
+        await pilot.press("r")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.screen.NAME == "done":
+                break
+        assert app.screen.NAME == "done"
+        assert FakeEngine.runs == 2
+
+
+async def test_install_output_is_batched_into_log(tmp_path):
+    FakeEngine.runs = 0
+    app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "install")
+        await pilot.pause(0.3)
+        log = app.screen.query_one("#output")
+        assert any("working on install" in line for line in log.lines)
+        frac, left = app.screen.fractions()
+        assert 0 < frac < 1
+
+
+async def test_done_goes_to_dashboard(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "_dash_fakes", Path(__file__).with_name("test_screens_dashboard.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    FakeClient = mod.FakeClient
+    app = make_app(tmp_path, client=FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_done({"dest": str(tmp_path), "seconds": 3, "urls": {}})
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        assert app.screen.NAME == "dashboard"
+
+
+async def test_draft_problems_filter_by_key(tmp_path):
+    d = Draft(tmp_path)
+    d.set(fixed_range="x", floating_range="y")
+    assert {p.key for p in d.problems(keys=("fixed_range",))} == {"fixed_range"}
