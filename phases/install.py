@@ -8,6 +8,7 @@ are installed over it from their checkouts.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from importlib import resources
@@ -71,13 +72,27 @@ def present(ctx) -> bool:
     return (ctx.layout.venv / "bin" / "python").exists() and (ctx.layout.bin / "uwsgi").exists()
 
 
+def devstack_way(ctx) -> None:
+    """The baseline bench/bench_install.py measures against: DevStack's
+    pip_install, one project after another, resolving each online, no lock."""
+    venv = ctx.layout.venv
+    if not (venv / "bin" / "python").exists():
+        ctx.run([sys.executable, "-m", "venv", venv], timeout=600)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    for line in lock_path(ctx.answers).with_suffix(".in").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            ctx.run([*pip, line.strip()], timeout=1800)
+
+
 def run(ctx):
+    if os.environ.get("STACKTUI_BENCH_DEVSTACK_WAY") == "1":
+        return devstack_way(ctx)
     venv = ctx.layout.venv
     py = venv / "bin" / "python"
     if not py.exists():
         ctx.run([uv(), "venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
     ctx.progress(0.2, "installing the locked packages")
-    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "--compile-bytecode", "-r", lock_path(ctx.answers)],
+    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock_path(ctx.answers)],
             timeout=1800)
     for project, spec in ctx.answers.data["sources"].items():
         if spec.get("git"):
