@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "stacktui.cmd_stack",      # install, status, start/stop/restart, logs, up, unstack, clean
     "stacktui.cmd_check",      # check
     "stacktui.cmd_convert",    # import-localconf, export-localconf, answers, export-kolla
+    "stacktui.cmd_verify",     # verify [--tempest smoke|full|REGEX]
     "stacktui.cmd_tui",        # (no subcommand) wizard / dashboard, attach
 )
 

@@ -1,0 +1,129 @@
+"""Tempest (`tempest`): OpenStack's own test suite, in a venv of its own.
+
+Its requirements must not move the services' pins, so it gets DEST/data/
+tempest/venv from a lock of its own (stacktui/data/locks/tempest.txt). init
+builds that venv and the stestr workspace; accounts, which runs after every
+other service is up, writes tempest.conf for exactly the services enabled,
+with the image, flavors and networks those services now have.
+`stacktui verify --tempest` runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+from stacktui import tempest_conf
+from stacktui.errors import StackError
+
+SERVICES = ("tempest",)
+
+
+def lock_file() -> Path:
+    return Path(str(resources.files("stacktui") / "data" / "locks" / "tempest.txt"))
+
+
+def inputs(answers, phase):
+    from stacktui.engine import default_inputs
+    got = default_inputs(answers, sys.modules[__name__])
+    # tempest.conf names every service (available or not) and their ports.
+    got["all_services"] = answers.services
+    got["all_ports"] = dict(sorted(answers.data["ports"].items()))
+    got["fixed_range"] = answers.data["fixed_range"]
+    got["lock"] = hashlib.sha256(lock_file().read_bytes()).hexdigest()
+    return got
+
+
+def tempest_bin(layout) -> Path:
+    return tempest_conf.venv(layout) / "bin" / "tempest"
+
+
+def install(layout, run) -> None:
+    """The venv from the lock; ``run(argv)`` executes a command (the engine's
+    PTY runner during install, a plain one for `stacktui verify`)."""
+    from stacktui.phases.install import uv
+    venv = tempest_conf.venv(layout)
+    py = venv / "bin" / "python"
+    if not py.exists():
+        run([uv(), "venv", "-q", "--python", sys.executable, venv])
+    run([uv(), "pip", "install", "--python", py, "--no-deps", "--compile-bytecode", "-q",
+         "-r", lock_file()])
+    make_workspace(layout)
+
+
+def make_workspace(layout) -> Path:
+    """What `tempest init` makes, minus its seconds of imports: the stestr
+    config that points test discovery at the installed tempest package."""
+    ws = tempest_conf.workspace(layout)
+    ws.mkdir(parents=True, exist_ok=True)
+    site = next(tempest_conf.venv(layout).glob("lib/python3*/site-packages"))
+    (ws / ".stestr.conf").write_text(
+        "[DEFAULT]\n"
+        f"test_path={site / 'tempest' / 'test_discover'}\n"
+        f"top_dir={site}\n"
+        "group_regex=([^\\.]*\\.)*\n")
+    return ws
+
+
+def configure(ctx):
+    root = tempest_conf.root(ctx.layout)
+    for d in (root, root / "logs", root / "locks"):
+        d.mkdir(parents=True, exist_ok=True)
+
+
+def init(ctx):
+    install(ctx.layout, lambda argv: ctx.run(argv, timeout=1800))
+    if not tempest_bin(ctx.layout).exists():
+        raise StackError(f"tempest is not in {tempest_conf.venv(ctx.layout)} after install")
+
+
+def discover(answers) -> dict:
+    """Values tempest.conf needs that exist only once the services run."""
+    found: dict = {}
+    svcs = answers.services
+    if not any(s in svcs for s in ("n-api", "q-svc", "c-api")):
+        return found
+    from stacktui.phases.verify import admin_session
+    from types import SimpleNamespace
+    ctx = SimpleNamespace(answers=answers,
+                          endpoint=lambda s: f"http://{answers.url_host()}:{answers.port(s)}")
+    sess = admin_session(ctx)
+    region = answers.data["region"]
+
+    def get(stype, path):
+        return sess.get(path, endpoint_filter={"service_type": stype, "region_name": region},
+                        raise_exc=True).json()
+    if "n-api" in svcs:
+        images = [i for i in get("image", "/v2/images?status=active")["images"]]
+        images.sort(key=lambda i: ("cirros" not in i["name"].lower(), i["name"]))
+        if images:
+            found["image_ref"] = images[0]["id"]
+            found["image_ref_alt"] = images[1]["id"] if len(images) > 1 else images[0]["id"]
+        flavors = sorted(get("compute", "/flavors/detail")["flavors"], key=lambda f: f["ram"])
+        if flavors:
+            found["flavor_ref"] = flavors[0]["id"]
+            found["flavor_ref_alt"] = flavors[1]["id"] if len(flavors) > 1 else flavors[0]["id"]
+        found["virt_driver"] = answers.data.get("virt_driver")
+    if "q-svc" in svcs:
+        nets = get("network", "/v2.0/networks?router:external=true")["networks"]
+        if nets:
+            found["public_network_id"] = nets[0]["id"]
+    return found
+
+
+def accounts(ctx):
+    try:
+        found = discover(ctx.answers)
+    except Exception as e:  # noqa: BLE001 - tempest.conf without them still runs the rest
+        ctx.say(f"tempest: could not look up images, flavors or networks: {e}")
+        found = {}
+    path = tempest_conf.write(ctx.answers, ctx.layout, found)
+    ctx.say(f"tempest: {path} written for {', '.join(ctx.answers.services)}")
+
+
+def cleanup(ctx):
+    shutil.rmtree(tempest_conf.root(ctx.layout), ignore_errors=True)
+    shutil.rmtree(tempest_conf.conf_path(ctx.layout).parent, ignore_errors=True)
