@@ -25,6 +25,7 @@ import struct
 import time
 from urllib.parse import quote
 
+from stacktui import catalog
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
@@ -142,6 +143,25 @@ def check_hostname(node: str) -> str:
                 "the RabbitMQ node uses localhost, which does")
 
 
+# Services that reach the queue through oslo.messaging.
+OSLO_MESSAGING_GROUPS = ("nova", "cinder", "neutron")
+
+
+def check_password(answers) -> None:
+    """oslo.messaging's rabbit driver re-quotes the password with `/` left
+    as is (impl_rabbit._transform_transport_url), and kombu then reads the
+    `/` as the end of the host: such a password cannot reach the broker
+    from any OpenStack service, whatever the URL says. Said before the
+    services fail to start with a baffling port error."""
+    users = sorted({catalog.get(s).group for s in answers.services
+                    if catalog.get(s).group in OSLO_MESSAGING_GROUPS})
+    if "/" in answers.password("rabbit") and users:
+        raise StackError("the rabbit password holds `/`, which oslo.messaging (used by "
+                         f"{', '.join(users)}) cannot pass to RabbitMQ: it does not escape `/` "
+                         "in the broker URL it builds. Choose a rabbit password without `/` "
+                         "(any other printable character works)")
+
+
 def inputs(answers, phase):
     return {"port": node_port(answers), "host_ip": answers.data["host_ip"],
             "password": answers.password("rabbit") if phase == "accounts" else None}
@@ -149,6 +169,7 @@ def inputs(answers, phase):
 
 def configure(ctx):
     L = ctx.layout
+    check_password(ctx.answers)
     ctx.say("RabbitMQ: " + check_hostname(node_name(ctx.answers)))
     for d in (_etc(L), _dir(L), _dir(L) / "mnesia", L.logs / "rabbit"):
         d.mkdir(parents=True, exist_ok=True)
