@@ -50,7 +50,7 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("etcd3", "etcd3", "etcd coordination store", 2379, (), 60, 100, 0, infra=True),
     _s("dstat", "dstat", "resource statistics logger", None, (), 20, 0, 0),
     _s("n-api", "nova", "Nova compute API", 8774, ("key", "placement-api", "g-api", "mysql", "rabbit"),
-       350, 500, 2, "nova", "nova"),
+       350, 500, 2, "nova", "nova", implemented=True),
     _s("n-api-meta", "nova", "Nova metadata API", 8775, ("n-api",), 250, 0, 2, "nova", implemented=True),
     _s("n-cond", "nova", "Nova conductor", None, ("n-api",), 250, 0, 2, "nova", implemented=True),
     _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 200, 0, 2, "nova", implemented=True),
