@@ -220,6 +220,13 @@ class DashboardScreen(Screen):
             return
         p = self.current()
         t = Text(no_wrap=True, overflow="ellipsis")
+        log = self.query_one("#pane-log", LogView)
+        # The mode first: a narrow terminal cuts the end of this line.
+        t.append("FOLLOW" if log.following else "PAUSED",
+                 style="bold green" if log.following else "bold black on yellow")
+        if self.prefix:
+            t.append(" C-a", style="bold reverse")
+        t.append(" ")
         if p is None:
             t.append("no panes yet" if not self.panes else "")
         else:
@@ -236,16 +243,10 @@ class DashboardScreen(Screen):
                 t.append(f" :{p['port']}")
             if p.get("cause") and p.get("state") not in ("running", "starting"):
                 t.append(f" {p['cause']}", style="yellow")
-        log = self.query_one("#pane-log", LogView)
-        t.append("  ")
-        t.append("FOLLOW" if log.following else "PAUSED",
-                 style="bold green" if log.following else "bold black on yellow")
         if log.search_term:
             t.append(f"  /{log.search_term}", style="bold yellow")
             if log.current_match is None:
                 t.append(" (no match)", style="red")
-        if self.prefix:
-            t.append("  C-a", style="bold reverse")
         self.query_one("#pane-title", Static).update(t)
 
     # ------------------------------------------------------------ keys

@@ -111,8 +111,12 @@ class NetworkScreen(WizardScreen):
         self.validate_fields()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "service_ip_version" and event.value in (4, 6):
-            hs = self.query_one("#host_ip", Select)
+        hs = self.query_one("#host_ip", Select)
+        cur = hs.value if isinstance(hs.value, str) else ""
+        # Select also reports its initial value: only a real change of version
+        # may replace the chosen address.
+        if event.select.id == "service_ip_version" and event.value in (4, 6) and \
+                (":" in cur) != (event.value == 6):
             opts = addresses(event.value)
             hs.set_options([(a, a) for a in opts] or [("-", "-")])
             if opts:

@@ -168,6 +168,20 @@ class StackApp(App):
         else:
             self.push_screen(screen)
 
+    async def action_quit(self) -> None:
+        # Quitting mid-install leaves the engine thread running; ask once, and
+        # cmd_tui ends the process so nothing goes on unseen. A later run resumes.
+        screen = self.screen
+        if getattr(screen, "running", False) and getattr(screen, "NAME", "") == "install":
+            if not getattr(self, "_quit_armed", False):
+                self._quit_armed = True
+                self.notify("The install is running. Press ctrl+q again to stop it; "
+                            "`stacktui install` or the wizard resumes it later.",
+                            severity="warning", timeout=6)
+                return
+            self.install_interrupted = True
+        self.exit()
+
     def dest_path(self) -> Path:
         if self.draft.final is not None:
             return self.draft.final.dest

@@ -53,6 +53,12 @@ def _run(start: str, dest) -> int:
     from .app import StackApp
     app = StackApp(start, dest)
     app.run()
+    if getattr(app, "install_interrupted", False):
+        import os
+        print("stacktui: install interrupted; run `stacktui` or `stacktui install` again to "
+              "resume", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(130)
     if app.return_code:
         return app.return_code
     return 0

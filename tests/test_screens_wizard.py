@@ -282,6 +282,25 @@ async def test_network_host_ip_choices_are_local(tmp_path):
         assert app.draft.get("host_ip") == "127.0.0.1"
 
 
+async def test_network_keeps_loaded_host_ip_and_switches_version(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "network")
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#host_ip").value == "127.0.0.1"
+        app.screen.query_one("#service_ip_version").value = 6
+        await pilot.pause(0.1)
+        v6 = app.screen.query_one("#host_ip").value
+        assert ":" in v6 or v6 == "-"
+        app.screen.query_one("#service_ip_version").value = 4
+        await pilot.pause(0.1)
+        app.screen.query_one("#host_ip").value = "127.0.0.1"
+        await pilot.press("ctrl+n")
+        assert app.draft.get("host_ip") == "127.0.0.1"
+        assert app.draft.get("service_ip_version") == 4
+
+
 # ---------------------------------------------------------------- services
 
 async def test_services_pull_in_needs_and_say_why(tmp_path):

@@ -45,7 +45,7 @@ class PaneList(DataTable):
     """Rows keyed by pane name; update() keeps the cursor on the same pane."""
 
     DEFAULT_CSS = """
-    PaneList { width: auto; min-width: 34; max-width: 50; height: 1fr; }
+    PaneList { width: auto; min-width: 30; max-width: 45%; height: 1fr; }
     """
 
     def __init__(self, **kw):

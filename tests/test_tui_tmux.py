@@ -1,0 +1,209 @@
+"""The real terminal: tmux runs `stacktui` on a fresh DEST, keys drive the
+wizard to a finished minimal install, then the dashboard restarts keystone,
+quitting leaves it running, and `stacktui attach` shows it again with its
+scrollback. Everything started is stopped and cleaned at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+
+_spec = importlib.util.spec_from_file_location("_tmux_conftest", Path(__file__).with_name("conftest.py"))
+cf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cf)
+
+W, H = 100, 30
+
+
+class Term:
+    """One tmux server of our own (its own socket), one window."""
+
+    def __init__(self, name: str):
+        self.sock = f"stx-{os.getpid()}-{name}"
+
+    def tmux(self, *args, check=True) -> str:
+        r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode:
+            raise AssertionError(f"tmux {args}: {r.stderr}")
+        return r.stdout
+
+    def start(self, cmd: str, env: dict) -> float:
+        envs = " ".join(f"{k}={v}" for k, v in env.items())
+        # `; sleep` keeps the window after stacktui exits so its last screen can be read.
+        self.tmux("new-session", "-d", "-x", str(W), "-y", str(H), "-s", "t",
+                  f"env {envs} {cmd}; echo STACKTUI-EXITED $?; sleep 600")
+        return time.monotonic()
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "t", check=False)
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            self.tmux("send-keys", "-t", "t", k)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "t", "-l", text)
+
+    def wait(self, text: str, timeout: float = 30, every: float = 0.02) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(every)
+        raise AssertionError(f"{text!r} not on screen after {timeout} s:\n{self.screen()}")
+
+    def kill(self) -> None:
+        self.tmux("kill-server", check=False)
+
+
+def http_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            return r.status < 500
+    except urllib.error.HTTPError as e:
+        return e.code < 500
+    except OSError:
+        return False
+
+
+def pane(client, name):
+    return next(p for p in client.status() if p["name"] == name)
+
+
+@pytest.fixture
+def world():
+    root = Path(tempfile.mkdtemp(prefix="stx", dir="/tmp"))   # short: the socket path is limited
+    dest = root / "d"
+    answers = cf.write_answers(root, dest)
+    env = {"XDG_CONFIG_HOME": root / "cfg", "XDG_STATE_HOME": root / "state",
+           "PATH": os.environ["PATH"], "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/root")}
+    terms: list[Term] = []
+    try:
+        yield {"root": root, "dest": dest, "answers": answers, "env": env, "terms": terms}
+    finally:
+        for t in terms:
+            t.kill()
+        cf.stacktui("--dest", dest, "unstack", "--all", check=False, timeout=120,
+                    env={**os.environ, **{k: str(v) for k, v in env.items()}})
+        cf.stacktui("--dest", dest, "clean", "--yes", check=False, timeout=120,
+                    env={**os.environ, **{k: str(v) for k, v in env.items()}})
+        deadline = time.time() + 20
+        while cf.stack_processes(dest) and time.time() < deadline:
+            time.sleep(0.5)
+        left = cf.stack_processes(dest)
+        for p in left:
+            try:
+                p.kill()
+            except Exception:
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"processes left: {[(p.pid, p.name()) for p in left]}"
+
+
+def test_wizard_install_dashboard_attach(world):
+    from stacktui.client import Client
+    from stacktui.paths import Layout
+
+    dest, env = world["dest"], world["env"]
+    exe = f"{sys.executable} -m stacktui.cli"
+    ports = cf.yaml.safe_load(world["answers"].read_text())["ports"]
+
+    t = Term("wizard")
+    world["terms"].append(t)
+    t0 = t.start(f"{exe} --dest {dest}", env)
+    t.wait("Welcome to stacktui", timeout=20, every=0.01)
+    first_paint = time.monotonic() - t0
+    print(f"first paint (tmux, incl. interpreter start): {first_paint:.2f} s")
+
+    # Welcome: the load box has the focus; type the answers file and Enter.
+    t.type(str(world["answers"]))
+    t.keys("Enter")
+    t.wait("✓ loaded")
+    t.keys("C-n")
+    s = t.wait("Host check")
+    s = t.wait(" ok", timeout=60)
+    deadline = time.monotonic() + 60
+    while "failed" not in t.screen() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if " 0 failed" not in t.screen():
+        t.keys("o")                       # the explicit override of a failed check
+    t.keys("C-n")
+    t.wait("Passwords")
+    assert "confirmation does not match" not in t.screen()
+    assert cf.NASTY["admin"] not in t.screen()          # masked
+    t.keys("C-n")
+    s = t.wait("HOST_IP")
+    assert "127.0.0.1" in s
+    t.keys("C-n")
+    t.wait("RAM ")
+    t.keys("C-n")
+    t.wait("stacktui.yaml")
+    t.keys("C-n")
+    t.wait("preflight", timeout=30)
+    s = t.wait("stacktui completed", timeout=600, every=1)
+    time.sleep(0.5)
+    s = t.screen()
+    assert f"http://127.0.0.1:{ports['key']}" in s, s
+    assert "openrc" in s
+
+    # Dashboard: restart keystone with one key.
+    client = Client(Layout(dest))
+    t.keys("d")
+    t.wait("FOLLOW", timeout=30)
+    names = [p["name"] for p in sorted(client.status(), key=lambda p: (p.get("order", 0), p["name"]))]
+    t.keys("C-a", str(names.index("key")))
+    t.wait(" key ", timeout=10)
+    old = pane(client, "key")["pid"]
+    assert old and http_ok(ports["key"])
+    t.keys("r")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        p = pane(client, "key")
+        if p["pid"] not in (None, old) and p["state"] == "running" and http_ok(ports["key"]):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"keystone did not come back: {pane(client, 'key')}\n{t.screen()}")
+    new = p["pid"]
+    t.wait(f"pid {new}", timeout=10)
+
+    # Quit = detach: keystone keeps running.
+    t.keys("q")
+    t.wait("STACKTUI-EXITED 0", timeout=15)
+    time.sleep(1)
+    assert pane(client, "key")["pid"] == new and http_ok(ports["key"])
+
+    # Attach again: the pane is there with its scrollback.
+    t2 = Term("attach")
+    world["terms"].append(t2)
+    t2.start(f"{exe} --dest {dest} attach", env)
+    t2.wait("FOLLOW", timeout=20)
+    t2.keys("C-a", str(names.index("key")))
+    tail = [line for line in client.tail("key", 50) if line.strip()]
+    assert tail
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        s = t2.screen()
+        if f"pid {new}" in s and any(line.strip()[:30] in s for line in tail[-20:]):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no scrollback of key on attach:\n{t2.screen()}")
+    t2.keys("q")
+    t2.wait("STACKTUI-EXITED 0", timeout=15)
