@@ -65,7 +65,8 @@ def _env(ctx) -> dict:
 def allowed_hosts(ctx) -> list[str]:
     """Names a browser may put in the Host header. Django answers 400 to any
     other, which is what a user who browses to the host's name would see."""
-    hosts = [ctx.answers.data["host_ip"], "localhost", "127.0.0.1", "[::1]"]
+    # An IPv6 Host header carries brackets, and Django compares it as sent.
+    hosts = [ctx.answers.url_host(), "localhost", "127.0.0.1", "[::1]"]
     for name in (socket.gethostname(), socket.getfqdn()):
         if name and name not in hosts:
             hosts.append(name)
@@ -99,8 +100,9 @@ def render_settings(ctx) -> str:
         "COMPRESS_ENABLED": True,
         "COMPRESS_OFFLINE": True,
         "COMPRESS_ROOT": str(static_root(ctx)),
-        # Sessions in files: no memcached needed, shared by every uwsgi
-        # worker, and a token plus catalog never outgrows a cookie's 4 KB.
+        # Sessions in files when there is no memcached: every uwsgi worker
+        # sees them (a per-process cache would log users out at random), and
+        # unlike signed-cookie sessions they have no 4 KB limit for the token.
         "SESSION_ENGINE": ("django.contrib.sessions.backends.cache" if memcached
                            else "django.contrib.sessions.backends.file"),
         "SESSION_FILE_PATH": str(data / "sessions"),
@@ -115,8 +117,8 @@ def render_settings(ctx) -> str:
                         "openstack_dashboard": {"level": "INFO"}},
         },
     }
-    lines = ['"""Horizon settings written by stacktui; `stacktui install` rewrites them.',
-             "Add your own in another file and point post_config at it.", '"""', ""]
+    lines = ['"""Horizon settings written by stacktui: the next `stacktui install`',
+             'rewrites this file."""', ""]
     lines += [f"{k} = {v!r}" for k, v in values.items()]
     if "n-api" not in a.services:
         # The project dashboard opens on its Overview, a Nova panel: without
