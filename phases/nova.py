@@ -10,9 +10,11 @@ cell1 once it has reported to Placement.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import sys
 import time
 
 from stacktui import catalog, inifile, svckit
@@ -24,6 +26,13 @@ SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
 # appending _cell0 to the name, with the same user.
 DATABASES = {"nova_api": ["nova_api"], "nova": ["nova"], "nova_cell0": ["nova"]}
 READY_TIMEOUT = 180
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
+# Without neutron (q-svc), nova's API still asks the network API for every
+# server's ports and security groups (nova/network/security_group_api.py)
+# and answers 500 when there is none in the catalog. This pane stands in on
+# q-svc's port: an empty network API, so servers booted with `--nic none`
+# can be listed and shown.
+NO_NETWORK = "no-network"
 
 # DevStack's flavors (lib/nova create_flavors): id, name, RAM MB, disk GB, vCPUs.
 FLAVORS = (
@@ -69,19 +78,42 @@ def kvm_works() -> bool:
         os.close(fd)
 
 
+# nova's FakeDriver names its node with a UUID drawn anew in every process
+# (oslo's uuidsentinel), so a restarted nova-compute is a stranger to its own
+# compute node and refuses to start ("No local node identity found"). This
+# subclass reports the node identity nova keeps in state_path/compute_id.
+# nova loads drivers from nova.virt only, so the module goes there.
+FAKE_MODULE = "stacktui_fakevirt"
+FAKE_DRIVER = f"{FAKE_MODULE}.StableFakeDriver"
+FAKE_SOURCE = '''"""Written by stacktui: nova's fake driver with a node UUID that survives a restart."""
+from nova.virt import fake, node
+
+
+class StableFakeDriver(fake.FakeDriver):
+    def get_available_resource(self, nodename):
+        res = super().get_available_resource(nodename)
+        if res:
+            res["uuid"] = node.get_local_node_uuid()
+        return res
+
+    def get_nodenames_by_uuid(self, refresh=False):
+        return {node.get_local_node_uuid(): n for n in self.get_available_nodes()}
+'''
+
+
 def virt_choice(answers) -> tuple[str, str]:
     """(compute_driver, why). libvirt is not deployed by this stacktui yet,
     so every choice lands on the fake driver and says so."""
     want = answers.data["virt_driver"]
     if want == "fake":
-        return "fake.FakeDriver", "virt_driver is fake"
+        return FAKE_DRIVER, "virt_driver is fake: nova's fake.FakeDriver, no real VMs"
     kvm = kvm_works()
     if want in ("kvm", "qemu"):
         raise StackError(f"virt_driver {want} needs libvirt, which this stacktui version does not "
                          "deploy yet; set `virt_driver: fake` (or auto) in the answers")
-    return "fake.FakeDriver", ("virt_driver auto: /dev/kvm " + ("answers" if kvm else "is absent")
+    return FAKE_DRIVER, ("virt_driver auto: /dev/kvm " + ("answers" if kvm else "is absent")
                                + ", but libvirt is not deployed by this stacktui version; "
-                               "servers run on the fake driver (no real VMs)")
+                               "servers run on nova's fake.FakeDriver (no real VMs)")
 
 
 # ------------------------------------------------------------ phases
@@ -132,6 +164,8 @@ def config(ctx) -> dict:
         "service_user": {"send_service_user_token": True, **_auth_section(a)},
         "placement": _auth_section(a),
         "glance": {"region_name": a.data["region"]},
+        "neutron": {**_auth_section(a), **({} if "q-svc" in a.services else
+                                           {"endpoint_override": no_network_url(a)})},
         "conductor": {"workers": w},
         "scheduler": {"workers": w},
         "vnc": {"enabled": False},
@@ -152,6 +186,8 @@ def configure(ctx):
     for name in ("api-paste.ini", "rootwrap.conf"):
         shutil.copyfile(src / name, etc / name)
     driver, why = virt_choice(ctx.answers)
+    for virt in ctx.layout.venv.glob("lib/python3*/site-packages/nova/virt"):
+        (virt / f"{FAKE_MODULE}.py").write_text(FAKE_SOURCE)
     ctx.say(f"nova-compute driver: {driver} ({why})")
     sections = {k: v for k, v in config(ctx).items() if v is not None}
     inifile.write(_conf(ctx), sections, mode=0o640)
@@ -170,23 +206,34 @@ def _manage(ctx, *args, ok=(0,)):
 def init(ctx):
     _manage(ctx, "api_db", "sync")
     _manage(ctx, "cell_v2", "map_cell0")
-    fix_cell0_url(ctx)
-    # 2: a cell with this database and queue exists already (a rerun).
-    _manage(ctx, "cell_v2", "create_cell", "--name", "cell1", ok=(0, 2))
+    # On a rerun cell1 exists, maybe with URLs of old passwords: create_cell
+    # would then make a second cell1 on the same database.
+    from stacktui.phases import mysql
+    have = mysql.run_sql(ctx, "SELECT COUNT(*) FROM `nova_api`.`cell_mappings` "
+                              "WHERE name = 'cell1';\n", "whether cell1 exists")
+    if have.split()[-1:] != ["1"]:
+        _manage(ctx, "cell_v2", "create_cell", "--name", "cell1", ok=(0, 2))
+    fix_cell_urls(ctx)
     _manage(ctx, "db", "sync")
 
 
-def fix_cell0_url(ctx):
-    """map_cell0 derives cell0's URL from [database]/connection but
-    percent-decodes it on the way (nova/cmd/manage.py _map_cell0), so a
-    password holding `%`, `/` or `@` no longer parses. The mapping gets the
-    encoded URL here, over MariaDB's socket: passing it to map_cell0 would put
-    the password on a command line."""
-    from stacktui.phases import mysql
-    url = svckit.db_url(ctx.answers, ctx.layout, "nova").replace("/nova?", "/nova_cell0?")
+def fix_cell_urls(ctx):
+    """The URLs stored in the cell mappings, made right: map_cell0 derives
+    cell0's from [database]/connection but percent-decodes it on the way
+    (nova/cmd/manage.py _map_cell0), so a password holding `%` or `@` no
+    longer parses, and create_cell keeps the old URLs when an answer changed
+    a password. Written over MariaDB's socket: giving them to nova-manage
+    would put the passwords on a command line."""
+    from stacktui.phases import mysql, rabbit
+    a = ctx.answers
+    main = svckit.db_url(a, ctx.layout, "nova")
+    cell0 = main.replace("/nova?", "/nova_cell0?")
+    q = mysql.sql_string
     mysql.run_sql(ctx, "UPDATE `nova_api`.`cell_mappings` SET database_connection = "
-                  f"{mysql.sql_string(url)} WHERE uuid = '00000000-0000-0000-0000-000000000000';\n",
-                  "cell0's database URL")
+                  f"{q(cell0)} WHERE uuid = '{CELL0_UUID}';\n"
+                  f"UPDATE `nova_api`.`cell_mappings` SET database_connection = {q(main)}, "
+                  f"transport_url = {q(rabbit.transport_url(a))} WHERE name = 'cell1';\n",
+                  "the cells' database and queue URLs")
 
 
 def panes(ctx) -> list[dict]:
@@ -202,6 +249,11 @@ def panes(ctx) -> list[dict]:
                                svckit.uwsgi_argv(ctx, "n-api-meta", "nova.wsgi.metadata:application"),
                                env=_env(ctx), ready=svckit.http_ready(ctx, "n-api-meta", "/"),
                                port=a.port("n-api-meta")))
+    if "q-svc" not in a.services and specs:
+        host, port = a.bind_host, a.port("q-svc")
+        specs.append(pane_spec(ctx, NO_NETWORK, [sys.executable, "-m", "stacktui.phases.nova",
+                                                  "--no-network-api", host, str(port)],
+                               ready=svckit.http_ready(ctx, "q-svc", "/"), port=port))
     for name, exe in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler"),
                       ("n-cpu", "nova-compute")):
         if _has(ctx, name):
@@ -270,3 +322,62 @@ def wait_compute_provider(sess, region: str, timeout: float) -> str:
 def cleanup(ctx):
     for d in (_etc(ctx), ctx.layout.data / "nova"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ------------------------------------------------------------ no-network API
+
+def no_network_url(answers) -> str:
+    return f"http://{answers.url_host()}:{answers.port('q-svc')}"
+
+
+def serve_no_network(host: str, port: int) -> None:
+    """Every list is empty, every item is missing: what a cloud without
+    networks looks like through Neutron's API."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _send(self, code: int, body: dict | None) -> None:
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path.endswith(".json"):
+                path = path[:-5]
+            parts = [p for p in path.split("/") if p]
+            if not parts:
+                self._send(200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": []}]})
+            elif parts == ["v2.0"]:
+                self._send(200, {"resources": []})
+            elif len(parts) == 2 and parts[0] == "v2.0":
+                self._send(200, {parts[1].replace("-", "_"): []})
+            else:
+                self._send(404, {"NeutronError": {"type": "NotFound", "message": "no networks here",
+                                                  "detail": ""}})
+
+        def do_DELETE(self):  # noqa: N802
+            self._send(404, {"NeutronError": {"type": "NotFound", "message": "no networks here",
+                                              "detail": ""}})
+
+        do_POST = do_PUT = do_DELETE
+
+        def log_message(self, fmt, *args):
+            sys.stdout.write("%s %s\n" % (self.address_string(), fmt % args))
+            sys.stdout.flush()
+
+    server = ThreadingHTTPServer((host.strip("[]"), port), Handler)
+    print(f"empty network API on {host}:{port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--no-network-api":
+        serve_no_network(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m stacktui.phases.nova --no-network-api HOST PORT")

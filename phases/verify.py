@@ -61,3 +61,27 @@ def run(ctx):
                        headers={"OpenStack-API-Version": "placement latest"},
                        raise_exc=True).json()["resource_providers"]
         ctx.say(f"placement: {len(rps)} resource providers listed")
+    if "n-api" in services:
+        check_nova(ctx, sess)
+
+
+NOVA_BINARIES = {"n-cond": "nova-conductor", "n-sch": "nova-scheduler", "n-cpu": "nova-compute"}
+
+
+def check_nova(ctx, sess) -> None:
+    """Every enabled nova service reports up, and the flavors are there."""
+    import time
+    ep = {"service_type": "compute", "region_name": ctx.answers.region}
+    want = {b for s, b in NOVA_BINARIES.items() if s in ctx.answers.services}
+    deadline = time.monotonic() + 60
+    while True:
+        svcs = sess.get("/os-services", endpoint_filter=ep, raise_exc=True).json()["services"]
+        up = {s["binary"] for s in svcs if s["state"] == "up" and s["status"] == "enabled"}
+        if want <= up:
+            break
+        if time.monotonic() > deadline:
+            raise StackError(f"nova services not up: {', '.join(sorted(want - up))} "
+                             "(see `stacktui logs` of n-cond, n-sch, n-cpu)")
+        time.sleep(1)
+    flavors = sess.get("/flavors", endpoint_filter=ep, raise_exc=True).json()["flavors"]
+    ctx.say(f"nova: {', '.join(sorted(up))} up; {len(flavors)} flavors")
