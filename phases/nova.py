@@ -262,7 +262,10 @@ def panes(ctx) -> list[dict]:
     return specs
 
 
-def accounts(ctx):
+def _keystone(ctx):
+    """nova's service user and the compute endpoint: idempotent, so both the
+    accounts step and after_start may run it, whichever order the engine
+    gives them (n-api validates tokens as this user)."""
     from stacktui.keystone_api import KeystoneAdmin
     a = ctx.answers
     ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
@@ -270,26 +273,35 @@ def accounts(ctx):
     if _has(ctx, "n-api"):
         ks.endpoints(ks.service("nova", "compute", "Nova compute service"),
                      ctx.endpoint("n-api") + "/v2.1")
-    # A session made now sees the compute endpoint in its token's catalog.
-    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
+    return ks
+
+
+def accounts(ctx):
+    _keystone(ctx)
+
+
+def after_start(ctx):
+    """With the panes up: DevStack's flavors, then the compute host mapped
+    into cell1 once it has reported to Placement."""
+    ks = _keystone(ctx)
     if _has(ctx, "n-api"):
-        made = create_flavors(ks.s, a.region)
+        made = create_flavors(ks.s, ctx.endpoint("n-api") + "/v2.1")
         ctx.say(f"nova: flavors {', '.join(f[1] for f in FLAVORS)}"
                 + (f" ({made} new)" if made else " (all there)"))
     if _has(ctx, "n-cpu"):
-        host = wait_compute_provider(ks.s, a.region, timeout=120)
+        host = wait_compute_provider(ks.s, ctx.endpoint("placement-api"), timeout=180)
         _manage(ctx, "cell_v2", "discover_hosts")
         ctx.say(f"nova: compute host {host} reported to placement and is mapped into cell1")
 
 
-def create_flavors(sess, region: str) -> int:
-    ep = {"service_type": "compute", "region_name": region}
+def create_flavors(sess, url: str) -> int:
+    # By URL, not the catalog: the token may predate the compute endpoint.
     made = 0
     for fid, name, ram, disk, vcpus in FLAVORS:
-        r = sess.get(f"/flavors/{fid}", endpoint_filter=ep, raise_exc=False)
+        r = sess.get(f"{url}/flavors/{fid}", raise_exc=False)
         if r.status_code == 200:
             continue
-        sess.post("/flavors", endpoint_filter=ep, raise_exc=True,
+        sess.post(f"{url}/flavors", raise_exc=True,
                   json={"flavor": {"id": fid, "name": name, "ram": ram, "disk": disk,
                                    "vcpus": vcpus}})
         made += 1
@@ -301,14 +313,13 @@ def compute_host() -> str:
     return socket.gethostname()
 
 
-def wait_compute_provider(sess, region: str, timeout: float) -> str:
+def wait_compute_provider(sess, url: str, timeout: float) -> str:
     """nova-compute creates its resource provider in Placement once it has
     started and taken its first inventory; host discovery needs that."""
     host = compute_host()
-    ep = {"service_type": "placement", "region_name": region}
     deadline = time.monotonic() + timeout
     while True:
-        r = sess.get("/resource_providers", endpoint_filter=ep, raise_exc=False,
+        r = sess.get(f"{url}/resource_providers", raise_exc=False,
                      params={"name": host},
                      headers={"OpenStack-API-Version": "placement 1.14"})
         if r.status_code == 200 and r.json().get("resource_providers"):

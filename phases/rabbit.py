@@ -33,6 +33,9 @@ from stacktui.fsutil import atomic_write
 SERVICES = ("rabbit",)
 PACKAGES = ("rabbitmq-server",)
 READY_TIMEOUT = 90
+# Its accounts step needs the broker running, whatever order the engine
+# gives accounts and start.
+START_EARLY = True
 USER = "stackrabbit"
 RABBIT_LIB = "/usr/lib/rabbitmq/bin"   # the real scripts: /usr/sbin's wrapper su's to `rabbitmq`
 

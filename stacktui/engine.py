@@ -406,3 +406,7 @@ def start_panes(ctx: Context, mod) -> None:
         if p["name"] in names:
             ctx.bus.emit(events.SERVICE, ctx.step.id, p["name"], name=p["name"], state=p["state"],
                          pid=p.get("pid"))
+    # What needs the module's own panes up (nova's flavors, host discovery).
+    after = getattr(mod, "after_start", None)
+    if after:
+        after(ctx)
