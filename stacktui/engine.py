@@ -9,6 +9,7 @@ so a change flows forward to exactly the steps that depend on it.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import hmac
@@ -17,6 +18,8 @@ import json
 import os
 import secrets as _secrets
 import time
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,9 +70,12 @@ class StateFile:
         s = self.data["steps"].get(step_id)
         return s["fp"] if s and s.get("status") == "done" else None
 
+    _lock = threading.Lock()
+
     def record(self, step_id: str, **info) -> None:
-        self.data["steps"][step_id] = info
-        self.save()
+        with self._lock:     # steps of one batch finish on different threads
+            self.data["steps"][step_id] = info
+            self.save()
 
     def save(self) -> None:
         atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True), mode=0o600)
@@ -115,11 +121,17 @@ class Context:
         self.runner = runner
         self.force = force
         self.step: Step | None = None
-        self._client = None
+        self._shared = {"client": None, "lock": threading.Lock()}
+
+    def for_step(self, step: Step) -> "Context":
+        """A copy for one step: steps of a batch run on their own threads."""
+        c = copy.copy(self)
+        c.step = step
+        return c
 
     # --- commands
     def run(self, argv, **kw):
-        return self.runner.run([str(a) for a in argv], **kw)
+        return self.runner.run([str(a) for a in argv], tag=self.step.id if self.step else None, **kw)
 
     def venv_bin(self, name: str) -> str:
         return str(self.layout.bin / name)
@@ -134,10 +146,11 @@ class Context:
     # --- supervisor
     @property
     def client(self):
-        if self._client is None:
-            from .client import ensure_daemon
-            self._client = ensure_daemon(self.layout)
-        return self._client
+        with self._shared["lock"]:
+            if self._shared["client"] is None:
+                from .client import ensure_daemon
+                self._shared["client"] = ensure_daemon(self.layout)
+            return self._shared["client"]
 
     @property
     def modules(self) -> list:
@@ -174,11 +187,40 @@ def plan_steps(answers: Answers) -> list[Step]:
             if m in early and phase == SERVICE_PHASES_1[-1]:
                 steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
     steps.append(Step("post-config"))
-    for m in mods:
-        if m not in early:
-            steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
+    # DevStack's order: keystone up, every service's accounts, then the
+    # services; the starts run side by side where nothing needs the other.
+    late = [m for m in mods if m not in early]
+    first = [m for m in late if m == "keystone"]
+    steps += [Step(p, m) for m in first for p in SERVICE_PHASES_2 if _has(m, p)]
+    steps += [Step("accounts", m) for m in late if m not in first and _has(m, "accounts")]
+    steps += [Step("start", m) for m in late if m not in first and _has(m, "start")]
     steps += [Step(p) for p in GLOBAL_AFTER]
     return steps
+
+
+def _module_needs(module: str) -> set[str]:
+    """Modules whose services this module's services need."""
+    out = set()
+    for svc in catalog.SERVICES.values():
+        if svc.module == module:
+            out |= {catalog.get(n).module for n in svc.needs if catalog.get(n).module}
+    return out - {module}
+
+
+def batches(steps: list[Step]) -> list[list[Step]]:
+    """Consecutive steps that may run side by side on a multi-core host:
+    database syncs of different services, and the starts of services that
+    do not need each other (glance and placement, not nova before them)."""
+    out: list[list[Step]] = []
+    for step in steps:
+        cur = out[-1] if out else None
+        if cur and step.module and cur[0].module and cur[0].phase == step.phase \
+                and step.phase in ("init", "start") \
+                and not (step.phase == "start" and _module_needs(step.module) & {s.module for s in cur}):
+            cur.append(step)
+        else:
+            out.append([step])
+    return out
 
 
 def _has(module: str, phase: str) -> bool:
@@ -231,8 +273,7 @@ class Engine:
             remember_last(layout.dest)
             masker = Masker(self.answers.secret_values)
             runner = Runner(layout.stack_log, masker,
-                            on_line=lambda line: self.bus.emit(events.OUTPUT, ctx.step.id
-                                                               if ctx.step else None, line))
+                            on_line=lambda line, tag: self.bus.emit(events.OUTPUT, tag, line))
             ctx = Context(self.answers, layout, self.bus, runner, self.force)
             try:
                 return self._run_steps(ctx, t0)
@@ -252,51 +293,67 @@ class Engine:
                                            "estimate": ESTIMATES.get(s.phase, 1)} for s in steps])
         done_fp: dict[str, str] = {}
         summary: dict = {}
-        for step in steps:
-            chained = self._chain(step, steps, done_fp)
-            fp = self._fingerprint(key, step, chained, ctx)
-            ctx.step = step
-            fn = self._function(step)
-            if state.fp(step.id) == fp and self._still_there(ctx, step):
-                done_fp[step.id] = fp
-                self.bus.emit(events.STEP_SKIP, step.id)
-                if step.phase == "summary":
-                    summary = fn(ctx) or {}
-                continue
-            self.bus.emit(events.STEP_START, step.id)
-            ctx.runner.note(f"==== {step.id}")
-            t = time.monotonic()
-            try:
-                result = fn(ctx)
-            except Exception as e:  # noqa: BLE001 - recorded, then re-raised for the view
-                tail = getattr(e, "tail", []) or []
-                log = getattr(e, "log", str(self.layout.stack_log))
-                msg = ctx.runner.masker(str(e) or e.__class__.__name__)
-                ctx.runner.note(f"FAILED {step.id}: {msg}")
-                state.record(step.id, status="failed", fp=fp, error=msg, log=log, tail=tail,
-                             at=time.time())
-                self.bus.emit(events.STEP_FAIL, step.id, msg, error=msg, log=log, tail=tail)
-                if isinstance(e, StackError):
-                    e.step = step.id
-                    raise
-                raise StackError(f"{step.id}: {msg} (see {log})") from e
-            secs = time.monotonic() - t
-            state.record(step.id, status="done", fp=fp, seconds=round(secs, 3), at=time.time())
-            done_fp[step.id] = fp
-            self.bus.emit(events.STEP_DONE, step.id, seconds=secs)
-            if step.phase == "summary":
-                summary = result or {}
+        for batch in batches(steps):
+            todo = []
+            for step in batch:
+                sctx = ctx.for_step(step)
+                fp = self._fingerprint(key, step, self._chain(step, steps, done_fp), sctx)
+                if state.fp(step.id) == fp and self._still_there(sctx, step):
+                    done_fp[step.id] = fp
+                    self.bus.emit(events.STEP_SKIP, step.id)
+                    if step.phase == "summary":
+                        summary = self._function(step)(sctx) or {}
+                else:
+                    todo.append((step, sctx, fp))
+            if len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
+                    outcomes = list(pool.map(lambda t: self._run_one(state, *t), todo))
+            else:
+                outcomes = [self._run_one(state, *t) for t in todo]
+            for (step, _, fp), (result, err) in zip(todo, outcomes):
+                if err is None:
+                    done_fp[step.id] = fp
+                    if step.phase == "summary":
+                        summary = result or {}
+            errors = [err for _, err in outcomes if err is not None]
+            if errors:
+                raise errors[0]
         total = time.monotonic() - t0
         summary["seconds"] = total
         self.bus.emit(events.DONE, None, seconds=total, summary=summary)
         return summary
 
+    def _run_one(self, state: "StateFile", step: Step, ctx: "Context", fp: str):
+        """Run one step; returns (result, None) or (None, the error to raise)."""
+        self.bus.emit(events.STEP_START, step.id)
+        ctx.runner.note(f"==== {step.id}")
+        t = time.monotonic()
+        try:
+            result = self._function(step)(ctx)
+        except Exception as e:  # noqa: BLE001 - recorded, then raised for the view
+            tail = getattr(e, "tail", []) or []
+            log = getattr(e, "log", str(self.layout.stack_log))
+            msg = ctx.runner.masker(str(e) or e.__class__.__name__)
+            ctx.runner.note(f"FAILED {step.id}: {msg}")
+            state.record(step.id, status="failed", fp=fp, error=msg, log=log, tail=tail,
+                         at=time.time())
+            self.bus.emit(events.STEP_FAIL, step.id, msg, error=msg, log=log, tail=tail)
+            if isinstance(e, StackError):
+                e.step = step.id
+                return None, e
+            err = StackError(f"{step.id}: {msg} (see {log})")
+            err.__cause__ = e
+            return None, err
+        secs = time.monotonic() - t
+        state.record(step.id, status="done", fp=fp, seconds=round(secs, 3), at=time.time())
+        self.bus.emit(events.STEP_DONE, step.id, seconds=secs)
+        return result, None
+
     def _chain(self, step: Step, steps: list[Step], done: dict[str, str]) -> list[str]:
         if step.module:
-            order = SERVICE_PHASES_1 + SERVICE_PHASES_2
-            i = order.index(step.phase)
-            prev = [f"{p}:{step.module}" for p in order[:i]]
-            chain = [done.get(s, "") for s in prev[-1:]]
+            prev = {"configure": [], "init": ["configure"], "start": ["init"],
+                    "accounts": ["init"]}[step.phase]
+            chain = [done.get(f"{p}:{step.module}", "") for p in prev]
             if step.phase == "configure":
                 chain.append(done.get("install", ""))
             if step.phase == "start":
@@ -358,8 +415,19 @@ def default_inputs(a: Answers, mod) -> dict:
 
 # ------------------------------------------------------------ panes
 
+_PANES_LOCK = threading.Lock()
+
+
 def write_panes(ctx: Context, specs: list[dict]) -> None:
-    """Merge this module's pane specs into panes.json (what `up` replays)."""
+    """Merge this module's pane specs into panes.json (what `up` replays).
+    Starts of one batch run on several threads: the read-merge-write and the
+    supervisor's reload are one critical section."""
+    with _PANES_LOCK:
+        _write_panes(ctx, specs)
+        ctx.client.reload()
+
+
+def _write_panes(ctx: Context, specs: list[dict]) -> None:
     path = ctx.layout.panes_file
     try:
         current = json.loads(path.read_text())
@@ -390,7 +458,6 @@ def start_panes(ctx: Context, mod) -> None:
     specs = mod.panes(ctx)
     write_panes(ctx, specs)
     client = ctx.client
-    client.reload()
     names = [s["name"] for s in specs]
     status = {p["name"]: p for p in client.status()}
     running = [n for n in names if status.get(n, {}).get("state") in ("running", "starting")]

@@ -26,7 +26,7 @@ class Runner:
     def __init__(self, log_path: Path, masker: Masker, on_line=None, base_env: dict | None = None):
         self.log_path = Path(log_path)
         self.masker = masker
-        self.on_line = on_line or (lambda line: None)
+        self.on_line = on_line or (lambda line, tag: None)
         self.base_env = base_env or {}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "a", encoding="utf-8", buffering=1)
@@ -39,13 +39,13 @@ class Runner:
         """A line of the engine's own (step headers) into stack.log."""
         self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} | {self.masker(text)}\n")
 
-    def _emit(self, line: str) -> None:
+    def _emit(self, line: str, tag: str | None) -> None:
         line = self.masker(_ANSI.sub("", line))
-        self._log.write(line + "\n")
-        self.on_line(line)
+        self._log.write((f"[{tag}] " if tag else "") + line + "\n")
+        self.on_line(line, tag)
 
     def run(self, argv: list[str], *, env: dict | None = None, cwd: str | Path | None = None,
-            prompts: dict[str, str] | None = None, timeout: float = 1800,
+            prompts: dict[str, str] | None = None, timeout: float = 1800, tag: str | None = None,
             check: bool = True, tail_lines: int = 30) -> tuple[int, list[str]]:
         """Run ``argv``; answer ``prompts`` (regex -> reply); return (status, last lines).
 
@@ -75,14 +75,14 @@ class Runner:
                 if idx == 0:
                     if text:
                         tail.append(self.masker(_ANSI.sub("", text)))
-                        self._emit(text)
+                        self._emit(text, tag)
                     break
                 if idx == 1:
                     tail.append(self.masker(_ANSI.sub("", text)))
-                    self._emit(text)
+                    self._emit(text, tag)
                 else:
                     # A prompt: show it (masked), answer it, never echo the reply.
-                    self._emit(text + (child.after or ""))
+                    self._emit(text + (child.after or ""), tag)
                     child.sendline(replies[idx - 2][1])
         except pexpect.TIMEOUT:
             child.terminate(force=True)
