@@ -239,6 +239,8 @@ class DashboardScreen(Screen):
                 t.append(f" up {uptime(p['uptime'])}")
             if p.get("rss"):
                 t.append(f" {rss(p['rss'])}")
+            if p.get("restarts"):
+                t.append(f" {p['restarts']} restarts", style="yellow")
             if p.get("port"):
                 t.append(f" :{p['port']}")
             if p.get("cause") and p.get("state") not in ("running", "starting"):

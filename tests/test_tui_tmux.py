@@ -59,12 +59,15 @@ class Term:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", "t", "-l", text)
 
-    def wait(self, text: str, timeout: float = 30, every: float = 0.02) -> str:
+    def wait(self, text: str, timeout: float = 30, every: float = 0.02,
+             fail: str | None = None) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             s = self.screen()
             if text in s:
                 return s
+            if fail and fail in s:
+                raise AssertionError(f"{fail!r} on screen:\n{s}")
             time.sleep(every)
         raise AssertionError(f"{text!r} not on screen after {timeout} s:\n{self.screen()}")
 
@@ -156,7 +159,7 @@ def test_wizard_install_dashboard_attach(world):
     t.wait("stacktui.yaml")
     t.keys("C-n")
     t.wait("preflight", timeout=30)
-    s = t.wait("stacktui completed", timeout=600, every=1)
+    s = t.wait("stacktui completed", timeout=600, every=1, fail="install failed")
     time.sleep(0.5)
     s = t.screen()
     assert f"http://127.0.0.1:{ports['key']}" in s, s

@@ -7,7 +7,8 @@ from textual.widgets import DataTable
 
 STATE_STYLE = {"running": "green", "starting": "yellow", "exited": "red", "killed": "bold red",
                "stopped": "dim", "defined": "dim"}
-COLUMNS = ("#", "pane", "state", "pid", "up", "rst", "rss")
+# The pid is in the dashboard title; leaving it out keeps the list usable at 80 columns.
+COLUMNS = ("#", "pane", "state", "up", "rss", "rst")
 
 
 def uptime(sec) -> str:
@@ -45,7 +46,7 @@ class PaneList(DataTable):
     """Rows keyed by pane name; update() keeps the cursor on the same pane."""
 
     DEFAULT_CSS = """
-    PaneList { width: auto; min-width: 30; max-width: 45%; height: 1fr; }
+    PaneList { width: auto; min-width: 30; max-width: 55%; height: 1fr; }
     """
 
     def __init__(self, **kw):
@@ -92,6 +93,6 @@ class PaneList(DataTable):
 
     @staticmethod
     def cells(i: int, p: dict) -> tuple:
-        return (str(i) if i < 10 else "", p["name"], state_text(p), str(p.get("pid") or ""),
+        return (str(i) if i < 10 else "", p["name"], state_text(p),
                 uptime(p.get("uptime")) if p.get("state") in ("running", "starting") else "",
-                str(p.get("restarts") or 0), rss(p.get("rss")))
+                rss(p.get("rss")), str(p.get("restarts") or 0))
