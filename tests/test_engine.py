@@ -1,0 +1,82 @@
+"""The engine's plan, batching, lock and state file, without services."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stacktui import answers, engine
+from stacktui.errors import StackError
+
+
+def plan(**over):
+    a = answers.load(None, dest="/tmp/stacktui-plan-test", overrides={"host_ip": "127.0.0.1", **over})
+    return [[s.id for s in b] for b in engine.batches(engine.plan_steps(a))]
+
+
+def test_minimal_plan_follows_stack_sh_order():
+    flat = [s for b in plan() for s in b]
+    assert flat[:4] == ["preflight", "prerequisites", "database", "install"]
+    assert flat.index("init:keystone") < flat.index("post-config") < flat.index("start:keystone")
+    # keystone first, then every account, then the other services (DevStack's order)
+    assert flat.index("start:keystone") < flat.index("accounts:keystone") < \
+        flat.index("accounts:glance") < flat.index("start:glance")
+    assert flat[-2:] == ["verify", "summary"]
+
+
+def test_independent_steps_share_a_batch():
+    b = plan()
+    assert ["init:keystone", "init:glance", "init:placement"] in b
+    assert ["start:glance", "start:placement"] in b
+    assert ["start:keystone"] in b          # alone: everything needs it
+
+
+def test_state_file_is_written_atomically_private(tmp_path):
+    st = engine.StateFile(tmp_path / "state.json")
+    st.record("install", status="done", fp="abc")
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
+    again = engine.StateFile(tmp_path / "state.json")
+    assert again.fp("install") == "abc"
+    again.record("install", status="failed", fp="abc")
+    assert engine.StateFile(tmp_path / "state.json").fp("install") is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_lock_refuses_a_second_holder_with_its_pid(tmp_path):
+    lock = tmp_path / ".stacktui.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, %r)\n"
+        "from stacktui.engine import StackLock\n"
+        "from pathlib import Path\n"
+        "with StackLock(Path(%r)):\n"
+        "    print('held', flush=True); time.sleep(30)\n") % (os.getcwd(), str(lock))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StackError, match=f"another stacktui install is running.*pid {holder.pid}"):
+            with engine.StackLock(lock):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with engine.StackLock(lock):       # free again once the holder is gone
+        pass
+
+
+def test_fingerprints_hide_passwords(tmp_path):
+    a = answers.load(None, dest=str(tmp_path / "d"), overrides={"host_ip": "127.0.0.1"})
+    eng = engine.Engine(a)
+    key = eng._key()
+    step = engine.Step("configure", "keystone")
+    ctx = engine.Context(a, eng.layout, eng.bus, runner=None).for_step(step)
+    fp = eng._fingerprint(key, step, [], ctx)
+    assert all(pw not in fp for pw in a.secret_values)
+    a.data["passwords"]["service"] = "changed"
+    assert eng._fingerprint(key, step, [], ctx) != fp
+    blob = json.dumps(engine.default_inputs(a, __import__("stacktui.phases.keystone",
+                                                          fromlist=["x"])), default=str)
+    assert "changed" in blob      # the input holds it; only the HMAC is stored
