@@ -215,7 +215,21 @@ def definitions(password: str) -> dict:
                              "read": ".*"}]}
 
 
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host.strip("[]"), port), 1):
+            return True
+    except OSError:
+        return False
+
+
 def rabbitmqctl(ctx, *args, **kw):
+    a = ctx.answers
+    # With no epmd on its port, rabbitmqctl starts one that daemonizes and
+    # outlives everything: only talk to a node that is up.
+    if not (_listening(a.bind_host, node_port(a)) and _listening("127.0.0.1", epmd_port(a))):
+        raise StackError(f"RabbitMQ is not running on {a.bind_host}:{node_port(a)}: start the "
+                         "rabbit pane first (`stacktui start rabbit`)")
     return ctx.run([_bin("rabbitmqctl"), "-n", node_name(ctx.answers), *args],
                    env=env(ctx.answers, ctx.layout), **kw)
 

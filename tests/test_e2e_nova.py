@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,8 +38,11 @@ pytestmark = pytest.mark.timeout(1500) if hasattr(pytest.mark, "timeout") else [
 
 
 @pytest.fixture(scope="module")
-def nova_stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nova")
+def nova_stack():
+    # Not under pytest's 0700 tmp: the host check wants every parent of DEST
+    # traversable.
+    root = Path(tempfile.mkdtemp(prefix="e2e-nova-", dir="/tmp"))
+    root.chmod(0o755)
     dest = root / "dest"
     ports = dict(zip(PORTED, free_ports(len(PORTED))))
     answers = root / "stacktui.yaml"
