@@ -95,6 +95,12 @@ def render_settings(ctx) -> str:
         "OPENSTACK_KEYSTONE_DEFAULT_ROLE": "member",
         "OPENSTACK_API_VERSIONS": {"identity": 3},
         "OPENSTACK_ENDPOINT_TYPE": "publicURL",
+        # Horizon asks Neutron about quotas, routers and RBAC without looking
+        # at the catalog first: the project Overview answers 500 without it.
+        "OPENSTACK_NEUTRON_NETWORK": ({} if "q-svc" in a.services else
+                                      {"enable_quotas": False, "enable_router": False,
+                                       "enable_rbac_policy": False,
+                                       "enable_auto_allocated_network": False}),
         "STATIC_ROOT": str(static_root(ctx)),
         "MEDIA_ROOT": str(data / "media"),
         "COMPRESS_ENABLED": True,
@@ -119,7 +125,7 @@ def render_settings(ctx) -> str:
     }
     lines = ['"""Horizon settings written by stacktui: the next `stacktui install`',
              'rewrites this file."""', ""]
-    lines += [f"{k} = {v!r}" for k, v in values.items()]
+    lines += [f"{k} = {v!r}" for k, v in values.items() if v != {}]
     if "n-api" not in a.services:
         # The project dashboard opens on its Overview, a Nova panel: without
         # Nova a fresh login would land on a 403. Open on a panel this cloud has.
