@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -131,8 +132,17 @@ def test_nova_status_upgrade_check_passes(nova_stack):
     r = subprocess.run([str(dest / "venv" / "bin" / "nova-status"), "--config-file",
                         str(dest / "etc" / "nova" / "nova.conf"), "upgrade", "check"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "Failure" not in r.stdout
+    # 0 is all success, 1 warnings. The one warning allowed is nova's own
+    # "can be ignored if your environment does not contain libvirt based
+    # compute hosts": servers of the fake driver carry no machine type.
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    checks = re.findall(r"Check: (.+?)\s*\|\s*\n\|\s*Result: (\w+)", r.stdout)
+    assert len(checks) >= 5, r.stdout
+    assert {"Cells v2", "Placement API", "Service User Token Configuration"} <= \
+        {c for c, _ in checks}, r.stdout
+    bad = [(c, res) for c, res in checks if res != "Success"
+           and not (c == "hw_machine_type unset" and res == "Warning")]
+    assert not bad, r.stdout
 
 
 def test_restart_n_cpu_from_cli_reports_up_again(nova_stack):
