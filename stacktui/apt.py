@@ -27,8 +27,20 @@ def missing(pkgs) -> list[str]:
     return [p for p in pkgs if not installed(p)]
 
 
-def _sudo() -> list[str]:
-    return [] if os.geteuid() == 0 else ["sudo", "-n"]
+SUDO_PROMPT = r"\[sudo\] password for [^:\r\n]*: ?"
+
+
+def _sudo(ctx) -> list[str]:
+    if os.geteuid() == 0:
+        return []
+    # With the password the user typed once, sudo may ask: the runner answers
+    # its prompt in the PTY. Without it, -n fails at once instead of hanging.
+    return ["sudo"] if getattr(ctx, "sudo_password", None) else ["sudo", "-n"]
+
+
+def _prompts(ctx) -> dict:
+    pw = getattr(ctx, "sudo_password", None)
+    return {SUDO_PROMPT: pw} if pw else {}
 
 
 def install(ctx, pkgs: list[str]) -> None:
@@ -36,9 +48,10 @@ def install(ctx, pkgs: list[str]) -> None:
     env = {"DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
     policy = "/usr/sbin/policy-rc.d"
     for attempt in range(LOCK_RETRIES):
-        status, tail = ctx.run(_sudo() + ["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                                          "-o", "DPkg::Lock::Timeout=0", *pkgs],
-                               env=env, check=False, timeout=1800)
+        status, tail = ctx.run(_sudo(ctx) + ["apt-get", "install", "-y", "-q",
+                                             "--no-install-recommends", "-o", "DPkg::Lock::Timeout=0",
+                                             *pkgs],
+                               env=env, check=False, timeout=1800, prompts=_prompts(ctx))
         if status == 0:
             return
         text = "\n".join(tail)
@@ -48,7 +61,8 @@ def install(ctx, pkgs: list[str]) -> None:
             time.sleep(LOCK_WAIT)
             continue
         if "Unable to locate package" in text or "has no installation candidate" in text:
-            ctx.run(_sudo() + ["apt-get", "update", "-q"], env=env, timeout=600)
+            ctx.run(_sudo(ctx) + ["apt-get", "update", "-q"], env=env, timeout=600,
+                    prompts=_prompts(ctx))
             continue
         if os.geteuid() != 0 and "password is required" in text:
             raise StackError("installing distro packages needs root: allow passwordless sudo "

@@ -137,9 +137,30 @@ def cmd_install(args) -> int:
             return 1
     bus = events.Bus()
     bus.subscribe(Printer(args.verbose))
-    summary = Engine(ans, bus, force=args.force).run()
+    summary = Engine(ans, bus, force=args.force, sudo_password=ask_sudo_password(ans)).run()
     print_summary(summary)
     return 0
+
+
+def ask_sudo_password(ans) -> str | None:
+    """An ordinary user whose sudo wants a password types it once, here,
+    when distro packages must be installed; the engine answers sudo's
+    prompts with it. Root, passwordless sudo, or nothing to install: no question."""
+    import getpass
+    import os
+    import subprocess
+    if os.geteuid() == 0 or not sys.stdin.isatty():
+        return None
+    from . import apt
+    from .phases import prerequisites
+    try:
+        if not apt.missing(prerequisites.packages(ans)):
+            return None
+    except StackError:
+        return None
+    if subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        return None
+    return getpass.getpass("sudo password (to install distro packages; kept in memory only): ")
 
 
 def print_summary(s: dict) -> None:

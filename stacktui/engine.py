@@ -121,6 +121,7 @@ class Context:
         self.runner = runner
         self.force = force
         self.step: Step | None = None
+        self.sudo_password: str | None = None
         self._shared = {"client": None, "lock": threading.Lock()}
 
     def for_step(self, step: Step) -> "Context":
@@ -230,11 +231,14 @@ def _has(module: str, phase: str) -> bool:
 
 
 class Engine:
-    def __init__(self, answers: Answers, bus: events.Bus | None = None, force: bool = False):
+    def __init__(self, answers: Answers, bus: events.Bus | None = None, force: bool = False,
+                 sudo_password: str | None = None):
         self.answers = answers
         self.layout = Layout(answers.dest)
         self.bus = bus or events.Bus()
         self.force = force
+        # Asked once by the view when sudo needs it; kept in memory only.
+        self.sudo_password = sudo_password
 
     # Fingerprints are HMACs under a per-stack key, so the state file tells
     # nothing about the passwords that went into them.
@@ -271,10 +275,11 @@ class Engine:
         with StackLock(layout.lock_file):
             self._save_answers()
             remember_last(layout.dest)
-            masker = Masker(self.answers.secret_values)
+            masker = Masker(self.answers.secret_values + [self.sudo_password or ""])
             runner = Runner(layout.stack_log, masker,
                             on_line=lambda line, tag: self.bus.emit(events.OUTPUT, tag, line))
             ctx = Context(self.answers, layout, self.bus, runner, self.force)
+            ctx.sudo_password = self.sudo_password
             try:
                 return self._run_steps(ctx, t0)
             finally:
