@@ -348,40 +348,11 @@ def tree_rss(pid: int) -> int:
     return trees_rss({"": pid}).get("", 0)
 
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
 def trees_rss(roots: dict[str, int]) -> dict[str, int]:
-    """RSS of each root's whole process tree, from one pass over /proc
-    (psutil's children() walks /proc once per call, i.e. once per pane).
-    Only for status requests, never on a timer."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        ppid = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    out = {}
-    for name, root in roots.items():
-        total, todo, seen = 0, [root], set()
-        while todo:
-            pid = todo.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            try:
-                with open(f"/proc/{pid}/statm", "rb") as f:
-                    total += int(f.read().split()[1]) * _PAGE
-            except (OSError, IndexError, ValueError):
-                pass
-            todo.extend(kids.get(pid, ()))
-        out[name] = total
-    return out
+    """RSS of each root's whole process tree, from the monitor's single pass
+    over /proc. Only for status requests, never on a timer."""
+    from .monitor import _tree_rss
+    return {name: v["rss"] for name, v in _tree_rss(roots).items()}
 
 
 def _alive(p: psutil.Process) -> bool:
