@@ -177,8 +177,8 @@ def parse(lines: list[str]) -> dict:
 
 # A skip is explained when it names something this stack does not run.
 _WHY = ((re.compile(r"\bnova\b|compute service", re.I), "n-api"),
-        (re.compile(r"\bneutron\b", re.I), "q-svc"),
-        (re.compile(r"\bcinder\b", re.I), "c-api"),
+        (re.compile(r"\bneutron\b|network service", re.I), "q-svc"),
+        (re.compile(r"\bcinder\b|volume service", re.I), "c-api"),
         (re.compile(r"\bswift\b", re.I), "s-proxy"),
         (re.compile(r"\bhorizon\b", re.I), "horizon"))
 _MULTINODE = re.compile(r"compute nodes|multinode|multi-node", re.I)
