@@ -181,3 +181,36 @@ def test_secret_files_are_private(minimal_stack):
     conf = inifile.read(dest / "etc" / "glance" / "glance-api.conf")
     assert inifile.unquote_value(conf.get("keystone_authtoken", "password")) == \
         minimal_stack["passwords"]["service"]
+
+
+def test_openstacksdk_authenticates_with_the_clouds_yaml(minimal_stack, monkeypatch):
+    import openstack
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(Path(minimal_stack["dest"]) / "clouds.yaml"))
+    for cloud in ("devstack", "devstack-admin"):
+        conn = openstack.connect(cloud=cloud)
+        assert conn.authorize()
+        list(conn.image.images())
+        conn.close()
+    conn = openstack.connect(cloud="devstack-system-admin")
+    assert conn.authorize()
+    conn.close()
+
+
+def test_post_config_changes_the_running_service(minimal_stack):
+    """local.conf's [[post-config|$KEYSTONE_CONF]] habit: a token lifetime set
+    in the answers is the lifetime of the tokens keystone issues."""
+    from datetime import datetime
+    answers = minimal_stack["answers"]
+    data = yaml.safe_load(answers.read_text())
+    data["post_config"] = {"$KEYSTONE_CONF": {"token": {"expiration": 777}}}
+    answers.write_text(yaml.safe_dump(data, allow_unicode=True))
+    try:
+        stacktui("install", "--answers", answers, "--yes")
+        tok = json.loads(osc(minimal_stack, "token", "issue", "-f", "json"))
+        expires = datetime.fromisoformat(tok["expires"].replace("Z", "+00:00"))
+        now = datetime.now(expires.tzinfo)
+        assert 700 < (expires - now).total_seconds() <= 777
+    finally:
+        data["post_config"] = {}
+        answers.write_text(yaml.safe_dump(data, allow_unicode=True))
+        stacktui("install", "--answers", answers, "--yes")
