@@ -91,19 +91,29 @@ class Printer:
         self.total = 0
         self.n = 0
         self.current = None
+        self.estimates: dict[str, float] = {}
+        self.done_estimate = 0.0
+        self.fraction = 0.0
 
     def __call__(self, ev: events.Event) -> None:
         if ev.kind == events.PLAN:
             self.total = len(ev.data["steps"])
+            self.estimates = {s["id"]: s["estimate"] for s in ev.data["steps"]}
         elif ev.kind == events.STEP_START:
             self.n += 1
             self.current = ev.step
+            self.fraction = 0.0
             self._status(f"[{self.n:2}/{self.total}] {ev.step} ...")
+        elif ev.kind == events.PROGRESS:
+            self.fraction = ev.data.get("fraction", 0.0)
+            self._status(f"[{self.n:2}/{self.total}] {ev.step} {ev.text}")
         elif ev.kind == events.STEP_SKIP:
             self.n += 1
+            self.done_estimate += self.estimates.get(ev.step, 0)
             if self.verbose:
                 self._line(f"[{self.n:2}/{self.total}] {ev.step}: done before, unchanged")
         elif ev.kind == events.STEP_DONE:
+            self.done_estimate += self.estimates.get(ev.step, 0)
             self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.data['seconds']:.1f}s")
         elif ev.kind == events.STEP_FAIL:
             self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.data['error']}")
@@ -116,9 +126,19 @@ class Printer:
             elif self.tty and ev.text.strip():
                 self._status(f"[{self.n:2}/{self.total}] {self.current}: {ev.text.strip()[:60]}")
 
+    def _bar(self) -> str:
+        """Overall progress weighted by each step's usual duration."""
+        total = sum(self.estimates.values()) or 1
+        cur = self.estimates.get(self.current or "", 0) * self.fraction
+        frac = min(1.0, (self.done_estimate + cur) / total)
+        width = 20
+        full = int(frac * width)
+        return "[" + "#" * full + "." * (width - full) + f"] {frac * 100:3.0f}% "
+
     def _status(self, text: str) -> None:
         if self.tty:
-            sys.stdout.write("\r\033[K" + text)
+            cols = shutil.get_terminal_size().columns
+            sys.stdout.write("\r\033[K" + (self._bar() + text)[:cols - 1])
             sys.stdout.flush()
 
     def _line(self, text: str) -> None:
