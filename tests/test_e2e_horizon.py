@@ -28,11 +28,84 @@ import yaml
 
 from .conftest import NASTY, free_ports, stacktui, teardown_stack, write_answers
 
-pytestmark = pytest.mark.e2e
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
+
+# ---------------------------------------------------------------- settings
+
+class _Ctx:
+    def __init__(self, dest: Path, services, host_ip="127.0.0.1"):
+        from stacktui.answers import Answers
+        from stacktui.paths import Layout
+        self.answers = Answers()
+        self.answers.data.update(dest=str(dest), host_ip=host_ip, enabled_services=services,
+                                 ports={"key": 15000, "horizon": 18080, "memcached": 11311})
+        self.layout = Layout(dest)
+
+    def endpoint(self, s):
+        return f"http://{self.answers.url_host()}:{self.answers.port(s)}"
+
+
+def _settings(ctx) -> dict:
+    """configure() for real, then local_settings.py executed as Django would,
+    with a stand-in for the HORIZON_CONFIG it may import."""
+    import sys
+    import types
+    from stacktui.phases import horizon
+    horizon.configure(ctx)
+    fake = types.ModuleType("openstack_dashboard.settings")
+    fake.HORIZON_CONFIG = {"user_home": "openstack_dashboard.views.get_user_home"}
+    saved = {k: sys.modules.get(k) for k in ("openstack_dashboard", "openstack_dashboard.settings")}
+    sys.modules["openstack_dashboard"] = types.ModuleType("openstack_dashboard")
+    sys.modules["openstack_dashboard.settings"] = fake
+    try:
+        ns: dict = {}
+        path = horizon.settings_file(ctx)
+        exec(compile(path.read_text(), str(path), "exec"), ns)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    ns["_HORIZON_CONFIG"] = fake.HORIZON_CONFIG
+    return ns
+
+
+def test_settings_survive_any_path_and_point_at_keystone(tmp_path):
+    dest = tmp_path / "a'b \"c $HOME %s {x}"
+    ns = _settings(_Ctx(dest, ["key", "g-api", "horizon"]))
+    assert ns["STATIC_ROOT"] == str(dest / "data" / "horizon" / "static")
+    assert ns["OPENSTACK_KEYSTONE_URL"] == "http://127.0.0.1:15000/v3"
+    assert ns["WEBROOT"] == "/dashboard/" and ns["COMPRESS_OFFLINE"] is True
+    assert ns["SESSION_ENGINE"].endswith(".file")
+    assert ns["SESSION_FILE_PATH"] == str(dest / "data" / "horizon" / "sessions")
+    key = (dest / "etc" / "horizon" / "secret_key").read_text().strip()
+    assert ns["SECRET_KEY"] == key
+    # No Nova: log-ins open on Images, not on Nova's Overview (a 403).
+    assert ns["_HORIZON_CONFIG"]["user_home"] == "/dashboard/project/images/"
+    assert ns["OPENSTACK_NEUTRON_NETWORK"]["enable_quotas"] is False
+
+
+def test_secret_key_is_made_once(tmp_path):
+    ctx = _Ctx(tmp_path / "d", ["key", "horizon"])
+    first = _settings(ctx)["SECRET_KEY"]
+    assert _settings(ctx)["SECRET_KEY"] == first
+
+
+def test_settings_with_nova_neutron_memcached_and_ipv6(tmp_path):
+    ns = _settings(_Ctx(tmp_path / "d", ["key", "n-api", "q-svc", "memcached", "horizon"],
+                        host_ip="::1"))
+    assert "[::1]" in ns["ALLOWED_HOSTS"]
+    assert ns["OPENSTACK_KEYSTONE_URL"] == "http://[::1]:15000/v3"
+    assert ns["SESSION_ENGINE"].endswith(".cache")
+    assert ns["CACHES"]["default"]["LOCATION"] == "[::1]:11311"
+    assert ns["_HORIZON_CONFIG"]["user_home"] == "openstack_dashboard.views.get_user_home"
+    assert "OPENSTACK_NEUTRON_NETWORK" not in ns
+
+
+# ---------------------------------------------------------------- real stack
 
 @pytest.fixture(scope="module")
 def horizon_stack():
@@ -102,6 +175,7 @@ def _check_assets(base: str, headers: dict | None = None) -> list[str]:
     return seen
 
 
+@pytest.mark.e2e
 def test_login_page_and_every_css_and_js_load(horizon_stack):
     seen = _check_assets(horizon_stack["base"])
     # Offline-compressed bundles, not the raw files a broken compress falls back to.
@@ -109,6 +183,7 @@ def test_login_page_and_every_css_and_js_load(horizon_stack):
     assert any(re.search(r"/dashboard/static/dashboard/js/output\.\w+\.js$", u) for u in seen)
 
 
+@pytest.mark.e2e
 def test_every_theme_was_compressed(horizon_stack):
     # Each selectable theme has bundles of its own; a theme left out of
     # `compress` is the "offline compression enabled but key missing" page.
@@ -116,6 +191,7 @@ def test_every_theme_was_compressed(horizon_stack):
     assert any("/css/output." in u for u in seen)
 
 
+@pytest.mark.e2e
 def test_root_redirects_to_dashboard(horizon_stack):
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *a, **kw):
@@ -127,6 +203,7 @@ def test_root_redirects_to_dashboard(horizon_stack):
     assert e.value.headers["Location"].endswith("/dashboard/")
 
 
+@pytest.mark.e2e
 def test_settings_and_secret_key_files(horizon_stack):
     dest = horizon_stack["dest"]
     key = dest / "etc" / "horizon" / "secret_key"
@@ -146,6 +223,7 @@ def test_settings_and_secret_key_files(horizon_stack):
     assert len(manifest) >= 4
 
 
+@pytest.mark.e2e
 def test_http_login_keeps_session_under_dest(horizon_stack):
     base = horizon_stack["base"]
     jar = http.cookiejar.CookieJar()
@@ -265,6 +343,7 @@ def browser(tmp_path):
         wd.close()
 
 
+@pytest.mark.e2e
 def test_browser_logs_in_as_admin(horizon_stack, browser, tmp_path):
     base = horizon_stack["base"]
     browser.go(base + "/dashboard/")
