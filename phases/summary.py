@@ -17,7 +17,8 @@ def run(ctx):
         files = credentials.write_credentials(a, ctx.layout)
     except ImportError:
         pass
-    urls = {s: ctx.endpoint(s) + ("/v3" if s == "key" else "") for s in a.services
+    suffix = {"key": "/v3", "horizon": "/dashboard/"}
+    urls = {s: ctx.endpoint(s) + suffix.get(s, "") for s in a.services
             if catalog.get(s).port and not catalog.get(s).infra}
     summary = {
         "dest": str(ctx.layout.dest), "host_ip": a.data["host_ip"], "urls": urls,
