@@ -71,6 +71,7 @@ def main() -> int:
     ap.add_argument("--root", help="work folder (default: a new one under /tmp)")
     args = ap.parse_args()
     root = Path(args.root or tempfile.mkdtemp(prefix="bench-nova-", dir="/tmp"))
+    root.chmod(0o755)      # the host check wants every parent of DEST traversable
     dest = root / "dest"
     os.environ["XDG_STATE_HOME"] = str(root / "state")      # leave the user's last stack alone
     os.environ["XDG_CONFIG_HOME"] = str(root / "config")
