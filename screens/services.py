@@ -126,8 +126,11 @@ class ServicesScreen(WizardScreen):
         p = (event.pressed.id or "").removeprefix("profile-")
         self.draft.ui["profile"] = p
         if p in catalog.PROFILES:
-            self.set_chosen(catalog.with_needs(catalog.PROFILES[p]),
-                            Text(f"profile {p}: {len(catalog.PROFILES[p])} services", style="dim"))
+            keep, left_out = catalog.profile_services(p)
+            why = f"profile {p}: {len(keep)} services"
+            if left_out:
+                why += "; left out: " + ", ".join(sorted(left_out))
+            self.set_chosen(catalog.with_needs(keep), Text(why, style="dim"))
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         if self._syncing:

@@ -38,6 +38,7 @@ DEFAULTS: dict = {
     "floating_range": "172.24.4.0/24",
     "public_interface": "",
     "database": "sqlite",
+    "profile": None,                   # minimal or devstack: the services, unless listed
     "enabled_services": list(catalog.PROFILES[catalog.DEFAULT_PROFILE]),
     "ports": {},
     "sources": {},                     # project -> {git: URL, branch: REF}; default PyPI
@@ -58,6 +59,7 @@ class Answers:
     path: Path | None = None            # the answers file, when there is one
     secrets_path: Path | None = None    # where generated passwords are saved
     generated: list[str] = field(default_factory=list)  # password keys made up here
+    given: set = field(default_factory=set)             # keys the user wrote down
 
     def __getattr__(self, name):
         try:
@@ -258,11 +260,11 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
             merged[k] = v
     out["passwords"] = merged
 
-    _validate(out, bad)
+    _validate(out, bad, given=set(data))
     if problems:
         raise UserError(problems)
 
-    ans = Answers(out, path=ans_path)
+    ans = Answers(out, path=ans_path, given=set(data))
     ans.secrets_path = (ans_path.parent / SECRETS_NAME) if ans_path else None
     for k in PASSWORD_KEYS:
         if k not in out["passwords"]:
@@ -271,7 +273,7 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
     return ans
 
 
-def _validate(out: dict, bad) -> None:
+def _validate(out: dict, bad, given: set = frozenset()) -> None:
     # dest
     if out["dest"] in (None, ""):
         out["dest"] = str(default_dest())
@@ -331,6 +333,15 @@ def _validate(out: dict, bad) -> None:
     if out["database"] not in ("sqlite", "mysql"):
         bad(("database",), f"must be sqlite or mysql, got {out['database']!r}")
 
+    prof = out["profile"]
+    if prof is not None:
+        if prof not in catalog.PROFILES:
+            bad(("profile",), f"unknown profile {prof!r}", f"one of {', '.join(catalog.PROFILES)}")
+        elif "enabled_services" not in given:
+            keep, _left_out = catalog.profile_services(prof)
+            out["enabled_services"] = keep
+            if prof == "devstack" and "database" not in given:
+                out["database"] = "mysql"
     svcs = out["enabled_services"]
     if isinstance(svcs, str):
         svcs = [s.strip() for s in svcs.split(",") if s.strip()]

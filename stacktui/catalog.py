@@ -119,6 +119,27 @@ PROFILES: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_PROFILE = "minimal"
 
+# Why a profile member is left out when stacktui deploys the profile.
+LEFT_OUT: dict[str, str] = {
+    "etcd3": "no service stacktui deploys needs etcd (one c-vol needs no coordination)",
+    "dstat": "stacktui's own monitor replaces it (`stacktui status`, the dashboard header)",
+    "placement-client": "not a process: nova is wired to placement whenever both run",
+}
+
+
+def profile_services(name: str) -> tuple[list[str], dict[str, str]]:
+    """The deployable members of a profile, and each left-out one with why."""
+    keep, out = [], {}
+    for n in PROFILES[name]:
+        svc = SERVICES[n]
+        if n in LEFT_OUT:
+            out[n] = LEFT_OUT[n]
+        elif not svc.implemented:
+            out[n] = f"{svc.title} is not deployable by this stacktui version yet"
+        else:
+            keep.append(n)
+    return keep, out
+
 # stack.sh brings services up in this order (FIELD-NOTES section 1, step 7).
 GROUP_ORDER = ("mysql", "rabbit", "memcached", "etcd3", "keystone", "swift", "glance",
                "cinder", "ovs", "ovn", "neutron", "placement", "nova", "horizon",

@@ -60,6 +60,10 @@ def load_for_install(args) -> answers_mod.Answers:
         # No answers file: the minimal cloud, into --dest or the default DEST.
         ans = answers_mod.load(None, dest=dest)
     reuse_installed_passwords(ans)
+    if ans.data.get("profile") and "enabled_services" not in (ans.given or ()):
+        _, left_out = catalog.profile_services(ans.data["profile"])
+        for name, why in left_out.items():
+            print(f"profile {ans.data['profile']}: leaving out {name}: {why}")
     return ans
 
 

@@ -123,3 +123,14 @@ def test_cli_bad_answers_exit_2_one_line_each_nothing_written(tmp_path):
     assert all(str(p) in l for l in lines)
     assert not dest.exists()
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_profile_devstack_takes_what_stacktui_deploys(tmp_path):
+    a = load_text(tmp_path, "host_ip: 127.0.0.1\nprofile: devstack\n")
+    assert {"key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-cpu"} <= set(a.services)
+    assert "dstat" not in a.services and "etcd3" not in a.services
+    assert a.data["database"] == "mysql"
+    out = problems(tmp_path, "profile: everything\n")
+    assert any("unknown profile 'everything'" in p for p in out)
+    a = load_text(tmp_path, "host_ip: 127.0.0.1\nprofile: devstack\nenabled_services: [key]\n")
+    assert a.services == ["key"]           # an explicit list wins
