@@ -17,13 +17,13 @@ import socket
 import sys
 import time
 
-from stacktui import catalog, inifile, svckit
+from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 
 SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
-# The main database is cell1; `map_cell0` derives cell0's URL from it by
-# appending _cell0 to the name, with the same user.
+# The main database is cell1; cell0's is its name plus _cell0, reached by the
+# same user (nova's own convention in map_cell0).
 DATABASES = {"nova_api": ["nova_api"], "nova": ["nova"], "nova_cell0": ["nova"]}
 READY_TIMEOUT = 180
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
@@ -205,35 +205,37 @@ def _manage(ctx, *args, ok=(0,)):
 
 def init(ctx):
     _manage(ctx, "api_db", "sync")
-    _manage(ctx, "cell_v2", "map_cell0")
-    # On a rerun cell1 exists, maybe with URLs of old passwords: create_cell
-    # would then make a second cell1 on the same database.
-    from stacktui.phases import mysql
-    have = mysql.run_sql(ctx, "SELECT COUNT(*) FROM `nova_api`.`cell_mappings` "
-                              "WHERE name = 'cell1';\n", "whether cell1 exists")
-    if have.split()[-1:] != ["1"]:
-        _manage(ctx, "cell_v2", "create_cell", "--name", "cell1", ok=(0, 2))
-    fix_cell_urls(ctx)
+    write_cell_mappings(ctx)
+    # Syncs cell1 (the main database) and cell0, found through its mapping.
     _manage(ctx, "db", "sync")
 
 
-def fix_cell_urls(ctx):
-    """The URLs stored in the cell mappings, made right: map_cell0 derives
-    cell0's from [database]/connection but percent-decodes it on the way
-    (nova/cmd/manage.py _map_cell0), so a password holding `%` or `@` no
-    longer parses, and create_cell keeps the old URLs when an answer changed
-    a password. Written over MariaDB's socket: giving them to nova-manage
-    would put the passwords on a command line."""
+def write_cell_mappings(ctx):
+    """cell0 and cell1 in the API database: what `nova-manage cell_v2
+    map_cell0` and `create_cell` make, written here over MariaDB's socket.
+    map_cell0 percent-decodes the URL it derives (nova/cmd/manage.py
+    _map_cell0), so a password holding `%` or `@` would no longer parse;
+    create_cell keeps a cell's old URLs after an answer changed a password;
+    giving the URLs to nova-manage would put passwords on a command line;
+    and each nova-manage run costs seconds of imports."""
+    import uuid
     from stacktui.phases import mysql, rabbit
     a = ctx.answers
     main = svckit.db_url(a, ctx.layout, "nova")
     cell0 = main.replace("/nova?", "/nova_cell0?")
     q = mysql.sql_string
-    mysql.run_sql(ctx, "UPDATE `nova_api`.`cell_mappings` SET database_connection = "
-                  f"{q(cell0)} WHERE uuid = '{CELL0_UUID}';\n"
-                  f"UPDATE `nova_api`.`cell_mappings` SET database_connection = {q(main)}, "
-                  f"transport_url = {q(rabbit.transport_url(a))} WHERE name = 'cell1';\n",
-                  "the cells' database and queue URLs")
+    t = "`nova_api`.`cell_mappings`"
+    cols = "(created_at, uuid, name, transport_url, database_connection, disabled)"
+    mysql.run_sql(ctx, "\n".join([
+        f"INSERT INTO {t} {cols} VALUES (NOW(), '{CELL0_UUID}', 'cell0', 'none:///', {q(cell0)}, 0)"
+        " ON DUPLICATE KEY UPDATE database_connection = VALUES(database_connection),"
+        " updated_at = NOW();",
+        f"INSERT INTO {t} {cols} SELECT NOW(), '{uuid.uuid4()}', 'cell1', "
+        f"{q(rabbit.transport_url(a))}, {q(main)}, 0 FROM DUAL "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE name = 'cell1');",
+        f"UPDATE {t} SET transport_url = {q(rabbit.transport_url(a))}, "
+        f"database_connection = {q(main)}, updated_at = NOW() WHERE name = 'cell1';",
+        ""]), "the cell mappings")
 
 
 def panes(ctx) -> list[dict]:
