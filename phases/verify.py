@@ -63,6 +63,50 @@ def run(ctx):
         ctx.say(f"placement: {len(rps)} resource providers listed")
     if "n-api" in services:
         check_nova(ctx, sess)
+    if "c-api" in services:
+        ctx.say(check_volumes(sess, ctx.answers.region, with_volume="c-vol" in services))
+
+
+def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 120) -> str:
+    """Cinder's services report up and a 1 GB volume reaches `available`,
+    then is deleted and gone: the path `openstack volume create` takes."""
+    import time
+    ep = {"service_type": "block-storage", "region_name": region}
+    deadline = time.monotonic() + timeout
+    while True:
+        svcs = sess.get("/os-services", endpoint_filter=ep, raise_exc=True).json()["services"]
+        up = {s["binary"] for s in svcs if s["state"] == "up" and s["status"] == "enabled"}
+        want = {"cinder-scheduler"} | ({"cinder-volume"} if with_volume else set())
+        if not with_volume or want <= up:
+            break
+        if time.monotonic() > deadline:
+            raise StackError(f"cinder services not up: {', '.join(sorted(want - up))} "
+                             "(see `stacktui logs c-sch`, `stacktui logs c-vol`)")
+        time.sleep(1)
+    if not with_volume:
+        return f"cinder: {', '.join(sorted(up)) or 'no service'} up; no c-vol, no volume made"
+    vol = sess.post("/volumes", endpoint_filter=ep, raise_exc=True,
+                    json={"volume": {"size": 1, "name": "stacktui-verify"}}).json()["volume"]
+    t0 = time.monotonic()
+    try:
+        while True:
+            status = sess.get(f"/volumes/{vol['id']}", endpoint_filter=ep,
+                              raise_exc=True).json()["volume"]["status"]
+            if status == "available":
+                break
+            if status == "error" or time.monotonic() - t0 > timeout:
+                raise StackError(f"volume {vol['id']} is {status}, not available "
+                                 "(see `stacktui logs c-sch`, `stacktui logs c-vol`)")
+            time.sleep(0.5)
+        made = time.monotonic() - t0
+    finally:
+        sess.delete(f"/volumes/{vol['id']}", endpoint_filter=ep, raise_exc=False)
+    while sess.get(f"/volumes/{vol['id']}", endpoint_filter=ep, raise_exc=False).status_code != 404:
+        if time.monotonic() - t0 > 2 * timeout:
+            raise StackError(f"volume {vol['id']} was not deleted")
+        time.sleep(0.5)
+    return (f"cinder: {', '.join(sorted(up))} up; a 1 GB volume was available in {made:.1f} s "
+            "and deleted")
 
 
 NOVA_BINARIES = {"n-cond": "nova-conductor", "n-sch": "nova-scheduler", "n-cpu": "nova-compute"}
