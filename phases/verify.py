@@ -65,6 +65,8 @@ def run(ctx):
         check_nova(ctx, sess)
     if "c-api" in services:
         ctx.say(check_volumes(sess, ctx.answers.region, with_volume="c-vol" in services))
+    if "q-svc" in services:
+        check_neutron(ctx, sess)
 
 
 def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 120) -> str:
@@ -129,3 +131,10 @@ def check_nova(ctx, sess) -> None:
         time.sleep(1)
     flavors = sess.get("/flavors", endpoint_filter=ep, raise_exc=True).json()["flavors"]
     ctx.say(f"nova: {', '.join(sorted(up))} up; {len(flavors)} flavors")
+
+
+def check_neutron(ctx, sess) -> None:
+    """The initial networks and router exist, a port on `private` gets an
+    address, and the OVN controller reports alive (phases/neutron.py)."""
+    from stacktui.phases import neutron
+    ctx.say(neutron.check(sess, ctx.answers))

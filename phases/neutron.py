@@ -1,0 +1,305 @@
+"""Neutron (`q-svc`): DevStack's lib/neutron with ML2/OVN, its default.
+
+Neutron 29 has no `neutron-server` any more: the API is a WSGI application
+(`neutron.wsgi.api:application`) served by uwsgi like the other APIs, and
+the OVN mechanism driver's database sync and consistency checks run in a
+process of their own, `neutron-ovn-maintenance-worker` (pane `q-ovn-maint`
+in the neutron group, as DevStack runs it beside the API). With OVN no
+agent talks RPC to the server, so no RPC server runs.
+
+After start, the networks DevStack's create_neutron_initial_network makes:
+`public` (external, flat on the `public` physical network, FLOATING_RANGE),
+`private` in the demo project (FIXED_RANGE) and `router1` between them,
+made in-process over the API and looked up first, so a rerun makes nothing
+twice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import time
+
+from stacktui import inifile, svckit
+from stacktui.engine import pane_spec
+from stacktui.errors import StackError
+
+SERVICES = ("q-svc",)
+READY_TIMEOUT = 180
+MAINT_PANE = "q-ovn-maint"
+PUBLIC_NET, PRIVATE_NET, ROUTER = "public", "private", "router1"
+PUBLIC_SUBNET, PRIVATE_SUBNET = "public-subnet", "private-subnet"
+
+
+def _etc(ctx):
+    return ctx.layout.etc / "neutron"
+
+
+def _data(layout):
+    return layout.data / "neutron"
+
+
+def _conf_args(ctx) -> list:
+    return ["--config-file", _etc(ctx) / "neutron.conf", "--config-file", _etc(ctx) / "ml2_conf.ini"]
+
+
+def _env(ctx) -> dict:
+    # TMPDIR: neutron's WSGI workers agree on a start time through a file
+    # in the temp folder; it belongs under DEST, not in /tmp.
+    return {"OS_NEUTRON_CONFIG_DIR": str(_etc(ctx)),
+            "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini",
+            "TMPDIR": str(_data(ctx.layout) / "tmp")}
+
+
+def inputs(answers, phase):
+    from stacktui.engine import default_inputs
+    import sys
+    from stacktui.phases import ovn
+    got = default_inputs(answers, sys.modules[__name__])
+    for infra in ("mysql", "rabbit"):
+        got["ports"][infra] = answers.port(infra)
+    got["ovn"] = [ovn.nb_connection(answers), ovn.sb_connection(answers)]
+    got["nova"] = "n-api" in answers.services
+    got["ranges"] = [answers.data["fixed_range"], answers.data["floating_range"]]
+    return got
+
+
+def _service_auth(a, user: str) -> dict:
+    return {"auth_type": "password", "auth_url": svckit.auth_url(a), "username": user,
+            "password": a.password("service"), "user_domain_name": "Default",
+            "project_name": "service", "project_domain_name": "Default",
+            "region_name": a.data["region"]}
+
+
+def config(ctx) -> tuple[dict, dict]:
+    """(neutron.conf, ml2_conf.ini) as sections."""
+    from stacktui.phases import ovn, rabbit
+    a, L = ctx.answers, ctx.layout
+    nova = "n-api" in a.services
+    authtoken = svckit.authtoken(a, "neutron")
+    if "memcached" in a.services:
+        from stacktui.phases import memcached
+        authtoken["memcached_servers"] = memcached.servers(a)
+    neutron_conf = {
+        "DEFAULT": {"debug": False, "use_stderr": True, "core_plugin": "ml2",
+                    "service_plugins": "ovn-router", "auth_strategy": "keystone",
+                    "transport_url": rabbit.transport_url(a), "host": _host(),
+                    "allow_overlapping_ips": True, "api_paste_config": _etc(ctx) / "api-paste.ini",
+                    "state_path": _data(L),
+                    # nova learns of plugged ports (vif-plugged events) this way.
+                    "notify_nova_on_port_status_changes": nova,
+                    "notify_nova_on_port_data_changes": nova},
+        "database": {"connection": svckit.db_url(a, L, "neutron")},
+        "keystone_authtoken": authtoken,
+        "nova": _service_auth(a, "nova") if nova else None,
+        "oslo_concurrency": {"lock_path": _data(L) / "locks"},
+        "oslo_messaging_notifications": {"driver": "noop"},
+        "agent": {"root_helper": "", "root_helper_daemon": ""},
+    }
+    ml2 = {
+        "ml2": {"type_drivers": "local,flat,vlan,geneve", "tenant_network_types": "geneve",
+                "mechanism_drivers": "ovn", "extension_drivers": "port_security",
+                "overlay_ip_version": 6 if ":" in a.data["host_ip"] else 4},
+        "ml2_type_flat": {"flat_networks": ovn.PHYSICAL_NETWORK},
+        "ml2_type_vlan": {"network_vlan_ranges": ovn.PHYSICAL_NETWORK},
+        "ml2_type_geneve": {"vni_ranges": "1:65536", "max_header_size": 38},
+        "securitygroup": {"enable_security_group": True},
+        "ovn": {"ovn_nb_connection": ovn.nb_connection(a), "ovn_sb_connection": ovn.sb_connection(a),
+                "ovn_l3_scheduler": "leastloaded", "ovn_metadata_enabled": False,
+                "enable_distributed_floating_ip": False},
+    }
+    return neutron_conf, ml2
+
+
+def _host() -> str:
+    import socket
+    return socket.gethostname()
+
+
+def configure(ctx):
+    etc, data = _etc(ctx), _data(ctx.layout)
+    for d in (etc, data, data / "locks", data / "tmp"):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o750)
+    shutil.copyfile(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini", etc / "api-paste.ini")
+    neutron_conf, ml2 = config(ctx)
+    inifile.write(etc / "neutron.conf", {k: v for k, v in neutron_conf.items() if v is not None},
+                  mode=0o640)
+    inifile.write(etc / "ml2_conf.ini", ml2, mode=0o640)
+
+
+def init(ctx):
+    ctx.run([ctx.venv_bin("neutron-db-manage"), *_conf_args(ctx), "upgrade", "heads"],
+            env=_env(ctx), timeout=900)
+
+
+def before_up(answers, layout):
+    (_data(layout) / "tmp").mkdir(parents=True, exist_ok=True)
+
+
+def panes(ctx) -> list[dict]:
+    a = ctx.answers
+    if "q-svc" not in a.services:
+        return []
+    api = pane_spec(ctx, "q-svc", svckit.uwsgi_argv(ctx, "q-svc", "neutron.wsgi.api:application"),
+                    env=_env(ctx), ready=svckit.http_ready(ctx, "q-svc", "/"), port=a.port("q-svc"))
+    maint = pane_spec(ctx, MAINT_PANE, [ctx.venv_bin("neutron-ovn-maintenance-worker"),
+                                        *map(str, _conf_args(ctx))], env=_env(ctx))
+    maint["group"] = "neutron"
+    return [api, maint]
+
+
+def accounts(ctx):
+    from stacktui.keystone_api import KeystoneAdmin
+    a = ctx.answers
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
+    ks.service_user("neutron", a.password("service"))
+    ks.endpoints(ks.service("neutron", "network", "Neutron networking service"),
+                 ctx.endpoint("q-svc"))
+
+
+def after_start(ctx):
+    from stacktui.keystone_api import KeystoneAdmin
+    a = ctx.answers
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
+    net = NetworkAPI(ks.s, ctx.endpoint("q-svc") + "/v2.0")
+    net.wait_up(timeout=120)
+    demo = ks.project("demo", "the demo project DevStack makes")
+    made = initial_networks(net, a, demo)
+    ctx.say(f"neutron: {PUBLIC_NET} ({a.data['floating_range']}), {PRIVATE_NET} "
+            f"({a.data['fixed_range']}) and {ROUTER} " + (f"made ({', '.join(made)})" if made
+                                                           else "already there"))
+
+
+# ------------------------------------------------------------ networks
+
+class NetworkAPI:
+    """The few Neutron calls the initial networks need, by URL: the admin
+    token may predate the network endpoint in the catalog."""
+
+    def __init__(self, sess, url: str):
+        self.s, self.url = sess, url.rstrip("/")
+
+    def wait_up(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                r = self.s.get(self.url + "/networks", params={"limit": 1}, raise_exc=False)
+                if r.status_code == 200:
+                    return
+                what = f"HTTP {r.status_code}"
+            except Exception as e:  # noqa: BLE001 - connection refused while it boots
+                what = str(e)
+            if time.monotonic() > deadline:
+                raise StackError(f"neutron's API does not answer at {self.url} ({what}); "
+                                 "see `stacktui logs q-svc`")
+            time.sleep(1)
+
+    def find(self, kind: str, **params) -> dict | None:
+        items = self.s.get(f"{self.url}/{kind}", params=params, raise_exc=True).json()[kind]
+        return items[0] if items else None
+
+    def create(self, kind: str, body: dict) -> dict:
+        one = kind[:-1]
+        return self.s.post(f"{self.url}/{kind}", json={one: body}, raise_exc=True).json()[one]
+
+    def put(self, path: str, body: dict) -> dict:
+        return self.s.put(f"{self.url}/{path}", json=body, raise_exc=True).json()
+
+
+def initial_networks(net: NetworkAPI, answers, demo_project: str) -> list[str]:
+    """DevStack's public and private networks and router1; returns what was made."""
+    from stacktui.phases import ovn
+    made = []
+    floating = ipaddress.ip_network(answers.data["floating_range"], strict=False)
+    fixed = ipaddress.ip_network(answers.data["fixed_range"], strict=False)
+    ipv = floating.version
+
+    public = net.find("networks", name=PUBLIC_NET)
+    if not public:
+        public = net.create("networks", {
+            "name": PUBLIC_NET, "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": ovn.PHYSICAL_NETWORK, "is_default": True})
+        made.append(PUBLIC_NET)
+    pub_sub = net.find("subnets", name=PUBLIC_SUBNET, network_id=public["id"])
+    if not pub_sub:
+        # DevStack's PUBLIC_NETWORK_GATEWAY: the range's first address; no DHCP.
+        pub_sub = net.create("subnets", {
+            "name": PUBLIC_SUBNET, "network_id": public["id"], "ip_version": ipv,
+            "cidr": str(floating), "gateway_ip": str(floating[1]), "enable_dhcp": False})
+        made.append(PUBLIC_SUBNET)
+
+    private = net.find("networks", name=PRIVATE_NET, project_id=demo_project)
+    if not private:
+        private = net.create("networks", {"name": PRIVATE_NET, "project_id": demo_project})
+        made.append(PRIVATE_NET)
+    priv_sub = net.find("subnets", name=PRIVATE_SUBNET, network_id=private["id"])
+    if not priv_sub:
+        priv_sub = net.create("subnets", {
+            "name": PRIVATE_SUBNET, "network_id": private["id"], "project_id": demo_project,
+            "ip_version": fixed.version, "cidr": str(fixed), "gateway_ip": str(fixed[1])})
+        made.append(PRIVATE_SUBNET)
+
+    router = net.find("routers", name=ROUTER, project_id=demo_project)
+    if not router:
+        router = net.create("routers", {"name": ROUTER, "project_id": demo_project})
+        made.append(ROUTER)
+    if (router.get("external_gateway_info") or {}).get("network_id") != public["id"]:
+        net.put(f"routers/{router['id']}", {"router": {"external_gateway_info": {
+            "network_id": public["id"]}}})
+    if not net.find("ports", device_id=router["id"], network_id=private["id"]):
+        net.put(f"routers/{router['id']}/add_router_interface", {"subnet_id": priv_sub["id"]})
+        made.append(f"{ROUTER} interface on {PRIVATE_SUBNET}")
+    return made
+
+
+def check(sess, answers) -> str:
+    """For verify: the initial networks and router are there, a port on
+    `private` gets an address, and OVN's controller reports as an agent."""
+    from keystoneauth1 import session as _s  # noqa: F401 - sess is one
+    url = f"http://{answers.url_host()}:{answers.port('q-svc')}/v2.0"
+    net = NetworkAPI(sess, url)
+    public = net.find("networks", name=PUBLIC_NET)
+    private = net.find("networks", name=PRIVATE_NET)
+    router = net.find("routers", name=ROUTER)
+    missing = [n for n, x in ((PUBLIC_NET, public), (PRIVATE_NET, private), (ROUTER, router)) if not x]
+    if missing:
+        raise StackError(f"neutron lacks {', '.join(missing)} (made after q-svc starts)")
+    port = net.create("ports", {"name": "stacktui-verify", "network_id": private["id"]})
+    try:
+        ips = [f["ip_address"] for f in port.get("fixed_ips") or []]
+        if not ips:
+            raise StackError("a port on private got no address")
+    finally:
+        sess.delete(f"{url}/ports/{port['id']}", raise_exc=False)
+    deadline = time.monotonic() + 60
+    while True:
+        agents = sess.get(f"{url}/agents", raise_exc=True).json()["agents"]
+        ctl = [ag for ag in agents if "OVN Controller" in (ag.get("agent_type") or "")]
+        if ctl and all(ag.get("alive") for ag in ctl):
+            break
+        if time.monotonic() > deadline:
+            raise StackError("no live OVN controller agent in `network agent list` "
+                             "(see `stacktui logs ovn-controller`)")
+        time.sleep(2)
+    return (f"neutron: {PUBLIC_NET}, {PRIVATE_NET}, {ROUTER} present; a port on {PRIVATE_NET} "
+            f"got {ips[0]}; {len(ctl)} OVN controller agent(s) alive on "
+            f"{', '.join(sorted({ag['host'] for ag in ctl}))}")
+
+
+# ------------------------------------------------------------ for nova.conf
+
+def nova_neutron_section(answers) -> dict:
+    """nova.conf's [neutron] when q-svc runs: nova's service credentials,
+    the region and the endpoint found through the catalog (DevStack's
+    configure_neutron_nova)."""
+    return {"auth_type": "password", "auth_url": svckit.auth_url(answers), "username": "nova",
+            "password": answers.password("service"), "user_domain_name": "Default",
+            "project_name": "service", "project_domain_name": "Default",
+            "region_name": answers.data["region"], "valid_interfaces": "public",
+            "service_metadata_proxy": False}
+
+
+def cleanup(ctx):
+    for d in (_etc(ctx), _data(ctx.layout)):
+        shutil.rmtree(d, ignore_errors=True)

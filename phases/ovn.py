@@ -1,0 +1,273 @@
+"""Open vSwitch and OVN (`ovsdb-server`, `ovs-vswitchd`, `ovn-northd`,
+`ovn-controller`): DevStack's lib/neutron_plugins/ovn_agent, as panes.
+
+Everything a system install keeps in /etc/openvswitch, /var/run/openvswitch
+and /var/lib/ovn lives under DEST instead (databases in DEST/data/ovs and
+DEST/data/ovn, sockets and pid files in DEST/run/ovs and DEST/run/ovn), so a
+system Open vSwitch or another stack is never touched.
+
+Without the openvswitch kernel module (FIELD-NOTES 4) the switch runs the
+userspace datapath (`datapath_type=netdev`), and ovs-vswitchd runs in a
+network namespace of its own made by `unshare --net`: the tap devices that
+back its bridges (br-int, br-ex) then cannot clash with another stack's
+bridges of the same name, and they vanish with the process, so a stop leaves
+no link behind on the host.
+
+The OVN northbound and southbound databases are served by the same
+ovsdb-server as the local Open_vSwitch database (pane `ovsdb-server`): each
+client names the database it wants, one process is one pane less to watch,
+and the databases come up first, before anything that connects to them
+(`stacktui up` starts panes in catalog order and waits for each).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+
+from stacktui.engine import pane_spec
+from stacktui.errors import StackError
+from stacktui.fsutil import atomic_write
+
+SERVICES = ("ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller")
+PACKAGES = ("openvswitch-switch", "ovn-central", "ovn-host")
+READY_TIMEOUT = 60
+# DevStack's PHYSICAL_NETWORK and PUBLIC_BRIDGE.
+PHYSICAL_NETWORK = "public"
+PUBLIC_BRIDGE = "br-ex"
+INTEGRATION_BRIDGE = "br-int"
+VSWITCH_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
+SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+
+
+# ------------------------------------------------------------ places
+
+def ovs_run(layout):
+    return layout.run / "ovs"
+
+
+def ovn_run(layout):
+    return layout.run / "ovn"
+
+
+def ovs_data(layout):
+    return layout.data / "ovs"
+
+
+def ovn_data(layout):
+    return layout.data / "ovn"
+
+
+def ovs_db_sock(layout):
+    return ovs_run(layout) / "db.sock"
+
+
+def nb_sock(layout):
+    return ovn_run(layout) / "ovnnb_db.sock"
+
+
+def sb_sock(layout):
+    return ovn_run(layout) / "ovnsb_db.sock"
+
+
+def nb_port(answers) -> int:
+    return answers.port("ovn-northd")
+
+
+def sb_port(answers) -> int:
+    # DevStack's 6641/6642 pair; a moved NB port moves SB with it.
+    p = nb_port(answers)
+    return p + 1 if p < 65535 else p - 1
+
+
+def nb_connection(answers) -> str:
+    return f"tcp:{answers.url_host()}:{nb_port(answers)}"
+
+
+def sb_connection(answers) -> str:
+    return f"tcp:{answers.url_host()}:{sb_port(answers)}"
+
+
+def env(layout) -> dict:
+    """Where every ovs-*/ovn-* program looks for its sockets and databases."""
+    return {"OVS_RUNDIR": str(ovs_run(layout)), "OVS_DBDIR": str(ovs_data(layout)),
+            "OVS_LOGDIR": str(layout.logs / "ovs"), "OVS_SYSCONFDIR": str(ovs_data(layout)),
+            "OVN_RUNDIR": str(ovn_run(layout)), "OVN_DBDIR": str(ovn_data(layout)),
+            "OVN_LOGDIR": str(layout.logs / "ovn"), "OVN_SYSCONFDIR": str(ovn_data(layout))}
+
+
+def kernel_datapath() -> bool:
+    """The openvswitch kernel module is loaded (or built in)."""
+    if os.path.isdir("/sys/module/openvswitch"):
+        return True
+    try:
+        with open("/proc/modules") as f:
+            return any(line.split()[0] == "openvswitch" for line in f)
+    except OSError:
+        return False
+
+
+def datapath_type() -> str:
+    return "system" if kernel_datapath() else "netdev"
+
+
+def _exe(name: str) -> str:
+    for d in ("/usr/sbin", "/usr/bin"):
+        if os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    exe = shutil.which(name)
+    if not exe:
+        raise StackError(f"{name} not found: the prerequisites step installs "
+                         f"{', '.join(PACKAGES)}")
+    return exe
+
+
+def _log_opts() -> list[str]:
+    # The pane is the log: console at info, nothing to syslog or files.
+    return ["-vconsole:info", "-vsyslog:off", "-vfile:off"]
+
+
+def _daemon_opts(run, name: str) -> list[str]:
+    return [f"--pidfile={run / (name + '.pid')}", f"--unixctl={run / (name + '.ctl')}"]
+
+
+# ------------------------------------------------------------ phases
+
+def inputs(answers, phase):
+    return {"host_ip": answers.data["host_ip"], "nb_port": nb_port(answers),
+            "services": [s for s in answers.services if s in SERVICES],
+            "datapath": datapath_type()}
+
+
+def configure(ctx):
+    L = ctx.layout
+    for d in (ovs_data(L), ovn_data(L), L.logs / "ovs", L.logs / "ovn"):
+        d.mkdir(parents=True, exist_ok=True)
+        d.chmod(0o750)
+    before_up(ctx.answers, L)
+    ident = ovs_data(L) / "system-id.conf"
+    if not ident.exists():
+        # The chassis name in OVN's southbound database, kept for the stack's life.
+        atomic_write(ident, str(uuid.uuid4()) + "\n", mode=0o644)
+    if datapath_type() == "netdev":
+        ctx.say("Open vSwitch: no openvswitch kernel module; the userspace datapath "
+                "(datapath_type=netdev) runs in ovs-vswitchd's own network namespace")
+
+
+def system_id(layout) -> str:
+    return (ovs_data(layout) / "system-id.conf").read_text().strip()
+
+
+def _create_db(ctx, path, schema) -> None:
+    if path.exists():
+        return      # a rerun keeps the networks and the chassis
+    ctx.run([_exe("ovsdb-tool"), "create", path, schema])
+
+
+def init(ctx):
+    L = ctx.layout
+    _create_db(ctx, ovs_data(L) / "conf.db", VSWITCH_SCHEMA)
+    _create_db(ctx, ovn_data(L) / "ovnnb_db.db", NB_SCHEMA)
+    _create_db(ctx, ovn_data(L) / "ovnsb_db.db", SB_SCHEMA)
+
+
+def before_up(answers, layout):
+    # DEST/run is emptied by a reboot; the daemons want their socket folders.
+    for d in (layout.run, ovs_run(layout), ovn_run(layout)):
+        d.mkdir(parents=True, exist_ok=True, mode=0o750)
+
+
+def panes(ctx) -> list[dict]:
+    a, L = ctx.answers, ctx.layout
+    before_up(a, L)
+    e = env(L)
+    orun, nrun = ovs_run(L), ovn_run(L)
+    specs = []
+    host = a.bind_host
+    if "ovsdb-server" in a.services:
+        argv = [_exe("ovsdb-server"), ovs_data(L) / "conf.db", f"--remote=punix:{ovs_db_sock(L)}",
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options"]
+        ready = port = None
+        if "ovn-northd" in a.services:
+            argv += [ovn_data(L) / "ovnnb_db.db", ovn_data(L) / "ovnsb_db.db",
+                     f"--remote=punix:{nb_sock(L)}", f"--remote=punix:{sb_sock(L)}",
+                     f"--remote=ptcp:{nb_port(a)}:{host}", f"--remote=ptcp:{sb_port(a)}:{host}"]
+            ready, port = {"tcp": [host, sb_port(a)]}, nb_port(a)
+        specs.append(pane_spec(ctx, "ovsdb-server", [*argv, *_daemon_opts(orun, "ovsdb-server"),
+                                                      *_log_opts()], env=e, ready=ready, port=port))
+    if "ovs-vswitchd" in a.services:
+        argv = [_exe("ovs-vswitchd"), f"unix:{ovs_db_sock(L)}",
+                *_daemon_opts(orun, "ovs-vswitchd"), *_log_opts()]
+        if datapath_type() == "netdev":
+            # --disable-system: no kernel datapath to probe for; unshare:
+            # the bridges' taps live and die in the switch's own namespace.
+            argv = [_exe("unshare"), "--net", "--", *argv, "--disable-system"]
+        specs.append(pane_spec(ctx, "ovs-vswitchd", argv, env=e))
+    if "ovn-northd" in a.services:
+        specs.append(pane_spec(ctx, "ovn-northd", [
+            _exe("ovn-northd"), f"--ovnnb-db=unix:{nb_sock(L)}", f"--ovnsb-db=unix:{sb_sock(L)}",
+            *_daemon_opts(nrun, "ovn-northd"), *_log_opts()], env=e))
+    if "ovn-controller" in a.services:
+        specs.append(pane_spec(ctx, "ovn-controller", [
+            # No --unixctl in this ovn-controller: its socket goes to OVN_RUNDIR.
+            _exe("ovn-controller"), f"unix:{ovs_db_sock(L)}",
+            f"--pidfile={nrun / 'ovn-controller.pid'}", *_log_opts()], env=e))
+    return specs
+
+
+def vsctl(ctx, *args, timeout: int = 30, check: bool = True):
+    L = ctx.layout
+    return ctx.run([_exe("ovs-vsctl"), f"--db=unix:{ovs_db_sock(L)}", f"--timeout={timeout}",
+                    "--retry", *args], env=env(L), timeout=timeout + 10, check=check)
+
+
+def sbctl(ctx, *args, timeout: int = 30, check: bool = True):
+    L = ctx.layout
+    return ctx.run([_exe("ovn-sbctl"), f"--db=unix:{sb_sock(L)}", f"--timeout={timeout}", *args],
+                   env=env(L), timeout=timeout + 10, check=check)
+
+
+def chassis_settings(answers, layout) -> dict[str, str]:
+    """Open_vSwitch external_ids that make this host an OVN chassis, as
+    DevStack's ovn_agent sets them (and a gateway: ENABLE_CHASSIS_AS_GW)."""
+    return {
+        "system-id": system_id(layout),
+        # nova-compute's host name, so port bindings find this chassis.
+        "hostname": socket.gethostname(),
+        "ovn-remote": sb_connection(answers),
+        "ovn-encap-type": "geneve",
+        "ovn-encap-ip": answers.data["host_ip"],
+        "ovn-bridge": INTEGRATION_BRIDGE,
+        "ovn-bridge-datapath-type": datapath_type(),
+        "ovn-bridge-mappings": f"{PHYSICAL_NETWORK}:{PUBLIC_BRIDGE}",
+        "ovn-cms-options": "enable-chassis-as-gw",
+    }
+
+
+def after_start(ctx):
+    a, L = ctx.answers, ctx.layout
+    if "ovsdb-server" not in a.services:
+        return
+    vsctl(ctx, "--no-wait", "init")
+    sets = [f'external_ids:{k}="{v}"' for k, v in chassis_settings(a, L).items()]
+    vsctl(ctx, "--no-wait", "set", "Open_vSwitch", ".", *sets)
+    if "ovs-vswitchd" in a.services:
+        # Without --no-wait: returns once ovs-vswitchd has made the bridge.
+        vsctl(ctx, "--may-exist", "add-br", PUBLIC_BRIDGE, "--", "set", "Bridge", PUBLIC_BRIDGE,
+              f"datapath_type={datapath_type()}", timeout=60)
+        ctx.say(f"Open vSwitch: {PUBLIC_BRIDGE} ({datapath_type()} datapath) is up")
+    if "ovn-controller" in a.services and "ovn-northd" in a.services:
+        sid = system_id(L)
+        sbctl(ctx, "wait-until", "Chassis", sid, timeout=90)
+        vsctl(ctx, "wait-until", "Bridge", INTEGRATION_BRIDGE, timeout=60)
+        ctx.say(f"OVN: chassis {sid} ({socket.gethostname()}) registered in the southbound "
+                f"database; {INTEGRATION_BRIDGE} made by ovn-controller")
+
+
+def cleanup(ctx):
+    L = ctx.layout
+    for d in (ovs_data(L), ovn_data(L), ovs_run(L), ovn_run(L), L.logs / "ovs", L.logs / "ovn"):
+        shutil.rmtree(d, ignore_errors=True)
