@@ -2,10 +2,11 @@
 
 configure writes one nova.conf (cell1 is the main database, cell0 beside it,
 the API database apart: DevStack's single-conductor layout); init syncs the
-databases and sets up cells v2; the panes run both APIs under uwsgi and the
-conductor, scheduler and compute as plain processes; accounts registers the
-compute service, makes DevStack's flavors and maps the compute host into
-cell1 once it has reported to Placement.
+databases and writes the cell mappings; the panes run both APIs under uwsgi
+and the conductor, scheduler and compute as plain processes; accounts
+registers the compute service; after_start, with the panes up, makes
+DevStack's flavors and maps the compute host into cell1 once it has reported
+to Placement.
 """
 
 from __future__ import annotations
@@ -102,25 +103,25 @@ class StableFakeDriver(fake.FakeDriver):
 
 
 def virt_choice(answers) -> tuple[str, str]:
-    """(compute_driver, why). libvirt is not deployed by this stacktui yet,
-    so every choice lands on the fake driver and says so."""
+    """(compute_driver, why). libvirt is not deployed by this stacktui yet:
+    auto lands on the fake driver and says why; kvm and qemu are refused
+    rather than quietly faked."""
     want = answers.data["virt_driver"]
     if want == "fake":
         return FAKE_DRIVER, "virt_driver is fake: nova's fake.FakeDriver, no real VMs"
-    kvm = kvm_works()
     if want in ("kvm", "qemu"):
         raise StackError(f"virt_driver {want} needs libvirt, which this stacktui version does not "
                          "deploy yet; set `virt_driver: fake` (or auto) in the answers")
+    kvm = kvm_works()
     return FAKE_DRIVER, ("virt_driver auto: /dev/kvm " + ("answers" if kvm else "is absent")
-                               + ", but libvirt is not deployed by this stacktui version; "
-                               "servers run on nova's fake.FakeDriver (no real VMs)")
+                         + ", but libvirt is not deployed by this stacktui version; "
+                         "servers run on nova's fake.FakeDriver (no real VMs)")
 
 
 # ------------------------------------------------------------ phases
 
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
-    import sys
     got = default_inputs(answers, sys.modules[__name__])
     got["virt_driver"] = answers.data["virt_driver"]
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
