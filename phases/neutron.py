@@ -97,7 +97,7 @@ def config(ctx) -> tuple[dict, dict]:
         "agent": {"root_helper": "", "root_helper_daemon": ""},
     }
     ml2 = {
-        "ml2": {"type_drivers": "local,flat,vlan,geneve", "tenant_network_types": "geneve",
+        "ml2": {"type_drivers": "local,flat,vlan,geneve", "project_network_types": "geneve",
                 "mechanism_drivers": "ovn", "extension_drivers": "port_security",
                 "overlay_ip_version": 6 if ":" in a.data["host_ip"] else 4},
         "ml2_type_flat": {"flat_networks": ovn.PHYSICAL_NETWORK},
