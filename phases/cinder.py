@@ -123,7 +123,7 @@ def inputs(answers, phase):
     got["revision"] = REVISION
     got["backend"] = backend(answers)[0]
     got["volume_backing_file_size"] = answers.data["volume_backing_file_size"]
-    for other in ("mysql", "rabbit", "memcached", "g-api", "n-api"):
+    for other in ("mysql", "rabbit", "memcached", "g-api"):
         if other in answers.services:
             got["ports"][other] = answers.port(other)
     return got
@@ -227,9 +227,11 @@ def init(ctx):
 
 
 def _env(ctx) -> dict:
-    # rootwrap and cinder-rtstool are looked up on PATH.
+    # rootwrap and cinder-rtstool are looked up on PATH. A fixed PATH, not
+    # the installing shell's: the pane specs are fingerprinted, and another
+    # shell's PATH would restart the panes on the next install.
     return {"STACKTUI_CINDER_CONF": str(_conf(ctx.layout)),
-            "PATH": f"{ctx.layout.bin}:{os.environ.get('PATH') or '/usr/sbin:/usr/bin:/sbin:/bin'}"}
+            "PATH": f"{ctx.layout.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 def panes(ctx) -> list[dict]:
