@@ -59,10 +59,12 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
     _s("n-cpu", "nova", "Nova compute", None, ("n-api", "placement-api"), 160, 0, 1, "nova", implemented=True),
     _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 80, 0, 0, "nova"),
-    _s("c-api", "cinder", "Cinder volume API", 8776, ("key", "mysql", "rabbit"), 250, 400, 2, "cinder", "cinder",
+    # cinder measured after volume create/delete and a restart, one uwsgi worker
+    # (2 cores); c-vol is its parent plus one child per backend.
+    _s("c-api", "cinder", "Cinder volume API", 8776, ("key", "mysql", "rabbit"), 160, 400, 2, "cinder", "cinder",
        implemented=True),
-    _s("c-sch", "cinder", "Cinder scheduler", None, ("c-api",), 120, 0, 1, "cinder", implemented=True),
-    _s("c-vol", "cinder", "Cinder volume service", None, ("c-api",), 130, 0, 1, "cinder", implemented=True),
+    _s("c-sch", "cinder", "Cinder scheduler", None, ("c-api",), 140, 0, 1, "cinder", implemented=True),
+    _s("c-vol", "cinder", "Cinder volume service", None, ("c-api",), 255, 0, 1, "cinder", implemented=True),
     _s("c-bak", "cinder", "Cinder backup service", None, ("c-api",), 120, 0, 1, "cinder"),
     _s("q-svc", "neutron", "Neutron server (ML2/OVN)", 9696,
        ("key", "mysql", "rabbit", "ovn-northd", "ovsdb-server"), 400, 500, 2, "neutron", "neutron",
