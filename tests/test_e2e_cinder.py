@@ -305,3 +305,39 @@ def test_before_up_reattaches_the_loop_file(tmp_path, monkeypatch):
     assert ["losetup", "-j", str(f)] in calls
     assert ["losetup", "--show", "-f", str(f)] in calls
     assert ["vgchange", "-ay", cinder.VG] in calls
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/dev/loop-control")
+                    or not shutil.which("losetup"), reason="needs root and loop devices")
+def test_loop_file_attached_once_and_detached_for_real(tmp_path, monkeypatch):
+    """The loop half of the LVM backend on the real kernel (this host has
+    loop devices but no device-mapper): attach is idempotent, before_up
+    re-attaches after the device went away (a reboot), cleanup detaches."""
+    from stacktui.paths import Layout
+    from stacktui.phases import cinder
+    real_sh = cinder._sh
+    # Only the loop commands run for real; LVM's would need device-mapper.
+    monkeypatch.setattr(cinder, "_sh", lambda argv, check=True: real_sh(argv, check)
+                        if str(argv[0]) == "losetup" else SimpleNamespace(returncode=0, stdout="",
+                                                                          stderr=""))
+    monkeypatch.setattr(cinder, "has_device_mapper", lambda root="/": True)
+    a = _answers(tmp_path)
+    L = Layout(a.dest)
+    f = cinder.backing_file(L)
+    f.parent.mkdir(parents=True)
+    with open(f, "wb") as fh:
+        fh.truncate(8 << 20)
+    try:
+        dev = cinder.attach_loop(f)
+        assert dev.startswith("/dev/loop")
+        assert cinder.attach_loop(f) == dev == cinder.loop_device(f)
+        real_sh(["losetup", "-d", dev])                # what a reboot does
+        assert cinder.loop_device(f) is None
+        cinder.before_up(a, L)
+        assert cinder.loop_device(f)
+        cinder.cleanup(SimpleNamespace(layout=L))
+        assert cinder.loop_device(f) is None and not f.exists()
+    finally:
+        d = cinder.loop_device(f) if f.exists() else None
+        if d:
+            real_sh(["losetup", "-d", d], check=False)
