@@ -40,6 +40,7 @@ def configure(ctx):
         "token": {"provider": "fernet"},
         "fernet_tokens": {"key_repository": etc / "fernet-keys", "max_active_keys": 3},
         "credential": {"key_repository": etc / "credential-keys"},
+        "cache": svckit.cache(ctx.answers) or None,
         "identity": {"password_hash_rounds": 4},   # DevStack's speed-up for dev clouds
     }, mode=0o640)
 

@@ -144,12 +144,9 @@ def config(ctx) -> dict:
     driver, _why = virt_choice(a)
     w = svckit.workers(a)
     authtoken = svckit.authtoken(a, "nova")
-    cache = {}
-    if "memcached" in a.services:
-        from stacktui.phases import memcached
-        authtoken["memcached_servers"] = memcached.servers(a)
-        cache = {"enabled": True, "backend": "dogpile.cache.pymemcache",
-                 "memcache_servers": memcached.servers(a)}
+    cache = svckit.cache(a)
+    if cache:
+        authtoken["memcached_servers"] = cache["memcache_servers"]
     return {
         "DEFAULT": {"debug": False, "use_stderr": True, "transport_url": rabbit.transport_url(a),
                     "my_ip": a.data["host_ip"], "state_path": data,

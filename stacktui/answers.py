@@ -99,6 +99,8 @@ class Answers:
         """The answers without passwords: what goes to stacktui.yaml and state."""
         d = copy.deepcopy(self.data)
         d.pop("passwords", None)
+        if d.get("profile") is None:
+            d.pop("profile", None)
         return d
 
     def to_yaml(self) -> str:

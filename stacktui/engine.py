@@ -415,6 +415,7 @@ def default_inputs(a: Answers, mod) -> dict:
         "workers": a.data["workers"], "passwords": a.data["passwords"],
         "sources": {p: a.data["sources"].get(p) for p in sorted(pkgs, key=str) if p},
         "services": own,
+        "memcached": a.port("memcached") if "memcached" in a.services else None,
     }
 
 

@@ -43,6 +43,8 @@ def read(path: Path) -> configparser.RawConfigParser:
 def render(sections: dict[str, dict]) -> str:
     out = []
     for sec, opts in sections.items():
+        if opts is None:
+            continue
         out.append(f"[{sec}]")
         for k, v in opts.items():
             if v is None:

@@ -62,3 +62,12 @@ def uwsgi_argv(ctx, service: str, module: str, *extra: str) -> list[str]:
 
 def http_ready(ctx, service: str, path: str = "/") -> dict:
     return {"http": f"http://{ctx.answers.url_host()}:{ctx.answers.port(service)}{path}"}
+
+
+def cache(answers) -> dict:
+    """oslo.cache's [cache] on memcached when it runs (keystone's token cache,
+    nova's); empty otherwise, so services keep their in-process default."""
+    if "memcached" not in answers.services:
+        return {}
+    servers = f"{answers.url_host()}:{answers.port('memcached')}"
+    return {"enabled": True, "backend": "dogpile.cache.pymemcache", "memcache_servers": servers}
