@@ -211,8 +211,14 @@ def panes(ctx) -> list[dict]:
             _exe("ovn-northd"), f"--ovnnb-db=unix:{nb_sock(L)}", f"--ovnsb-db=unix:{sb_sock(L)}",
             *_daemon_opts(nrun, "ovn-northd"), *_log_opts()], env=e))
     if "ovn-controller" in a.services:
+        # ovn-controller 23.03 crashes (SIGSEGV) on a database without
+        # system-id, which after_start sets once ovsdb-server is up: the pane
+        # waits for it, then becomes ovn-controller. No --unixctl in this
+        # version: its control socket goes to OVN_RUNDIR.
+        wait = (f'until "$0" --db=unix:{ovs_db_sock(L)} --timeout=5 get Open_vSwitch . '
+                'external_ids:system-id >/dev/null 2>&1; do sleep 0.3; done; exec "$@"')
         specs.append(pane_spec(ctx, "ovn-controller", [
-            # No --unixctl in this ovn-controller: its socket goes to OVN_RUNDIR.
+            "/bin/sh", "-c", wait, _exe("ovs-vsctl"),
             _exe("ovn-controller"), f"unix:{ovs_db_sock(L)}",
             f"--pidfile={nrun / 'ovn-controller.pid'}", *_log_opts()], env=e))
     return specs

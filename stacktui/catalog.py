@@ -66,16 +66,20 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("c-sch", "cinder", "Cinder scheduler", None, ("c-api",), 140, 0, 1, "cinder", implemented=True),
     _s("c-vol", "cinder", "Cinder volume service", None, ("c-api",), 255, 0, 1, "cinder", implemented=True),
     _s("c-bak", "cinder", "Cinder backup service", None, ("c-api",), 120, 0, 1, "cinder"),
+    # q-svc measured with one uwsgi worker (235 MB) plus the OVN maintenance
+    # worker it brings (365 MB: a master and one worker); the OVS/OVN daemons
+    # after the initial networks, userspace datapath.
     _s("q-svc", "neutron", "Neutron server (ML2/OVN)", 9696,
-       ("key", "mysql", "rabbit", "ovn-northd", "ovsdb-server"), 400, 500, 2, "neutron", "neutron",
+       ("key", "mysql", "rabbit", "ovn-northd", "ovsdb-server"), 600, 500, 2, "neutron", "neutron",
        implemented=True),
     _s("q-ovn-agent", "neutron", "Neutron OVN agent", None, ("q-svc", "ovn-controller"), 100, 0, 1, "neutron"),
-    _s("ovsdb-server", "ovs", "Open vSwitch database", None, (), 20, 20, 0, "ovn", implemented=True),
-    _s("ovs-vswitchd", "ovs", "Open vSwitch switch (userspace datapath here)", None, ("ovsdb-server",),
-       60, 0, 0, "ovn", implemented=True),
-    _s("ovn-northd", "ovn", "OVN northbound daemon", 6641, ("ovsdb-server",), 30, 20, 0, "ovn",
+    _s("ovsdb-server", "ovs", "Open vSwitch database", None, (), 15, 20, 0, "ovn",
        implemented=True),
-    _s("ovn-controller", "ovn", "OVN controller", None, ("ovn-northd", "ovs-vswitchd"), 30, 0, 0, "ovn",
+    _s("ovs-vswitchd", "ovs", "Open vSwitch switch (userspace datapath here)", None, ("ovsdb-server",),
+       25, 0, 0, "ovn", implemented=True),
+    _s("ovn-northd", "ovn", "OVN northbound daemon", 6641, ("ovsdb-server",), 15, 20, 0, "ovn",
+       implemented=True),
+    _s("ovn-controller", "ovn", "OVN controller", None, ("ovn-northd", "ovs-vswitchd"), 15, 0, 0, "ovn",
        implemented=True),
     # horizon measured after admin logins: 146 MB with one uwsgi worker, 281 MB with two.
     _s("horizon", "horizon", "Horizon dashboard", 8080, ("key",), 280, 300, 2, "horizon", "horizon",
