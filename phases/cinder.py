@@ -158,6 +158,7 @@ def config(ctx) -> dict:
         "rootwrap_config": _etc(ctx.layout) / "rootwrap.conf",
         "api_paste_config": _etc(ctx.layout) / "api-paste.ini",
         "volumes_dir": data / "volumes", "osapi_volume_workers": svckit.workers(a),
+        "resource_query_filters_file": _etc(L) / "resource_filters.json",
     }
     if "g-api" in a.services:
         default["glance_api_servers"] = ctx.endpoint("g-api")
@@ -208,9 +209,7 @@ def configure(ctx):
     (etc / f"{WSGI_MODULE}.py").write_text(WSGI_SOURCE)
     kind, why = backend(ctx.answers)
     ctx.say(f"cinder backend {backend_name(ctx.answers)}: {why}")
-    cfg = config(ctx)
-    cfg["DEFAULT"]["resource_query_filters_file"] = etc / "resource_filters.json"
-    inifile.write(_conf(L), cfg, mode=0o640)
+    inifile.write(_conf(L), config(ctx), mode=0o640)
     if kind == "lvm" and _has(ctx, "c-vol"):
         setup_lvm(ctx.answers, L, say=ctx.say)
 
