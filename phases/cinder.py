@@ -4,7 +4,7 @@ One cinder.conf; the API under uwsgi, the scheduler and the volume service
 as plain processes. The backend follows the host: LVM on a loop file of
 `volume_backing_file_size` (DevStack's VOLUME_BACKING_FILE_SIZE habit) when
 the kernel has device-mapper, else the fake driver DevStack's gate uses,
-which keeps volumes as database rows only. Whichever runs is said at
+with each volume's bytes in a sparse file so images go in and out. Whichever runs is said at
 configure time, and `stacktui check` says it too (its device-mapper check).
 """
 
@@ -23,7 +23,7 @@ from stacktui.errors import StackError
 SERVICES = ("c-api", "c-sch", "c-vol")
 # Bumped when this module writes a different config: the engine's
 # fingerprints then redo cinder's steps on the next install.
-REVISION = 2
+REVISION = 4
 READY_TIMEOUT = 180
 
 LVM_BACKEND = "lvmdriver-1"
@@ -56,17 +56,17 @@ def has_device_mapper(root: str = "/") -> bool:
 
 # Read once at import, from the host: the prerequisites step installs the LVM
 # tools only where they can work, so a host without device-mapper never waits
-# on apt for them.
-PACKAGES = ("lvm2", "thin-provisioning-tools") if has_device_mapper() else ()
+# on apt for them. qemu-img turns images into volumes with any backend.
+PACKAGES = (("lvm2", "thin-provisioning-tools") if has_device_mapper() else ()) + ("qemu-utils",)
 
 
 def backend(answers=None) -> tuple[str, str]:
     """("lvm" | "fake", why)."""
     if has_device_mapper():
         return "lvm", f"LVM volume group {VG} on a loop file (device-mapper present)"
-    return "fake", ("the kernel has no device-mapper, so no LVM: "
-                    f"{FAKE_DRIVER} (DevStack's gate fake; volumes are records only, "
-                    "no data is stored)")
+    return "fake", ("the kernel has no device-mapper, so no LVM: DevStack's gate fake "
+                    f"{FAKE_DRIVER}, each volume a sparse file under DEST/data/cinder "
+                    f"({FILE_FAKE_DRIVER}); no iSCSI export, attachments are bookkeeping")
 
 
 def backend_name(answers=None) -> str:
@@ -101,6 +101,56 @@ def _has(ctx, name: str) -> bool:
 # cinder's WSGI module parses sys.argv for its options, and under uwsgi that
 # is just ["uwsgi"]: without this shim it would only look in /etc/cinder. The
 # shim lives in DEST/etc/cinder (on uwsgi's --pythonpath), not in the venv.
+# The gate's fake driver keeps no bytes: a volume made from an image fails
+# (qemu-img has no device to write to) and so do tempest's image tests. This
+# subclass gives each volume a sparse file under state_path, so images go in
+# and out for real; everything else stays the gate fake's. c-vol finds it on
+# PYTHONPATH in DEST/etc/cinder.
+FILE_FAKE_MODULE = "stacktui_cinder_fake"
+FILE_FAKE_DRIVER = f"{FILE_FAKE_MODULE}.FileBackedFakeDriver"
+FILE_FAKE_SOURCE = '''"""Written by stacktui: cinder's gate fake driver with each volume's bytes in a sparse file."""
+import os
+import shutil
+
+from oslo_config import cfg
+
+from cinder.tests.fake_driver import FakeLoggingVolumeDriver
+
+
+class FileBackedFakeDriver(FakeLoggingVolumeDriver):
+    def _dir(self):
+        d = os.path.join(cfg.CONF.state_path, "fake-volumes")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def local_path(self, volume, vg=None):
+        return os.path.join(self._dir(), volume["name"])
+
+    def _size(self, volume, gigabytes):
+        with open(self.local_path(volume), "ab") as f:
+            f.truncate(int(gigabytes) << 30)
+
+    def create_volume(self, volume):
+        self._size(volume, volume["size"])
+        return super().create_volume(volume)
+
+    def delete_volume(self, volume):
+        try:
+            os.unlink(self.local_path(volume))
+        except FileNotFoundError:
+            pass
+
+    def extend_volume(self, volume, new_size):
+        self._size(volume, new_size)
+
+    def create_cloned_volume(self, volume, src_vref):
+        shutil.copyfile(self.local_path(src_vref), self.local_path(volume))
+        self._size(volume, volume["size"])
+
+    def create_volume_from_snapshot(self, volume, snapshot):
+        self._size(volume, volume["size"])
+'''
+
 WSGI_MODULE = "stacktui_cinder_api"
 WSGI_SOURCE = '''"""Written by stacktui: cinder's API reading the config file named in the environment."""
 import os
@@ -150,7 +200,7 @@ def config(ctx) -> dict:
               "target_ip_address": a.data["host_ip"], "lvm_type": "auto",
               "volume_clear": "none"}
     else:
-        be = {"volume_driver": FAKE_DRIVER, "volume_backend_name": FAKE_REPORTS}
+        be = {"volume_driver": FILE_FAKE_DRIVER, "volume_backend_name": FAKE_REPORTS}
     default = {
         "debug": False, "use_stderr": True, "transport_url": rabbit.transport_url(a),
         "my_ip": a.data["host_ip"], "state_path": data, "auth_strategy": "keystone",
@@ -176,7 +226,21 @@ def config(ctx) -> dict:
         "oslo_messaging_notifications": {"driver": "noop"},
         "coordination": {"backend_url": f"file://{data / 'coordination'}"},
         name: be,
+        **privsep(ctx),
     }
+
+
+def privsep(ctx) -> dict:
+    """Running as root, the privileged helpers start directly: by default
+    oslo.privsep goes through `sudo cinder-rootwrap`, and a root shell may
+    have no sudo at all (images to volumes then fail). Others keep that
+    default, which needs a sudoers rule as DevStack writes one."""
+    if os.geteuid() != 0:
+        return {}
+    import shlex
+    cmd = shlex.join([ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx.layout))])
+    return {"cinder_sys_admin": {"helper_command": cmd},
+            "privsep_osbrick": {"helper_command": cmd}}
 
 
 def _rootwrap(ctx) -> None:
@@ -207,6 +271,7 @@ def configure(ctx):
         shutil.copyfile(src / name, etc / name)
     _rootwrap(ctx)
     (etc / f"{WSGI_MODULE}.py").write_text(WSGI_SOURCE)
+    (etc / f"{FILE_FAKE_MODULE}.py").write_text(FILE_FAKE_SOURCE)
     kind, why = backend(ctx.answers)
     ctx.say(f"cinder backend {backend_name(ctx.answers)}: {why}")
     inifile.write(_conf(L), config(ctx), mode=0o640)
@@ -227,7 +292,7 @@ def _env(ctx) -> dict:
     # rootwrap and cinder-rtstool are looked up on PATH. A fixed PATH, not
     # the installing shell's: the pane specs are fingerprinted, and another
     # shell's PATH would restart the panes on the next install.
-    return {"STACKTUI_CINDER_CONF": str(_conf(ctx.layout)),
+    return {"STACKTUI_CINDER_CONF": str(_conf(ctx.layout)), "PYTHONPATH": str(_etc(ctx.layout)),
             "PATH": f"{ctx.layout.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
@@ -274,7 +339,12 @@ def after_start(ctx):
     volume can be created the moment install ends."""
     if not _has(ctx, "c-api"):
         return
-    ks = _keystone(ctx)
+    # An admin session only: service_user() would set cinder's password
+    # again, and Keystone then revokes the tokens c-api has just fetched
+    # (to the second), so its first requests answer 503.
+    from stacktui.keystone_api import KeystoneAdmin
+    a = ctx.answers
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
     url = f"{ctx.endpoint('c-api')}/v3/{ks.s.get_project_id()}"
     name = backend_name(ctx.answers)
     made = ensure_volume_type(ks.s, url, name, reported_name(ctx.answers))

@@ -3,7 +3,8 @@
 One install (keystone, glance, placement, MariaDB, RabbitMQ, c-api, c-sch,
 c-vol) on free loopback ports with passwords made of every character that
 breaks naive quoting; then, in order: a volume made with the stack's own
-`openstack` CLI reaches `available` and is deleted, `stacktui restart
+`openstack` CLI reaches `available` and is deleted, a volume made from a
+Glance image holds the image's bytes, `stacktui restart
 cinder` brings the three panes back with new processes that report up, and
 after a simulated reboot (unstack --all, DEST/run emptied) `stacktui up`
 brings everything back and a new volume reaches `available`. The backend
@@ -156,6 +157,29 @@ def test_volume_reaches_available_and_is_deleted(cinder_stack):
     wait_volume(cinder_stack, "e2e-vol-1", "gone")
 
 
+def test_volume_from_image_becomes_available_and_bootable(cinder_stack):
+    """An image becomes a volume: qemu-img and the privileged helper run, and
+    the backend stores data (LVM, or the fake's sparse files)."""
+    from stacktui.phases import cinder
+    root = cinder_stack["root"]
+    data = os.urandom(1 << 20)
+    (root / "image.raw").write_bytes(data)
+    osc(cinder_stack, "image", "create", "--disk-format", "raw", "--container-format", "bare",
+        "--file", root / "image.raw", "e2e-image")
+    osc(cinder_stack, "volume", "create", "--image", "e2e-image", "--size", "1", "e2e-vol-img")
+    vol = wait_volume(cinder_stack, "e2e-vol-img", "available")
+    assert str(vol["bootable"]).lower() == "true", vol
+    if cinder.backend()[0] == "fake":
+        f = cinder_stack["dest"] / "data" / "cinder" / "fake-volumes" / f"volume-{vol['id']}"
+        with open(f, "rb") as fh:
+            assert fh.read(len(data)) == data
+        assert f.stat().st_size == 1 << 30
+    osc(cinder_stack, "volume", "delete", "e2e-vol-img")
+    wait_volume(cinder_stack, "e2e-vol-img", "gone")
+    if cinder.backend()[0] == "fake":
+        assert not f.exists()
+
+
 def test_restart_cinder_group_brings_the_three_back(cinder_stack):
     before = {n: p["pid"] for n, p in panes(cinder_stack).items() if n in CINDER}
     since = _utc_now()
@@ -265,7 +289,7 @@ def test_config_follows_the_backend(tmp_path, monkeypatch, dm):
         assert be["volume_driver"] == cinder.LVM_DRIVER
         assert cinder.reported_name(a) == "lvmdriver-1"
     else:
-        assert be["volume_driver"] == cinder.FAKE_DRIVER
+        assert be["volume_driver"] == cinder.FILE_FAKE_DRIVER
         # The fake driver reports "fake" whatever it is told; the type matches that.
         assert be["volume_backend_name"] == cinder.reported_name(a) == "fake"
     assert conf["DEFAULT"]["transport_url"].startswith("rabbit://stackrabbit:")
