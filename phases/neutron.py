@@ -256,7 +256,6 @@ def initial_networks(net: NetworkAPI, answers, demo_project: str) -> list[str]:
 def check(sess, answers) -> str:
     """For verify: the initial networks and router are there, a port on
     `private` gets an address, and OVN's controller reports as an agent."""
-    from keystoneauth1 import session as _s  # noqa: F401 - sess is one
     url = f"http://{answers.url_host()}:{answers.port('q-svc')}/v2.0"
     net = NetworkAPI(sess, url)
     public = net.find("networks", name=PUBLIC_NET)

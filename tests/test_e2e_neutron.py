@@ -6,9 +6,9 @@ every character that breaks naive quoting; then, in order: DevStack's
 `public`, `private` and `router1` exist; a network, subnet and router made
 with the stack's own `openstack` CLI; a port on `private` gets an address;
 the OVN controller shows in `network agent list`; a restart of the neutron
-group; and `unstack --all` leaves no process, no link and no namespace
-behind on the host. The fast tests at the end need no stack.
-"""
+group; a simulated reboot then `stacktui up`; and `unstack --all` leaves no
+process, no link and no namespace behind on the host. The fast tests at the
+end need no stack."""
 
 from __future__ import annotations
 
@@ -51,18 +51,18 @@ def _ports() -> dict:
     while True:
         ports = dict(zip(PORTED, free_ports(len(PORTED))))
         sb = ports["ovn-northd"] + 1
-        if sb not in ports.values() and sb in free_ports_around(sb):
+        if sb not in ports.values() and _port_free(sb):
             return ports
 
 
-def free_ports_around(port: int) -> set[int]:
+def _port_free(port: int) -> bool:
     import socket
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
-            return {port}
+            return True
         except OSError:
-            return set()
+            return False
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +208,42 @@ def status(stack) -> list[dict]:
     from stacktui.client import Client
     from stacktui.paths import Layout
     return Client(Layout(stack["dest"])).status()
+
+
+def test_simulated_reboot_then_up(neutron_stack):
+    """Every process killed, DEST/run gone (what a reboot leaves): `up`
+    brings the switch back with its bridges, the chassis and the API."""
+    import signal
+
+    import psutil
+    s = neutron_stack
+    dest = s["dest"]
+    procs = stack_processes(dest)
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+    assert not stack_processes(dest)
+    # The switch's namespace died with it: nothing of it is left on the host.
+    assert host_links() <= s["links"] | {"lo"}
+    shutil.rmtree(dest / "run")
+    r = stacktui("--dest", dest, "up", timeout=600)
+    for name in SERVICES:
+        assert f"{name}: running" in r.stdout, r.stdout
+    vsctl = ["ovs-vsctl", f"--db=unix:{dest}/run/ovs/db.sock", "--timeout=30", "list-br"]
+    deadline = time.monotonic() + 30
+    while True:
+        bridges = subprocess.run(vsctl, capture_output=True, text=True, timeout=40).stdout.split()
+        if {"br-ex", "br-int"} <= set(bridges) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert {"br-ex", "br-int"} <= set(bridges)
+    test_agent_list_shows_ovn_controller(s)
+    port = osc_json(s, "port", "create", "--network", "private", "e2e-after-up")
+    assert port["fixed_ips"]
+    osc(s, "port", "delete", "e2e-after-up")
 
 
 def test_unstack_all_leaves_nothing(neutron_stack):
