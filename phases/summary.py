@@ -17,9 +17,7 @@ def run(ctx):
         files = credentials.write_credentials(a, ctx.layout)
     except ImportError:
         pass
-    suffix = {"key": "/v3", "horizon": "/dashboard/"}
-    urls = {s: ctx.endpoint(s) + suffix.get(s, "") for s in a.services
-            if catalog.get(s).port and not catalog.get(s).infra}
+    urls = {s: ctx.endpoint(s) + catalog.API_PATHS[s] for s in a.services if s in catalog.API_PATHS}
     summary = {
         "dest": str(ctx.layout.dest), "host_ip": a.data["host_ip"], "urls": urls,
         "admin_user": "admin", "passwords_file": str(ctx.layout.secrets_file),

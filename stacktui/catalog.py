@@ -196,6 +196,13 @@ def ordered(names) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(SERVICES[n].group, 99), list(SERVICES).index(n)))
 
 
+# Where each HTTP API answers (others listen on ports that are not HTTP:
+# MariaDB, RabbitMQ, OVSDB).
+API_PATHS = {"key": "/v3", "g-api": "", "placement-api": "", "n-api": "/v2.1",
+             "n-api-meta": "", "c-api": "/v3", "q-svc": "", "horizon": "/dashboard/",
+             "n-novnc": "/vnc_lite.html", "s-proxy": ""}
+
+
 def ram_estimate_mb(names) -> int:
     return sum(SERVICES[n].ram_mb for n in names if n in SERVICES)
 
