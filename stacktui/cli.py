@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.register(sub)
+    # `stacktui status --dest D` as well as `stacktui --dest D status`;
+    # SUPPRESS keeps a subcommand from resetting a --dest given before it.
+    for sp in sub.choices.values():
+        if not any("--dest" in a.option_strings for a in sp._actions):
+            sp.add_argument("--dest", default=argparse.SUPPRESS, help="the stack's folder")
     return p
 
 

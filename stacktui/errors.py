@@ -15,12 +15,12 @@ class Problem:
     fix: str | None = None
 
     def __str__(self) -> str:
-        where = self.file or "answers"
-        if self.line:
+        where = self.file or ""
+        if self.file and self.line:
             where += f":{self.line}"
             if self.column:
                 where += f":{self.column}"
-        text = f"{where}: "
+        text = f"{where}: " if where else ""
         if self.key:
             text += f"{self.key}: "
         text += self.message
