@@ -124,6 +124,7 @@ def inputs(answers, phase):
     from stacktui.engine import default_inputs
     got = default_inputs(answers, sys.modules[__name__])
     got["virt_driver"] = answers.data["virt_driver"]
+    got["neutron"] = "q-svc" in answers.services
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
     for infra in ("mysql", "rabbit"):
         got["ports"][infra] = answers.port(infra)
@@ -147,13 +148,18 @@ def config(ctx) -> dict:
     cache = svckit.cache(a)
     if cache:
         authtoken["memcached_servers"] = cache["memcache_servers"]
+    fake = driver == FAKE_DRIVER
     return {
         "DEFAULT": {"debug": False, "use_stderr": True, "transport_url": rabbit.transport_url(a),
                     "my_ip": a.data["host_ip"], "state_path": data,
                     "instances_path": data / "instances", "compute_driver": driver,
                     "allow_resize_to_same_host": True,
                     "rootwrap_config": _etc(ctx) / "rootwrap.conf",
-                    "osapi_compute_workers": w, "metadata_workers": w},
+                    "osapi_compute_workers": w, "metadata_workers": w,
+                    # The fake driver plugs no VIF, so neutron never sends the
+                    # vif-plugged event a real boot waits for (DevStack's fake setup).
+                    **({"vif_plugging_is_fatal": False, "vif_plugging_timeout": 0} if fake
+                       else {})},
         "wsgi": {"api_paste_config": _etc(ctx) / "api-paste.ini"},
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": svckit.db_url(a, L, "nova_api")},
@@ -162,8 +168,7 @@ def config(ctx) -> dict:
         "service_user": {"send_service_user_token": True, **_auth_section(a)},
         "placement": _auth_section(a),
         "glance": {"region_name": a.data["region"]},
-        "neutron": {**_auth_section(a), **({} if "q-svc" in a.services else
-                                           {"endpoint_override": no_network_url(a)})},
+        "neutron": neutron_section(a),
         "conductor": {"workers": w},
         "scheduler": {"workers": w},
         "vnc": {"enabled": False},
@@ -172,6 +177,15 @@ def config(ctx) -> dict:
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
     }
+
+
+def neutron_section(a) -> dict:
+    """With q-svc, neutron's own view of how nova reaches it; without, the
+    no-network stand-in on q-svc's port."""
+    if "q-svc" in a.services:
+        from stacktui.phases import neutron
+        return neutron.nova_neutron_section(a)
+    return {**_auth_section(a), "endpoint_override": no_network_url(a)}
 
 
 def configure(ctx):
