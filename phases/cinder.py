@@ -23,7 +23,7 @@ from stacktui.errors import StackError
 SERVICES = ("c-api", "c-sch", "c-vol")
 # Bumped when this module writes a different config: the engine's
 # fingerprints then redo cinder's steps on the next install.
-REVISION = 4
+REVISION = 5
 READY_TIMEOUT = 180
 
 LVM_BACKEND = "lvmdriver-1"
@@ -142,6 +142,11 @@ class FileBackedFakeDriver(FakeLoggingVolumeDriver):
 
     def extend_volume(self, volume, new_size):
         self._size(volume, new_size)
+
+    def copy_image_to_volume(self, context, volume, image_service, image_id, **kw):
+        # qemu-img writes a new file of the image's size: back to the volume's.
+        super().copy_image_to_volume(context, volume, image_service, image_id, **kw)
+        self._size(volume, volume["size"])
 
     def create_cloned_volume(self, volume, src_vref):
         shutil.copyfile(self.local_path(src_vref), self.local_path(volume))
