@@ -115,6 +115,10 @@ def discover(answers) -> dict:
         nets = get("network", "/v2.0/networks?router:external=true")["networks"]
         if nets:
             found["public_network_id"] = nets[0]["id"]
+        # DevStack's way for api_extensions=all: the list neutron has. Left at
+        # "all", tempest expects extensions ML2/OVN does not load (metering).
+        exts = get("network", "/v2.0/extensions")["extensions"]
+        found["network_extensions"] = ",".join(sorted(e["alias"] for e in exts))
     return found
 
 

@@ -114,7 +114,8 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
                            "floating_network_name": "public",
                            "public_network_id": found.get("public_network_id", "")}
         conf["network-feature-enabled"] = {"ipv6": a.data["service_ip_version"] == 6
-                                           or found.get("ipv6", False)}
+                                           or found.get("ipv6", False),
+                                           "api_extensions": found.get("network_extensions", "")}
     if enabled("c-api"):
         conf["volume"] = {"region": region, "endpoint_type": "publicURL",
                           "build_timeout": 300,
