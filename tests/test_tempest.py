@@ -100,6 +100,8 @@ def test_parse_counts_failures_and_skip_reasons():
     assert "n-api" in cmd_verify.explain("Nova is not available", svcs)
     assert "c-api" in cmd_verify.explain("Cinder is not available", svcs)
     assert cmd_verify.explain("Something odd", svcs) is None
+    assert "run_validation" in cmd_verify.explain(
+        "Validation should be enabled to ensure guest OS is running", svcs)
     # Nova runs: its skip is not explained away.
     assert cmd_verify.explain("Nova is not available", svcs + ["n-api"]) is None
 
