@@ -321,6 +321,29 @@ def cmd_unstack(args) -> int:
     return 0
 
 
+def _module_cleanups(layout: Layout) -> None:
+    """Each service's cleanup(): what it made outside the folders clean
+    removes (cinder's loop device and volume group)."""
+    from .engine import Context, service_modules
+    from .masking import Masker
+    from .runner import Runner
+    try:
+        ans = answers_mod.load(layout.answers_file)
+    except UserError:
+        return
+    runner = Runner(layout.logs / "clean.log", Masker(ans.secret_values))
+    try:
+        ctx = Context(ans, layout, events.Bus(), runner)
+        for mod in service_modules(ans):
+            if hasattr(mod, "cleanup"):
+                try:
+                    mod.cleanup(ctx)
+                except Exception as e:  # noqa: BLE001 - clean goes on; the user is told
+                    print(f"cleanup of {mod.__name__.rsplit('.', 1)[1]}: {e}", file=sys.stderr)
+    finally:
+        runner.close()
+
+
 def cmd_clean(args) -> int:
     from .engine import Context, service_modules
     dest = resolve_dest(args)
@@ -334,6 +357,7 @@ def cmd_clean(args) -> int:
         Client(layout).shutdown(stop_panes=True)
     except StackError:
         pass
+    _module_cleanups(layout)
     for path in layout.created():
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -45,14 +45,23 @@ class KeystoneAdmin:
     def user(self, name: str, password: str, project_id: str | None = None) -> str:
         u = self._find("users", name=name, domain_id="default")
         if u:
-            # A changed answer changes the password: keep Keystone in step.
-            self.s.patch(f"{self.url}/users/{u['id']}", json={"user": {"password": password}},
-                         raise_exc=True)
+            # A changed answer changes the password: keep Keystone in step,
+            # but only when it differs. Setting it again revokes the tokens a
+            # running service already holds (its API answers 503 for a while).
+            if not self._password_works(name, password):
+                self.s.patch(f"{self.url}/users/{u['id']}", json={"user": {"password": password}},
+                             raise_exc=True)
             return u["id"]
         body = {"name": name, "password": password, "domain_id": "default", "enabled": True}
         if project_id:
             body["default_project_id"] = project_id
         return self._post("/users", {"user": body})["user"]["id"]
+
+    def _password_works(self, name: str, password: str) -> bool:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": name, "domain": {"id": "default"}, "password": password}}}}}
+        r = self.s.post(self.url + "/auth/tokens", json=body, authenticated=False, raise_exc=False)
+        return r.status_code == 201
 
     def grant(self, user_id: str, project_id: str, role_id: str) -> None:
         self.s.put(f"{self.url}/projects/{project_id}/users/{user_id}/roles/{role_id}",
