@@ -119,7 +119,7 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
     if enabled("c-api"):
         conf["volume"] = {"region": region, "endpoint_type": "publicURL",
                           "build_timeout": 300,
-                          "backend_names": found.get("volume_backends", "")}
+                          "backend_names": found.get("volume_backends") or _cinder_backend(a)}
         conf["volume-feature-enabled"] = {"backup": enabled("c-bak"), "api_v3": True}
     for name, sec in list(conf.items()):
         for k, v in list(sec.items()):
@@ -141,3 +141,10 @@ def write(answers, layout: Layout, found: dict | None = None) -> Path:
     # It holds the admin password: readable by its owner and group only.
     inifile.write(path, build(answers, layout, found), mode=0o640)
     return path
+
+
+def _cinder_backend(answers) -> str:
+    """The backend cinder's configure named, before any volume service has
+    reported it (the conf is written at install, verify refreshes it)."""
+    from .phases import cinder
+    return cinder.backend_name(answers)
