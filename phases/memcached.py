@@ -12,6 +12,9 @@ from stacktui.errors import StackError
 
 SERVICES = ("memcached",)
 PACKAGES = ("memcached",)
+# keystone-manage and nova-manage use the cache during init: memcached must
+# be up before any init step, like the database.
+START_EARLY = True
 CACHE_MB = 64
 
 
