@@ -113,8 +113,9 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
                            "project_network_cidr": a.data["fixed_range"],
                            "floating_network_name": "public",
                            "public_network_id": found.get("public_network_id", "")}
-        conf["network-feature-enabled"] = {"ipv6": a.data["service_ip_version"] == 6
-                                           or found.get("ipv6", False),
+        # Project subnets of either family are neutron's own business, not
+        # the host's (DevStack's IP_VERSION defaults to 4+6).
+        conf["network-feature-enabled"] = {"ipv6": True,
                                            "api_extensions": found.get("network_extensions", "")}
     if enabled("c-api"):
         conf["volume"] = {"region": region, "endpoint_type": "publicURL",

@@ -153,3 +153,12 @@ def test_tempest_smoke_passes_on_minimal_stack(minimal_stack):
         assert pw not in out
     print(f"tempest smoke: {result['passed']} passed, {result['skipped']} skipped, "
           f"{result['failed']} failed in {result['seconds']}s")
+
+
+def test_guest_scenarios_left_out_with_the_fake_driver(tmp_path):
+    ans = answers_mod.Answers()
+    ans.data.update(dest=str(tmp_path), host_ip="127.0.0.1", virt_driver="fake",
+                    enabled_services=["key", "g-api", "placement-api", "n-api", "q-svc"])
+    out = cmd_verify.left_out(ans)
+    assert "fake driver" in out["tempest.scenario.test_network_basic_ops"]
+    assert cmd_verify.left_out(_answers(tmp_path, ["key", "g-api"])) == {}
