@@ -62,6 +62,7 @@ def one(root: Path, name: str, env: dict) -> dict:
 
 
 def main() -> None:
+    load0 = list(os.getloadavg())
     root = Path(tempfile.mkdtemp(prefix="stacktui-bench-"))
     base = {**os.environ, "XDG_CONFIG_HOME": str(root / "config"), "XDG_STATE_HOME": str(root / "state")}
     try:
@@ -77,7 +78,9 @@ def main() -> None:
     res["venv_speedup_vs_devstack_way"] = round(
         res["devstack"]["venv_seconds"] / max(res["warm"]["venv_seconds"], 0.01), 1)
     res["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "when": time.strftime("%Y-%m-%d %H:%M")}
+                      "when": time.strftime("%Y-%m-%d %H:%M"),
+                      # Other work on the machine slows every figure: say how much there was.
+                      "load_average_at_start": load0, "load_average_at_end": list(os.getloadavg())}
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "install.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
