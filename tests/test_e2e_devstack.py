@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacktui import catalog
+from stacktui import catalog, inifile
 
 from .conftest import NASTY, free_ports, stack_processes, stacktui, teardown_stack
 from .test_e2e_horizon import _check_assets
@@ -145,11 +145,11 @@ def test_default_profile_installs_and_every_pane_runs(ds):
 
 def test_nova_talks_to_the_real_neutron(ds):
     assert "no-network" not in panes(ds)
-    conf = (ds["dest"] / "etc" / "nova" / "nova.conf").read_text()
-    section = conf.split("[neutron]", 1)[1].split("\n[", 1)[0]
-    assert "endpoint_override" not in section
-    assert "valid_interfaces = public" in section
-    assert "vif_plugging_timeout = 0" in conf and "vif_plugging_is_fatal = False" in conf
+    conf = inifile.read(ds["dest"] / "etc" / "nova" / "nova.conf")
+    assert not conf.has_option("neutron", "endpoint_override")
+    assert conf.get("neutron", "valid_interfaces") == "public"
+    assert conf.get("DEFAULT", "vif_plugging_timeout") == "0"
+    assert conf.get("DEFAULT", "vif_plugging_is_fatal") == "false"
 
 
 def test_cli_network_subnet_router(ds):
