@@ -204,7 +204,9 @@ def print_summary(s: dict) -> None:
 def _client(args, start: bool = False):
     from .client import Client, ensure_daemon
     layout = Layout(resolve_dest(args))
-    if not layout.answers_file.exists():
+    # A supervisor that still answers is reason enough: a half-removed DEST
+    # must not leave its services unreachable.
+    if not layout.answers_file.exists() and not layout.socket.exists():
         raise UserError(Problem(f"no stack installed in {layout.dest}", key="dest",
                                 fix="run `stacktui install`, or pass --dest DIR"))
     return layout, (ensure_daemon(layout) if start else Client(layout))
