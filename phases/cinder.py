@@ -183,10 +183,7 @@ def inputs(answers, phase):
 
 
 def _auth(a, user: str = "cinder") -> dict:
-    return {"auth_type": "password", "auth_url": svckit.auth_url(a), "username": user,
-            "password": a.password("service"), "user_domain_name": "Default",
-            "project_name": "service", "project_domain_name": "Default",
-            "region_name": a.data["region"]}
+    return svckit.service_auth(a, user)
 
 
 def config(ctx) -> dict:

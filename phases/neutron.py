@@ -64,11 +64,7 @@ def inputs(answers, phase):
     return got
 
 
-def _service_auth(a, user: str) -> dict:
-    return {"auth_type": "password", "auth_url": svckit.auth_url(a), "username": user,
-            "password": a.password("service"), "user_domain_name": "Default",
-            "project_name": "service", "project_domain_name": "Default",
-            "region_name": a.data["region"]}
+_service_auth = svckit.service_auth
 
 
 def config(ctx) -> tuple[dict, dict]:
@@ -292,10 +288,7 @@ def nova_neutron_section(answers) -> dict:
     """nova.conf's [neutron] when q-svc runs: nova's service credentials,
     the region and the endpoint found through the catalog (DevStack's
     configure_neutron_nova)."""
-    return {"auth_type": "password", "auth_url": svckit.auth_url(answers), "username": "nova",
-            "password": answers.password("service"), "user_domain_name": "Default",
-            "project_name": "service", "project_domain_name": "Default",
-            "region_name": answers.data["region"], "valid_interfaces": "public",
+    return {**svckit.service_auth(answers, "nova"), "valid_interfaces": "public",
             "service_metadata_proxy": False}
 
 

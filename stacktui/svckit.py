@@ -35,6 +35,15 @@ def auth_url(answers) -> str:
     return f"http://{answers.url_host()}:{answers.port('key')}"
 
 
+def service_auth(answers, user: str) -> dict:
+    """A keystoneauth password section for a service calling another one
+    ([placement], [neutron], [nova], [service_user] ...)."""
+    return {"auth_type": "password", "auth_url": auth_url(answers), "username": user,
+            "password": answers.password("service"), "user_domain_name": "Default",
+            "project_name": "service", "project_domain_name": "Default",
+            "region_name": answers.data["region"]}
+
+
 def authtoken(answers, user: str) -> dict:
     """[keystone_authtoken] for a service that validates tokens as ``user``."""
     url = auth_url(answers)
