@@ -69,7 +69,7 @@ def run(ctx):
         check_neutron(ctx, sess)
 
 
-def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 120) -> str:
+def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 180) -> str:
     """Cinder's services report up and a 1 GB volume reaches `available`,
     then is deleted and gone: the path `openstack volume create` takes."""
     import time
@@ -87,28 +87,42 @@ def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 
         time.sleep(1)
     if not with_volume:
         return f"cinder: {', '.join(sorted(up)) or 'no service'} up; no c-vol, no volume made"
-    vol = sess.post("/volumes", endpoint_filter=ep, raise_exc=True,
-                    json={"volume": {"size": 1, "name": "stacktui-verify"}}).json()["volume"]
+    # A scheduler that has not yet heard c-vol's capabilities (they come by
+    # RPC a little after both report up) puts the first volume in error with
+    # "no valid backend": that is the cloud still starting, so try again
+    # until the deadline; an error then is a real one.
     t0 = time.monotonic()
-    try:
-        while True:
-            status = sess.get(f"/volumes/{vol['id']}", endpoint_filter=ep,
-                              raise_exc=True).json()["volume"]["status"]
-            if status == "available":
-                break
-            if status == "error" or time.monotonic() - t0 > timeout:
-                raise StackError(f"volume {vol['id']} is {status}, not available "
-                                 "(see `stacktui logs c-sch`, `stacktui logs c-vol`)")
-            time.sleep(0.5)
-        made = time.monotonic() - t0
-    finally:
+    tries = 0
+    while True:
+        tries += 1
+        vol = sess.post("/volumes", endpoint_filter=ep, raise_exc=True,
+                        json={"volume": {"size": 1, "name": "stacktui-verify"}}).json()["volume"]
+        status = _wait_volume(sess, ep, vol["id"], t0 + timeout)
+        if status == "available":
+            made = time.monotonic() - t0
+            sess.delete(f"/volumes/{vol['id']}", endpoint_filter=ep, raise_exc=False)
+            break
         sess.delete(f"/volumes/{vol['id']}", endpoint_filter=ep, raise_exc=False)
+        if status != "error" or time.monotonic() > t0 + timeout:
+            raise StackError(f"volume {vol['id']} is {status}, not available after {tries} tries "
+                             "(see `stacktui logs c-sch`, `stacktui logs c-vol`)")
+        time.sleep(3)
     while sess.get(f"/volumes/{vol['id']}", endpoint_filter=ep, raise_exc=False).status_code != 404:
         if time.monotonic() - t0 > 2 * timeout:
             raise StackError(f"volume {vol['id']} was not deleted")
         time.sleep(0.5)
     return (f"cinder: {', '.join(sorted(up))} up; a 1 GB volume was available in {made:.1f} s "
             "and deleted")
+
+
+def _wait_volume(sess, ep, vol_id: str, deadline: float) -> str:
+    import time
+    while True:
+        status = sess.get(f"/volumes/{vol_id}", endpoint_filter=ep,
+                          raise_exc=True).json()["volume"]["status"]
+        if status in ("available", "error") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
 
 
 NOVA_BINARIES = {"n-cond": "nova-conductor", "n-sch": "nova-scheduler", "n-cpu": "nova-compute"}
