@@ -8,6 +8,8 @@ feeds the log view in batches (a flood must not freeze the keys).
 
 from __future__ import annotations
 
+from textual.css.query import NoMatches
+
 import threading
 import time
 from pathlib import Path
@@ -104,7 +106,10 @@ class DashboardScreen(Screen):
 
     def show_error(self, text: str) -> None:
         self.error = text
-        self.query_one("#pane-title", Static).update(Text(text, style="bold red"))
+        try:
+            self.query_one("#pane-title", Static).update(Text(text, style="bold red"))
+        except NoMatches:
+            pass    # an answer from a worker that outlived the screen (quitting)
 
     def poll_status(self) -> None:
         if not self._polling and self.client is not None:
@@ -122,6 +127,8 @@ class DashboardScreen(Screen):
 
     def got_status(self, panes: list[dict] | None, err: str | None) -> None:
         self._polling = False
+        if not self.is_attached:
+            return
         if panes is None:
             self.show_error(f"supervisor: {err}")
             return
