@@ -8,8 +8,6 @@ feeds the log view in batches (a flood must not freeze the keys).
 
 from __future__ import annotations
 
-from textual.css.query import NoMatches
-
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
