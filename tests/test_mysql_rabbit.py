@@ -52,6 +52,11 @@ def infra(tmp_path_factory):
     runner = Runner(layout.stack_log, Masker(ans.secret_values))
     ctx = Context(ans, layout, events.Bus(), runner)
     try:
+        # A fresh machine has no mariadb-server or rabbitmq-server yet: the
+        # prerequisites phase installs them, as it does for an install.
+        from stacktui.phases import prerequisites
+        ctx.step = Step("prerequisites")
+        prerequisites.run(ctx)
         for mod in (mysql, rabbit):
             name = mod.__name__.rsplit(".", 1)[1]
             for phase in ("configure", "init", "start", "accounts"):
