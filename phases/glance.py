@@ -49,8 +49,7 @@ def panes(ctx) -> list[dict]:
 
 
 def accounts(ctx):
-    from stacktui.keystone_api import KeystoneAdmin
-    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", ctx.answers.password("admin"), ctx.answers.region)
+    ks = ctx.keystone()
     ks.service_user("glance", ctx.answers.password("service"))
     ks.endpoints(ks.service("glance", "image", "Glance image service"), ctx.endpoint("g-api"))
 

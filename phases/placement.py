@@ -42,8 +42,7 @@ def panes(ctx) -> list[dict]:
 
 
 def accounts(ctx):
-    from stacktui.keystone_api import KeystoneAdmin
-    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", ctx.answers.password("admin"), ctx.answers.region)
+    ks = ctx.keystone()
     ks.service_user("placement", ctx.answers.password("service"))
     ks.endpoints(ks.service("placement", "placement", "Placement service"),
                  ctx.endpoint("placement-api"))

@@ -19,7 +19,7 @@ import os
 import secrets as _secrets
 import time
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +153,16 @@ class Context:
                 self._shared["client"] = ensure_daemon(self.layout)
             return self._shared["client"]
 
+    def keystone(self):
+        """One admin session for every step of this run that talks to
+        Keystone: one token, and the ids it has seen, for all of them."""
+        with self._shared["lock"]:
+            if self._shared.get("keystone") is None:
+                from .keystone_api import KeystoneAdmin
+                self._shared["keystone"] = KeystoneAdmin(
+                    self.endpoint("key") + "/v3", self.answers.password("admin"), self.answers.region)
+            return self._shared["keystone"]
+
     @property
     def modules(self) -> list:
         return service_modules(self.answers)
@@ -175,21 +185,29 @@ def global_module(phase: str):
     return importlib.import_module(f"stacktui.phases.{phase.replace('-', '_')}")
 
 
+def _early_modules(mods: list[str]) -> list[str]:
+    return [m for m in mods
+            if getattr(importlib.import_module(f"stacktui.phases.{m}"), "START_EARLY", False)]
+
+
 def plan_steps(answers: Answers) -> list[Step]:
+    """Every step in stack.sh's order. That order is what the views list; the
+    steps run as soon as what they need is done (see step_needs)."""
     mods = [m.__name__.rsplit(".", 1)[1] for m in service_modules(answers)]
     # A module with START_EARLY (the database) starts right after its own
     # init, because the other services' init steps (db sync) need it running.
-    early = [m for m in mods if getattr(importlib.import_module(f"stacktui.phases.{m}"),
-                                        "START_EARLY", False)]
+    early = _early_modules(mods)
     steps = [Step(p) for p in GLOBAL_BEFORE]
-    for phase in SERVICE_PHASES_1:
-        for m in mods:
-            steps += [Step(phase, m)] if _has(m, phase) else []
-            if m in early and phase == SERVICE_PHASES_1[-1]:
-                steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
+    steps += [Step("configure", m) for m in mods if _has(m, "configure")]
+    # post-config merges into the files configure wrote, before anything reads
+    # them: a [database] override reaches the db syncs too.
     steps.append(Step("post-config"))
+    for m in mods:
+        steps += [Step("init", m)] if _has(m, "init") else []
+        if m in early:
+            steps += [Step(p, m) for p in SERVICE_PHASES_2 if _has(m, p)]
     # DevStack's order: keystone up, every service's accounts, then the
-    # services; the starts run side by side where nothing needs the other.
+    # services.
     late = [m for m in mods if m not in early]
     first = [m for m in late if m == "keystone"]
     steps += [Step(p, m) for m in first for p in SERVICE_PHASES_2 if _has(m, p)]
@@ -208,19 +226,42 @@ def _module_needs(module: str) -> set[str]:
     return out - {module}
 
 
-def batches(steps: list[Step]) -> list[list[Step]]:
-    """Consecutive steps that may run side by side on a multi-core host:
-    database syncs of different services, and the starts of services that
-    do not need each other (glance and placement, not nova before them)."""
-    out: list[list[Step]] = []
+def step_needs(steps: list[Step]) -> dict[str, set[str]]:
+    """For each step, the steps that must be done before it starts.
+
+    Global steps, configure steps and the infrastructure started early (the
+    database, the queue) wait for everything before them. A service's db sync
+    waits only for those; keystone starts as soon as its own sync is done; a
+    service's accounts need keystone's; a service starts once its sync is done
+    and what it needs is running, without waiting for keystone (services ask
+    keystone only when a request comes in), nor for its own accounts unless
+    its after_start hook calls its own API (nova's flavors)."""
+    ids = {s.id for s in steps}
+    early = set(_early_modules(list(dict.fromkeys(s.module for s in steps if s.module))))
+
+    def have(*names: str) -> set[str]:
+        return {n for n in names if n in ids}
+
+    out: dict[str, set[str]] = {}
+    before: list[str] = []
     for step in steps:
-        cur = out[-1] if out else None
-        if cur and step.module and cur[0].module and cur[0].phase == step.phase \
-                and step.phase in ("init", "start") \
-                and not (step.phase == "start" and _module_needs(step.module) & {s.module for s in cur}):
-            cur.append(step)
-        else:
-            out.append([step])
+        m = step.module
+        if m is None or step.phase == "configure" or m in early:
+            need = set(before)
+        elif step.phase == "init":
+            need = have("post-config")
+        elif step.phase == "accounts":
+            need = have(f"init:{m}", "post-config",
+                        "start:keystone" if m == "keystone" else "accounts:keystone")
+        else:   # start
+            need = have(f"init:{m}", "post-config",
+                        *(f"start:{n}" for n in _module_needs(m) if n != "keystone"))
+            if getattr(importlib.import_module(f"stacktui.phases.{m}"), "after_start", None):
+                need |= have(f"accounts:{m}")
+        # The early infrastructure, and every global step so far, come first.
+        need |= {b for b in before if ":" not in b or b.split(":")[1] in early}
+        out[step.id] = need
+        before.append(step.id)
     return out
 
 
@@ -296,33 +337,49 @@ class Engine:
         steps = plan_steps(self.answers)
         self.bus.emit(events.PLAN, steps=[{"id": s.id, "phase": s.phase, "module": s.module,
                                            "estimate": ESTIMATES.get(s.phase, 1)} for s in steps])
+        needs = step_needs(steps)
         done_fp: dict[str, str] = {}
         summary: dict = {}
-        for batch in batches(steps):
-            todo = []
-            for step in batch:
-                sctx = ctx.for_step(step)
-                fp = self._fingerprint(key, step, self._chain(step, steps, done_fp), sctx)
-                if state.fp(step.id) == fp and self._still_there(sctx, step):
-                    done_fp[step.id] = fp
-                    self.bus.emit(events.STEP_SKIP, step.id)
-                    if step.phase == "summary":
-                        summary = self._function(step)(sctx) or {}
-                else:
-                    todo.append((step, sctx, fp))
-            if len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
-                    outcomes = list(pool.map(lambda t: self._run_one(state, *t), todo))
-            else:
-                outcomes = [self._run_one(state, *t) for t in todo]
-            for (step, _, fp), (result, err) in zip(todo, outcomes):
-                if err is None:
+        waiting = list(steps)
+        running: dict = {}
+        errors: list[StackError] = []
+        # One more thread than cores: a start step mostly waits for its pane.
+        with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
+            while waiting or running:
+                progressed = True
+                while progressed and not errors:
+                    progressed = False
+                    for step in [s for s in waiting if needs[s.id] <= done_fp.keys()]:
+                        if len(running) > (os.cpu_count() or 1):
+                            break
+                        waiting.remove(step)
+                        progressed = True
+                        sctx = ctx.for_step(step)
+                        fp = self._fingerprint(key, step, self._chain(step, steps, done_fp), sctx)
+                        if state.fp(step.id) == fp and self._still_there(sctx, step):
+                            done_fp[step.id] = fp
+                            self.bus.emit(events.STEP_SKIP, step.id)
+                            if step.phase == "summary":
+                                summary = self._function(step)(sctx) or {}
+                        else:
+                            running[pool.submit(self._run_one, state, step, sctx, fp)] = (step, fp)
+                if not running:
+                    if waiting and not errors:
+                        raise StackError("steps wait for each other: "
+                                         + ", ".join(s.id for s in waiting))
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    step, fp = running.pop(fut)
+                    result, err = fut.result()
+                    if err is not None:
+                        errors.append(err)
+                        continue
                     done_fp[step.id] = fp
                     if step.phase == "summary":
                         summary = result or {}
-            errors = [err for _, err in outcomes if err is not None]
-            if errors:
-                raise errors[0]
+        if errors:
+            raise errors[0]
         total = time.monotonic() - t0
         summary["seconds"] = total
         self.bus.emit(events.DONE, None, seconds=total, summary=summary)

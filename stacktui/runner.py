@@ -54,6 +54,11 @@ class Runner:
         """
         full_env = {**os.environ, **self.base_env, **(env or {}), "TERM": "dumb",
                     "PYTHONUNBUFFERED": "1"}
+        # The stack's venv is built without bytecode (uv's default) and its
+        # first imports write it; a caller's PYTHONDONTWRITEBYTECODE (common in
+        # containers) would make every keystone-manage or db sync recompile
+        # seconds of modules. Panes already start without it.
+        full_env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.note("$ " + " ".join(argv))
         tail: deque[str] = deque(maxlen=tail_lines)
         try:

@@ -15,24 +15,52 @@ from stacktui.errors import StackError
 
 def plan(**over):
     a = answers.load(None, dest="/tmp/stacktui-plan-test", overrides={"host_ip": "127.0.0.1", **over})
-    return [[s.id for s in b] for b in engine.batches(engine.plan_steps(a))]
+    steps = engine.plan_steps(a)
+    return [s.id for s in steps], engine.step_needs(steps)
 
 
 def test_minimal_plan_follows_stack_sh_order():
-    flat = [s for b in plan() for s in b]
+    flat, _ = plan()
     assert flat[:4] == ["preflight", "prerequisites", "database", "install"]
-    assert flat.index("init:keystone") < flat.index("post-config") < flat.index("start:keystone")
+    assert flat.index("configure:placement") < flat.index("post-config") < flat.index("init:keystone")
     # keystone first, then every account, then the other services (DevStack's order)
     assert flat.index("start:keystone") < flat.index("accounts:keystone") < \
         flat.index("accounts:glance") < flat.index("start:glance")
     assert flat[-2:] == ["verify", "summary"]
 
 
-def test_independent_steps_share_a_batch():
-    b = plan()
-    assert ["init:keystone", "init:glance", "init:placement"] in b
-    assert ["start:glance", "start:placement"] in b
-    assert ["start:keystone"] in b          # alone: everything needs it
+def after(needs, step):
+    """Every step that must be done before ``step``, transitively."""
+    out, todo = set(), list(needs[step])
+    while todo:
+        s = todo.pop()
+        if s not in out:
+            out.add(s)
+            todo += needs[s]
+    return out
+
+
+def test_steps_wait_only_for_what_they_need():
+    flat, needs = plan()
+    # the db syncs run side by side, after the merged config exists
+    for m in ("keystone", "glance", "placement"):
+        assert after(needs, f"init:{m}") == {"preflight", "prerequisites", "database", "install",
+                                             "configure:keystone", "configure:glance",
+                                             "configure:placement", "post-config"}
+    # keystone starts once its own sync is done, not the others'
+    assert "init:glance" not in after(needs, "start:keystone")
+    # glance starts without waiting for keystone; its accounts need keystone's
+    assert not {"start:keystone", "accounts:glance"} & after(needs, "start:glance")
+    assert {"start:keystone", "accounts:keystone"} <= after(needs, "accounts:glance")
+    assert set(flat) - {"verify", "summary"} == after(needs, "verify")
+
+
+def test_infrastructure_and_api_hooks_come_first():
+    flat, needs = plan(database="mysql", enabled_services=[
+        "mysql", "rabbit", "key", "g-api", "placement-api", "n-api", "n-cond", "n-sch", "n-cpu"])
+    assert {"start:mysql", "start:rabbit"} <= after(needs, "init:keystone")
+    # nova's after_start makes flavors through its own API: its accounts first
+    assert {"accounts:nova", "start:placement", "start:glance"} <= after(needs, "start:nova")
 
 
 def test_state_file_is_written_atomically_private(tmp_path):
