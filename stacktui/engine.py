@@ -338,6 +338,9 @@ class Engine:
         self.bus.emit(events.PLAN, steps=[{"id": s.id, "phase": s.phase, "module": s.module,
                                            "estimate": ESTIMATES.get(s.phase, 1)} for s in steps])
         needs = step_needs(steps)
+        gone = prune_panes(ctx)
+        if gone:
+            ctx.say(f"stopped {', '.join(gone)}: no longer part of this stack")
         done_fp: dict[str, str] = {}
         summary: dict = {}
         waiting = list(steps)
@@ -503,6 +506,36 @@ def _write_panes(ctx: Context, specs: list[dict]) -> None:
     for i, s in enumerate(merged):
         s["order"] = i
     atomic_write(path, json.dumps(merged, indent=1), mode=0o640)
+
+
+def prune_panes(ctx: Context) -> list[str]:
+    """Stop and forget the panes this stack no longer runs: a service taken
+    out of the answers, or nova's no-network stand-in once q-svc is enabled.
+    Done before anything starts, since such a pane may hold a port a new
+    service needs."""
+    path = ctx.layout.panes_file
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    wanted: set[str] = set()
+    for mod in ctx.modules:
+        if hasattr(mod, "panes"):
+            wanted |= {p["name"] for p in mod.panes(ctx)}
+    stale = [s["name"] for s in current if s["name"] not in wanted]
+    if not stale:
+        return []
+    from .client import Client
+    client = Client(ctx.layout)
+    up = client.ping()
+    if up:
+        client.stop(stale, infra=True)
+    with _PANES_LOCK:
+        atomic_write(path, json.dumps([s for s in current if s["name"] not in stale], indent=1),
+                     mode=0o640)
+        if up:
+            client.reload()
+    return stale
 
 
 def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = None,

@@ -108,3 +108,38 @@ def test_fingerprints_hide_passwords(tmp_path):
     blob = json.dumps(engine.default_inputs(a, __import__("stacktui.phases.keystone",
                                                           fromlist=["x"])), default=str)
     assert "changed" in blob      # the input holds it; only the HMAC is stored
+
+
+def test_panes_no_longer_in_the_stack_are_stopped_and_dropped():
+    """A real supervisor runs a pane the answers no longer ask for (nova's
+    no-network stand-in, say): the next install stops it before anything
+    starts and takes it out of panes.json; the panes it wants are kept."""
+    import tempfile
+    from pathlib import Path
+
+    import psutil
+    from stacktui.client import Client
+
+    dest = Path(tempfile.mkdtemp(prefix="stp-", dir="/tmp"))   # a short socket path
+    a = answers.load(None, dest=str(dest), overrides={"host_ip": "127.0.0.1"})
+    eng = engine.Engine(a)
+    for d in (eng.layout.etc, eng.layout.logs, eng.layout.run):
+        d.mkdir(parents=True, exist_ok=True)
+    ctx = engine.Context(a, eng.layout, eng.bus, runner=None)
+    try:
+        stale = engine.pane_spec(ctx, "no-network", ["sleep", "300"])
+        kept = engine.pane_spec(ctx, "key", ["sleep", "300"])
+        engine.write_panes(ctx, [stale, kept])
+        ctx.client.start(["no-network", "key"])
+        pids = {p["name"]: p["pid"] for p in ctx.client.status()}
+        assert engine.prune_panes(ctx) == ["no-network"]
+        assert not psutil.pid_exists(pids["no-network"]) or \
+            psutil.Process(pids["no-network"]).status() == psutil.STATUS_ZOMBIE
+        assert [s["name"] for s in json.loads(eng.layout.panes_file.read_text())] == ["key"]
+        status = {p["name"]: p for p in ctx.client.status()}
+        assert set(status) == {"key"} and status["key"]["pid"] == pids["key"]
+        assert engine.prune_panes(ctx) == []
+    finally:
+        Client(eng.layout).shutdown()
+        import shutil
+        shutil.rmtree(dest, ignore_errors=True)
