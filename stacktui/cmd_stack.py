@@ -93,33 +93,35 @@ class Printer:
         self.verbose = verbose
         self.tty = sys.stdout.isatty()
         self.total = 0
-        self.n = 0
-        self.current = None
+        self.n = 0                  # steps finished (done or skipped)
+        # Steps run side by side: each running one with its progress fraction.
+        self.running: dict[str, float] = {}
         self.estimates: dict[str, float] = {}
         self.done_estimate = 0.0
-        self.fraction = 0.0
 
     def __call__(self, ev: events.Event) -> None:
         if ev.kind == events.PLAN:
             self.total = len(ev.data["steps"])
             self.estimates = {s["id"]: s["estimate"] for s in ev.data["steps"]}
         elif ev.kind == events.STEP_START:
-            self.n += 1
-            self.current = ev.step
-            self.fraction = 0.0
-            self._status(f"[{self.n:2}/{self.total}] {ev.step} ...")
+            self.running[ev.step] = 0.0
+            self._status(", ".join(self.running) + " ...")
         elif ev.kind == events.PROGRESS:
-            self.fraction = ev.data.get("fraction", 0.0)
-            self._status(f"[{self.n:2}/{self.total}] {ev.step} {ev.text}")
+            if ev.step in self.running:
+                self.running[ev.step] = ev.data.get("fraction", 0.0)
+            self._status(f"{ev.step} {ev.text}")
         elif ev.kind == events.STEP_SKIP:
             self.n += 1
             self.done_estimate += self.estimates.get(ev.step, 0)
             if self.verbose:
                 self._line(f"[{self.n:2}/{self.total}] {ev.step}: done before, unchanged")
         elif ev.kind == events.STEP_DONE:
+            self.n += 1
+            self.running.pop(ev.step, None)
             self.done_estimate += self.estimates.get(ev.step, 0)
             self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.data['seconds']:.1f}s")
         elif ev.kind == events.STEP_FAIL:
+            self.running.pop(ev.step, None)
             self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.data['error']}")
             for line in ev.data.get("tail") or []:
                 self._line(f"    | {line}")
@@ -128,12 +130,12 @@ class Printer:
             if self.verbose:
                 self._line(f"    {ev.text}")
             elif self.tty and ev.text.strip():
-                self._status(f"[{self.n:2}/{self.total}] {self.current}: {ev.text.strip()[:60]}")
+                self._status(f"{ev.step or ''}: {ev.text.strip()[:60]}")
 
     def _bar(self) -> str:
         """Overall progress weighted by each step's usual duration."""
         total = sum(self.estimates.values()) or 1
-        cur = self.estimates.get(self.current or "", 0) * self.fraction
+        cur = sum(self.estimates.get(s, 0) * f for s, f in self.running.items())
         frac = min(1.0, (self.done_estimate + cur) / total)
         width = 20
         full = int(frac * width)
@@ -142,7 +144,8 @@ class Printer:
     def _status(self, text: str) -> None:
         if self.tty:
             cols = shutil.get_terminal_size().columns
-            sys.stdout.write("\r\033[K" + (self._bar() + text)[:cols - 1])
+            line = f"{self._bar()}[{self.n:2}/{self.total}] {text}"
+            sys.stdout.write("\r\033[K" + line[:cols - 1])
             sys.stdout.flush()
 
     def _line(self, text: str) -> None:
@@ -195,6 +198,8 @@ def print_summary(s: dict) -> None:
     print(f"The default user is admin; passwords are in {s.get('passwords_file')} (mode 0600)")
     print(f"Credentials: source {s.get('openrc')} admin   or   "
           f"openstack --os-cloud devstack-admin ...  ({s.get('clouds_yaml')})")
+    if s.get("nova_compute"):
+        print(f"nova-compute runs on {s['nova_compute']}")
     print(f"Logs: {s.get('log')}; services: stacktui status")
     print(f"stacktui completed in {s.get('seconds', 0):.1f} seconds.")
 
