@@ -156,7 +156,7 @@ class DashboardScreen(Screen):
 
     def got_monitor(self, st: dict | None) -> None:
         self._monitoring = False
-        if st is not None:
+        if st is not None and self.is_attached:
             self.query_one("#memheader", MemHeader).status = st
 
     # ------------------------------------------------------------ following

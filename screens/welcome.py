@@ -28,11 +28,13 @@ def estimate_seconds(draft) -> int:
         return 60
 
 
-def summary_text(draft) -> Text:
+def summary_text(draft, estimate: bool = True) -> Text:
+    """``estimate=False`` leaves the time out: it validates the answers and
+    imports the engine and its phases, which the first paint need not wait for."""
     names = catalog.ordered(catalog.expand(draft.get("enabled_services")))
     ram = catalog.ram_estimate_mb(names) + OVERHEAD_MB
     disk = catalog.disk_estimate_mb(names) + 2048
-    secs = estimate_seconds(draft)
+    secs = estimate_seconds(draft) if estimate else None
     t = Text()
     t.append("stacktui installs an OpenStack development cloud on this machine, as "
              "DevStack's stack.sh does, and keeps each service in a pane you can watch "
@@ -41,7 +43,8 @@ def summary_text(draft) -> Text:
         ("Services", ", ".join(names) or "none"),
         ("Where (DEST)", str(draft.get("dest"))),
         ("How long", f"about {max(1, round(secs / 60))} min with a warm package cache "
-                     f"(~{secs} s); a first run downloads ~140 packages: add a minute or two"),
+                     f"(~{secs} s); a first run downloads ~140 packages: add a minute or two"
+                     if secs is not None else "…"),
         ("Machine needs", f"~{ram:,} MB RAM free, ~{disk / 1024:.1f} GB disk, Linux, root or sudo"),
     ]
     if draft.loaded_from:
@@ -57,7 +60,7 @@ class WelcomeScreen(WizardScreen):
 
     def body(self):
         yield Static("Welcome to stacktui", classes="title")
-        yield Static(summary_text(self.draft), id="summary")
+        yield Static(summary_text(self.draft, estimate=False), id="summary")
         with Horizontal(classes="row"):
             yield Label("DEST", classes="label")
             yield Input(str(self.draft.get("dest")), id="dest", compact=True)
@@ -73,6 +76,10 @@ class WelcomeScreen(WizardScreen):
 
     def on_mount(self) -> None:
         self.query_one("#load-path" if not self.draft.loaded_from else "#next").focus()
+        self.call_after_refresh(self.show_estimate)
+
+    def show_estimate(self) -> None:
+        self.query_one("#summary", Static).update(summary_text(self.draft))
 
     def save(self) -> None:
         dest = self.query_one("#dest", Input).value.strip()

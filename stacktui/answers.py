@@ -7,16 +7,14 @@ every problem at once with file, line and key, so a user fixes them in one go.
 
 from __future__ import annotations
 
+# yaml, difflib, ipaddress and secrets are imported where they are used: the
+# TUI imports this module before its first paint, which needs only DEFAULTS
+# and default_dest(), and each costs milliseconds there.
 import copy
-import difflib
-import ipaddress
 import os
-import secrets as _secrets
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from . import catalog, hostinfo
 from .errors import Problem, UserError
@@ -104,9 +102,11 @@ class Answers:
         return d
 
     def to_yaml(self) -> str:
+        import yaml
         return yaml.safe_dump(self.public_dict(), sort_keys=False, default_flow_style=False)
 
     def secrets_yaml(self) -> str:
+        import yaml
         return yaml.safe_dump({"passwords": dict(self.data["passwords"])}, sort_keys=False,
                               allow_unicode=True, default_style=None)
 
@@ -128,7 +128,8 @@ def _writable_or_creatable(p: Path) -> bool:
 
 
 def generate_password() -> str:
-    rng = _secrets.SystemRandom()
+    import secrets
+    rng = secrets.SystemRandom()
     return "".join(rng.choice(_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
@@ -138,6 +139,7 @@ class _Marks:
     """Line and column of each key in a YAML document, from its node tree."""
 
     def __init__(self, text: str):
+        import yaml
         self.marks: dict[tuple, tuple[int, int]] = {}
         try:
             node = yaml.compose(text)
@@ -146,6 +148,7 @@ class _Marks:
         self._walk(node, ())
 
     def _walk(self, node, path):
+        import yaml
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 key = path + (k.value,)
@@ -165,6 +168,7 @@ class _Marks:
 
 
 def _read_yaml(path: Path) -> tuple[dict, _Marks]:
+    import yaml
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -197,6 +201,7 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
 
     Raises UserError listing every problem; nothing is written here.
     """
+    import difflib
     data: dict = {}
     marks = _Marks("")
     secrets: dict = {}
@@ -276,6 +281,9 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
 
 
 def _validate(out: dict, bad, given: set = frozenset()) -> None:
+    import difflib
+    import ipaddress
+
     # dest
     if out["dest"] in (None, ""):
         out["dest"] = str(default_dest())
@@ -433,6 +441,7 @@ def save_generated(ans: Answers) -> None:
     so a rerun uses the same ones (and never rewrites the user's own file)."""
     if not ans.generated or not ans.secrets_path:
         return
+    import yaml
     existing = {}
     if ans.secrets_path.exists():
         existing = yaml.safe_load(ans.secrets_path.read_text()) or {}

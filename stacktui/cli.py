@@ -8,8 +8,10 @@ them together and turns UserError into exit code 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
+from types import SimpleNamespace
 
 from .errors import StackError, UserError
 
@@ -48,10 +50,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def tui_args(argv: list[str]) -> SimpleNamespace | None:
+    """`stacktui [--dest D]` and `stacktui [--dest D] attach [--dest D]`, read
+    without build_parser(): importing every command module for it costs the
+    TUI's first paint tens of milliseconds. Anything else (--help, another
+    command, an abbreviation) returns None and goes to the full parser."""
+    dest, command = None, None
+    it = iter(argv)
+    for tok in it:
+        if tok == "--dest":
+            dest = next(it, None)
+            if dest is None:
+                return None
+        elif tok.startswith("--dest="):
+            dest = tok.partition("=")[2]
+        elif tok == "attach" and command is None:
+            command = tok
+        else:
+            return None
+    return SimpleNamespace(dest=dest, command=command)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = tui_args(argv)
+    if args is not None:
+        # Importing Textual makes hundreds of thousands of objects and no
+        # garbage; the collector's passes over them cost the first paint
+        # about a tenth. StackApp turns it back on once the screen is painted.
+        gc.disable()
+        from . import cmd_tui
+        func = cmd_tui.cmd_attach if args.command == "attach" else cmd_tui.run_default
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        func = getattr(args, "func", None)
     if func is None:
         try:
             from . import cmd_tui

@@ -52,7 +52,11 @@ def _run(start: str, dest) -> int:
                                     "and `stacktui status`"))
     from .app import StackApp
     app = StackApp(start, dest)
-    app.run()
+    try:
+        app.run()
+    finally:
+        import gc
+        gc.enable()     # cli.main turned it off; the app may have ended before painting
     if getattr(app, "install_interrupted", False):
         import os
         print("stacktui: install interrupted; run `stacktui` or `stacktui install` again to "

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+# psutil and ipaddress are imported in the functions: answers imports this
+# module on the TUI's way to its first paint, which needs neither.
 import socket
 from functools import lru_cache
 
-import psutil
-
 
 def _addrs():
+    import psutil
     for name, addrs in psutil.net_if_addrs().items():
         for a in addrs:
             if a.family in (socket.AF_INET, socket.AF_INET6):
@@ -21,10 +21,12 @@ def local_addresses() -> set[str]:
 
 
 def interfaces() -> list[str]:
+    import psutil
     return sorted(psutil.net_if_addrs())
 
 
 def local_networks() -> list[ipaddress._BaseNetwork]:
+    import ipaddress
     nets = []
     for _, a in _addrs():
         if a.netmask:
@@ -51,6 +53,7 @@ def default_route_interface() -> str | None:
 def default_host_ip(version: int = 4) -> str:
     """DevStack's HOST_IP: the first address of the default-route interface,
     else the first non-loopback address, else loopback."""
+    import ipaddress
     fam = socket.AF_INET if version == 4 else socket.AF_INET6
     by_if: dict[str, list[str]] = {}
     for name, a in _addrs():
