@@ -42,7 +42,7 @@ class InstallScreen(Screen):
         self.status: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.started: dict[str, float] = {}
-        self.in_step = 0.0
+        self.in_step: dict[str, float] = {}
         self.current: str | None = None
         self.running = False
         self.failed: dict | None = None
@@ -127,24 +127,31 @@ class InstallScreen(Screen):
             self.set_status(ev.step, "running")
             self.current = ev.step
             self.started[ev.step] = time.monotonic()
-            self.in_step = 0.0
-            self.query_one("#current", Static).update(Text(f"▶ {ev.step}", style="bold"))
+            self.in_step[ev.step] = 0.0
+            self.show_running()
             self.query_one("#output", LogView).push([f"==== {ev.step}"])
         elif ev.kind == events.STEP_SKIP:
             self.set_status(ev.step, "skipped", "done before")
         elif ev.kind == events.STEP_DONE:
             self.seconds[ev.step] = ev.data.get("seconds", 0.0)
             self.set_status(ev.step, "done", fmt_secs(self.seconds[ev.step]))
+            self.show_running()
         elif ev.kind == events.STEP_FAIL:
             self.set_status(ev.step, "failed")
             self.failed = ev.data
         elif ev.kind == events.PROGRESS:
-            self.in_step = float(ev.data.get("fraction") or 0)
+            self.in_step[ev.step] = float(ev.data.get("fraction") or 0)
         elif ev.kind == events.SERVICE:
             self.query_one("#output", LogView).push(
                 [f"[pane] {ev.data.get('name')}: {ev.data.get('state')}"
                  + (f" (pid {ev.data['pid']})" if ev.data.get("pid") else "")])
         self.tick()
+
+    def show_running(self) -> None:
+        # Steps run side by side (the db syncs, the starts): name them all.
+        running = [i for i, st in self.status.items() if st == "running"]
+        self.query_one("#current", Static).update(
+            Text("▶ " + ", ".join(running), style="bold") if running else "")
 
     def set_status(self, step: str | None, status: str, when: str = "") -> None:
         if step is None:
@@ -162,24 +169,31 @@ class InstallScreen(Screen):
     # ------------------------------------------------------------ progress
 
     def fractions(self) -> tuple[float, float | None]:
-        """Done fraction and seconds left, by the engine's estimates, scaled by
-        how fast the finished steps went compared with theirs."""
+        """Done fraction by the engine's estimates, and seconds left."""
         if not self.steps:
             return 0.0, None
         est = {s["id"]: float(s.get("estimate") or 1) for s in self.steps}
         total = sum(est.values()) or 1.0
         done = sum(est[i] for i, st in self.status.items() if st in ("done", "skipped") and i in est)
-        cur = est.get(self.current, 0) if self.status.get(self.current) == "running" else 0
-        if cur and self.current in self.started:
-            elapsed = time.monotonic() - self.started[self.current]
-            part = self.in_step or min(0.95, elapsed / (cur * 2))
-            done += cur * part
-        ran = [i for i, st in self.status.items() if st == "done" and i in self.seconds]
+        now = time.monotonic()
+        for i, st in self.status.items():
+            if st == "running" and i in est and i in self.started:
+                guess = min(0.95, (now - self.started[i]) / (est[i] * 2))
+                done += est[i] * (self.in_step.get(i) or guess)
+        frac = min(1.0, done / total)
+        # Steps overlap, so their own durations say little about what is left:
+        # extrapolate this run's wall time once a tenth of its work is done
+        # (steps skipped as done before are no part of that work).
+        skipped = sum(est[i] for i, st in self.status.items() if st == "skipped" and i in est)
+        work = (done - skipped) / max(0.1, total - skipped)
+        if self.t0 and work >= 0.1:
+            return frac, (now - self.t0) * (1 - work) / work
+        ran = [i for i, st in self.status.items() if st == "done" and i in self.seconds and i in est]
         speed = 1.0
         if ran:
             speed = max(0.3, min(5.0, sum(self.seconds[i] for i in ran) /
                                  max(0.1, sum(est[i] for i in ran))))
-        return min(1.0, done / total), (total - done) * speed
+        return frac, (total - done) * speed
 
     def tick(self) -> None:
         frac, left = self.fractions()

@@ -507,3 +507,28 @@ async def test_draft_problems_filter_by_key(tmp_path):
     d = Draft(tmp_path)
     d.set(fixed_range="x", floating_range="y")
     assert {p.key for p in d.problems(keys=("fixed_range",))} == {"fixed_range"}
+
+
+async def test_install_names_every_step_running_side_by_side(tmp_path):
+    """The engine runs independent steps at once (the db syncs): the screen
+    names each running one and counts their progress together."""
+    FakeEngine.runs = 0
+    app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "install")
+        await pilot.pause(0.3)          # the fake run has failed by now
+        scr = app.screen
+        plan = [{"id": i, "estimate": 4} for i in ("init:keystone", "init:glance", "verify")]
+        scr.on_engine_event(events.Event(events.PLAN, data={"steps": plan}))
+        scr.on_engine_event(events.Event(events.STEP_START, "init:keystone"))
+        scr.on_engine_event(events.Event(events.STEP_START, "init:glance"))
+        shown = str(scr.query_one("#current").render())
+        assert "init:keystone" in shown and "init:glance" in shown
+        scr.on_engine_event(events.Event(events.PROGRESS, "init:glance", data={"fraction": 0.5}))
+        scr.on_engine_event(events.Event(events.PROGRESS, "init:keystone", data={"fraction": 0.5}))
+        frac, _ = scr.fractions()
+        assert frac == pytest.approx(1 / 3)
+        scr.on_engine_event(events.Event(events.STEP_DONE, "init:glance", data={"seconds": 2}))
+        shown = str(scr.query_one("#current").render())
+        assert "init:glance" not in shown and "init:keystone" in shown
