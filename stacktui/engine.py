@@ -226,6 +226,12 @@ def _module_needs(module: str) -> set[str]:
     return out - {module}
 
 
+# Starts ordered beyond what the catalog's needs say, where both run: nova's
+# compute asks neutron about its instances' ports as it starts (DevStack
+# starts neutron before nova too).
+START_AFTER = {"nova": {"neutron"}}
+
+
 def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     """For each step, the steps that must be done before it starts.
 
@@ -255,7 +261,8 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
                         "start:keystone" if m == "keystone" else "accounts:keystone")
         else:   # start
             need = have(f"init:{m}", "post-config",
-                        *(f"start:{n}" for n in _module_needs(m) if n != "keystone"))
+                        *(f"start:{n}" for n in _module_needs(m) | START_AFTER.get(m, set())
+                          if n != "keystone"))
             if getattr(importlib.import_module(f"stacktui.phases.{m}"), "after_start", None):
                 need |= have(f"accounts:{m}")
         # The early infrastructure, and every global step so far, come first.
