@@ -20,6 +20,10 @@ PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 LOCKS = ("minimal", "full")   # smallest first: the minimal cloud gets the small venv
+# Lock entries built from source against distro headers (libvirt-python: an
+# sdist needing libvirt-dev and a compiler, which the prerequisites step
+# installs with libvirtd): installed only for a stack that needs them.
+ON_DEMAND = frozenset({"libvirt-python"})
 
 
 def _locks_dir() -> Path:
@@ -52,6 +56,24 @@ def lock_path(answers) -> Path:
                      "add them to stacktui/data/locks/full.in and regenerate full.txt")
 
 
+def skipped(answers) -> set[str]:
+    return set(ON_DEMAND & _lock_projects(lock_path(answers).stem) - needed_projects(answers))
+
+
+def requirements(ctx) -> Path:
+    """The lock, less the on-demand entries this stack does not need."""
+    lock = lock_path(ctx.answers)
+    skip = skipped(ctx.answers)
+    if not skip:
+        return lock
+    keep = [line for line in lock.read_text().splitlines()
+            if line.split("==")[0].strip().lower() not in skip]
+    out = ctx.layout.etc / "stacktui" / f"{lock.stem}-requirements.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(keep) + "\n")
+    return out
+
+
 def uv() -> str:
     exe = shutil.which("uv")
     if exe:
@@ -64,7 +86,9 @@ def uv() -> str:
 
 
 def inputs(answers):
+    skip = skipped(answers)
     return {"lock": hashlib.sha256(lock_path(answers).read_bytes()).hexdigest(),
+            **({"skipped": sorted(skip)} if skip else {}),
             "sources": answers.data["sources"], "python": sys.executable}
 
 
@@ -92,7 +116,7 @@ def run(ctx):
     if not py.exists():
         ctx.run([uv(), "venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
     ctx.progress(0.2, "installing the locked packages")
-    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock_path(ctx.answers)],
+    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", requirements(ctx)],
             timeout=1800)
     for project, spec in ctx.answers.data["sources"].items():
         if spec.get("git"):

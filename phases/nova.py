@@ -63,22 +63,6 @@ def _has(ctx, name: str) -> bool:
 
 # ------------------------------------------------------------ virt driver
 
-def kvm_works() -> bool:
-    """A real probe of /dev/kvm (KVM_GET_API_VERSION): the CPU flags in
-    /proc/cpuinfo can say no while the device answers (FIELD-NOTES 4)."""
-    import fcntl
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        return fcntl.ioctl(fd, 0xAE00) == 12
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 # nova's FakeDriver names its node with a UUID drawn anew in every process
 # (oslo's uuidsentinel), so a restarted nova-compute is a stranger to its own
 # compute node and refuses to start ("No local node identity found"). This
@@ -102,20 +86,39 @@ class StableFakeDriver(fake.FakeDriver):
 '''
 
 
+LIBVIRT_DRIVER = "libvirt.LibvirtDriver"
+
+
 def virt_choice(answers) -> tuple[str, str]:
-    """(compute_driver, why). libvirt is not deployed by this stacktui yet:
-    auto lands on the fake driver and says why; kvm and qemu are refused
-    rather than quietly faked."""
-    want = answers.data["virt_driver"]
-    if want == "fake":
-        return FAKE_DRIVER, "virt_driver is fake: nova's fake.FakeDriver, no real VMs"
-    if want in ("kvm", "qemu"):
-        raise StackError(f"virt_driver {want} needs libvirt, which this stacktui version does not "
-                         "deploy yet; set `virt_driver: fake` (or auto) in the answers")
-    kvm = kvm_works()
-    return FAKE_DRIVER, ("virt_driver auto: /dev/kvm " + ("answers" if kvm else "is absent")
-                         + ", but libvirt is not deployed by this stacktui version; "
-                         "servers run on nova's fake.FakeDriver (no real VMs)")
+    """(compute_driver, why), as stacktui/virt.py decides for these answers."""
+    from stacktui import virt
+    choice = virt.for_answers(answers)
+    return (LIBVIRT_DRIVER if choice.libvirt else FAKE_DRIVER), choice.why
+
+
+def libvirt_sections(ctx, virt_type: str) -> dict:
+    """nova.conf for libvirt on one small host: this stack's own libvirtd
+    (phases/libvirt.py), the CPU model qemu picks (DevStack's LIBVIRT_CPU_MODE
+    default: no host-model computation, which needs CPU flags this kind of
+    host may hide), and no migration settings: with one compute host there is
+    nowhere to migrate to, and nothing listens for qemu+ssh or qemu+tcp."""
+    from stacktui.phases import libvirt
+    return {"libvirt": {"virt_type": virt_type, "connection_uri": libvirt.uri(ctx.layout),
+                        "cpu_mode": "none"}}
+
+
+def privsep(ctx) -> dict:
+    """As root, the privileged helpers nova-compute starts on libvirt (files
+    in instances, os-vif's port plugging, os-brick's volume attach) run
+    directly: by default oslo.privsep goes through sudo, which a root shell
+    may not have (this machine has none)."""
+    if os.geteuid() != 0:
+        return {}
+    import shlex
+    cmd = shlex.join([ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx))])
+    return {s: {"helper_command": cmd} for s in ("nova_sys_admin", "privsep_osbrick",
+                                                "vif_plug_ovs_privileged",
+                                                "vif_plug_linux_bridge_privileged")}
 
 
 # ------------------------------------------------------------ phases
@@ -124,6 +127,7 @@ def inputs(answers, phase):
     from stacktui.engine import default_inputs
     got = default_inputs(answers, sys.modules[__name__])
     got["virt_driver"] = answers.data["virt_driver"]
+    got["virt_choice"] = virt_choice(answers)[0]
     got["neutron"] = "q-svc" in answers.services
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
     for infra in ("mysql", "rabbit"):
@@ -173,7 +177,13 @@ def config(ctx) -> dict:
         "upgrade_levels": {"compute": "auto"},
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
+        **({} if fake else {**libvirt_sections(ctx, _virt_type(a)), **privsep(ctx)}),
     }
+
+
+def _virt_type(a) -> str:
+    from stacktui import virt
+    return virt.for_answers(a).virt_type
 
 
 def neutron_section(a) -> dict:

@@ -25,4 +25,8 @@ def run(ctx):
         "clouds_yaml": str(files.get("clouds.yaml", ctx.layout.dest / "clouds.yaml")),
         "log": str(ctx.layout.stack_log),
     }
+    if "n-cpu" in a.services:
+        from stacktui import virt
+        choice = virt.for_answers(a)
+        summary["nova_compute"] = f"{choice.label} ({choice.why})"
     return summary

@@ -110,7 +110,9 @@ def discover(answers) -> dict:
         if flavors:
             found["flavor_ref"] = flavors[0]["id"]
             found["flavor_ref_alt"] = flavors[1]["id"] if len(flavors) > 1 else flavors[0]["id"]
-        found["virt_driver"] = answers.data.get("virt_driver")
+        from stacktui import virt
+        # What nova-compute really runs (auto may land on either), not the answer.
+        found["virt_driver"] = "libvirt" if virt.for_answers(answers).libvirt else "fake"
     if "q-svc" in svcs:
         nets = get("network", "/v2.0/networks?router:external=true")["networks"]
         if nets:

@@ -92,6 +92,8 @@ class ServicesScreen(WizardScreen):
         for svc in sorted(catalog.SERVICES.values(),
                           key=lambda s: (groups.index(s.group) if s.group in groups else 99,
                                          list(catalog.SERVICES).index(s.name))):
+            if svc.name in catalog.LIBVIRT_DAEMONS:
+                continue    # come with n-cpu when its driver is libvirt, never chosen by hand
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{svc.group:<9} ", style="dim")
             t.append(f"{svc.name:<16} ", style="bold")

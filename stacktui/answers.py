@@ -49,6 +49,7 @@ DEFAULTS: dict = {
 }
 KEYS = tuple(DEFAULTS)
 SOURCE_KEYS = ("git", "branch", "version")
+VIRT_DRIVERS = ("auto", "fake", "qemu", "kvm")
 
 
 @dataclass
@@ -370,6 +371,12 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
             names.extend(catalog.expand([s]))
     if out["database"] == "mysql" and "mysql" not in names:
         names.append("mysql")
+    # n-cpu on libvirt brings libvirt's daemons; on the fake driver they go.
+    from . import virt
+    names = [n for n in names if n not in catalog.LIBVIRT_DAEMONS]
+    if "n-cpu" in names and out["virt_driver"] in VIRT_DRIVERS \
+            and virt.choose(out["virt_driver"]).libvirt:
+        names.extend(catalog.LIBVIRT_DAEMONS)
     for n in names:
         svc = catalog.get(n)
         if not svc.implemented:
@@ -415,7 +422,7 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
                     not (spec.get("git") or spec.get("version")):
                 bad(("sources", proj), "must be {git: URL, branch: REF} or {version: X.Y.Z}")
 
-    if out["virt_driver"] not in ("auto", "fake", "qemu", "kvm"):
+    if out["virt_driver"] not in VIRT_DRIVERS:
         bad(("virt_driver",), f"must be auto, fake, qemu or kvm, got {out['virt_driver']!r}")
     w = out["workers"]
     if w != "auto" and (isinstance(w, bool) or not isinstance(w, int) or w < 1):

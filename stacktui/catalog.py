@@ -59,6 +59,13 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
     _s("n-cpu", "nova", "Nova compute", None, ("n-api", "placement-api"), 160, 0, 1, "nova", implemented=True),
     _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 80, 0, 0, "nova"),
+    # libvirt for n-cpu (phases/libvirt.py): not chosen by hand, see LIBVIRT_DAEMONS.
+    # libvirtd's figure is the daemon alone; each running guest adds its qemu
+    # process (guest RAM actually touched plus about 40 MB) to this pane.
+    _s("virtlogd", "libvirt", "libvirt log daemon (guest consoles)", None, (), 20, 0, 0, "libvirt",
+       implemented=True),
+    _s("libvirtd", "libvirt", "libvirt daemon (runs the qemu guests)", None, ("virtlogd",), 45, 10, 0,
+       "libvirt", "libvirt-python", implemented=True),
     # cinder measured after volume create/delete and a restart, one uwsgi worker
     # (2 cores); c-vol is its parent plus one child per backend.
     _s("c-api", "cinder", "Cinder volume API", 8776, ("key", "mysql", "rabbit"), 160, 400, 2, "cinder", "cinder",
@@ -93,6 +100,11 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("s-account", "swift", "Swift account server", None, ("s-proxy",), 60, 0, 1),
     _s("tls-proxy", "tls-proxy", "TLS terminating proxy", None, (), 30, 0, 0),
 ]}
+
+# What n-cpu needs when stacktui/virt.py gives it libvirt: answers add these
+# with n-cpu and drop them with the fake driver, so a user never lists them.
+LIBVIRT_DAEMONS = ("virtlogd", "libvirtd")
+
 
 # DevStack names that no longer exist or that stacktui replaces.
 RETIRED: dict[str, str] = {
@@ -151,7 +163,9 @@ def profile_services(name: str) -> tuple[list[str], dict[str, str]]:
     return keep, out
 
 # stack.sh brings services up in this order (FIELD-NOTES section 1, step 7).
-GROUP_ORDER = ("mysql", "rabbit", "memcached", "etcd3", "keystone", "swift", "glance",
+# libvirt comes with the infrastructure: it starts early (phases/libvirt.py
+# START_EARLY), so it is up before nova-compute and stops after it.
+GROUP_ORDER = ("mysql", "rabbit", "memcached", "libvirt", "etcd3", "keystone", "swift", "glance",
                "cinder", "ovs", "ovn", "neutron", "placement", "nova", "horizon",
                "tempest", "dstat", "tls-proxy")
 

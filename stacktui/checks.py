@@ -11,7 +11,6 @@ Everything read from the machine goes through ``root`` (files) or a
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import os
 import socket
@@ -24,7 +23,7 @@ from typing import Callable
 
 import psutil
 
-from . import catalog, cgroups, hostinfo
+from . import catalog, cgroups, hostinfo, virt
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MB = 1024 * 1024
@@ -38,7 +37,6 @@ DISK_MARGIN_MB = 2048
 SUPPORTED = {"debian": ("12", "13"), "ubuntu": ("24.04",), "rhel": ("9", "10")}
 RHEL_LIKE = ("rhel", "centos", "rocky", "almalinux", "ol", "fedora")
 
-KVM_GET_API_VERSION = 0xAE00  # _IO(KVMIO=0xAE, 0x00)
 
 SWAP_FIX = ("add swap: fallocate -l 4G /swapfile && chmod 600 /swapfile && "
             "mkswap /swapfile && swapon /swapfile")
@@ -56,19 +54,9 @@ class Check:
         return asdict(self)
 
 
-def _kvm_api_version(path: str) -> int | None:
-    """Ask /dev/kvm for its API version: the only reliable answer, since CPU
-    flags are hidden on some hosts that still expose a working KVM."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        return fcntl.ioctl(fd, KVM_GET_API_VERSION)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+# Asks /dev/kvm for its API version: the only reliable answer, since CPU
+# flags are hidden on some hosts that still expose a working KVM.
+_kvm_api_version = virt.kvm_api_version
 
 
 def _sudo_ok() -> bool:
@@ -125,6 +113,7 @@ class Probe:
     cpu_count: Callable[[], int] = _cpu_count
     disk_free: Callable[[str], int] = lambda p: (lambda s: s.f_bavail * s.f_frsize)(os.statvfs(p))
     kvm_api_version: Callable[[str], int | None] = _kvm_api_version
+    libvirt_blocker: Callable[[], str | None] = virt.libvirt_blocker
     hostname: Callable[[], str] = socket.gethostname
     resolve: Callable[[str], list[str]] = _resolve
     local_addresses: Callable[[], set[str]] = hostinfo.local_addresses
@@ -413,9 +402,15 @@ def check_virt(ans, h: _Host) -> Check:
     measured = f"{flag_txt}; /dev/kvm " + (f"answers KVM API {api}" if api is not None else
                                               "missing or not usable")
     uses_cpu = "n-cpu" in ans.services
+    if api is not None and not hw:
+        measured += " (trusting the /dev/kvm probe over the flags)"
+    if uses_cpu:
+        # The same decision the install acts on, from this check's own probes.
+        choice = virt.choose(drv, kvm_version=api,
+                             blocker=None if drv == "fake" else h.p.libvirt_blocker(), probe=False)
+        measured += f"; nova-compute on {choice.label}: {choice.why}"
     if api is not None:
-        note = "" if hw else " (trusting the /dev/kvm probe over the flags)"
-        return Check("virtualization", OK, measured + note,
+        return Check("virtualization", OK, measured,
                      "KVM for nova-compute" if uses_cpu else "nothing (n-cpu not enabled)")
     if not uses_cpu:
         return Check("virtualization", OK, measured, "nothing (n-cpu not enabled)")

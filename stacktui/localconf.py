@@ -848,7 +848,9 @@ def export_localconf(ans) -> str:
     out.append("# The exact service list (DevStack names).")
     out.append("disable_all_services")
     for svc in catalog.ordered(services):
-        out.append(f"enable_service {svc}")
+        # DevStack runs libvirt as part of n-cpu (VIRT_DRIVER above), under no name of its own.
+        if svc not in catalog.LIBVIRT_DAEMONS:
+            out.append(f"enable_service {svc}")
     for target, sections in (d.get("post_config") or {}).items():
         out.append("")
         out.append(f"[[post-config|{target}]]")

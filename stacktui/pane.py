@@ -80,9 +80,11 @@ def normalise_spec(raw: Any, index: int = 0) -> dict:
     if ready is not None:
         ok = isinstance(ready, dict) and (
             ("tcp" in ready and isinstance(ready["tcp"], (list, tuple)) and len(ready["tcp"]) == 2)
-            or ("http" in ready and isinstance(ready["http"], str)))
+            or ("http" in ready and isinstance(ready["http"], str))
+            or ("unix" in ready and isinstance(ready["unix"], str)))
         if not ok:
-            raise PaneError(f"{where}: ready must be {{\"tcp\": [host, port]}}, {{\"http\": URL}} or null")
+            raise PaneError(f"{where}: ready must be {{\"tcp\": [host, port]}}, {{\"http\": URL}}, "
+                            f"{{\"unix\": socket path}} or null")
     stop_signal = raw.get("stop_signal") or "SIGTERM"
     try:
         stop_signal = int(signal.Signals[stop_signal] if isinstance(stop_signal, str) else stop_signal)
@@ -389,9 +391,14 @@ def signal_name(sig: int) -> str:
 # ------------------------------------------------------------------ probes
 
 async def probe_ready(ready: dict, timeout: float = 1.0) -> bool:
-    """tcp: something accepts a connection. http: any answer below 500 (a
+    """tcp or unix: something accepts a connection (unix: daemons that
+    listen on a socket file only, libvirtd). http: any answer below 500 (a
     401 from Keystone still means the service is up)."""
     try:
+        if "unix" in ready:
+            _, w = await asyncio.wait_for(asyncio.open_unix_connection(ready["unix"]), timeout)
+            w.close()
+            return True
         if "tcp" in ready:
             host, port = ready["tcp"]
             _, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
@@ -428,6 +435,8 @@ def describe_ready(ready: dict | None) -> str:
         return "no readiness check"
     if "tcp" in ready:
         return f"tcp {ready['tcp'][0]}:{ready['tcp'][1]}"
+    if "unix" in ready:
+        return f"unix {ready['unix']}"
     return f"http {ready['http']}"
 
 

@@ -40,23 +40,30 @@ pytestmark = pytest.mark.timeout(1500) if hasattr(pytest.mark, "timeout") else [
 
 @pytest.fixture(scope="module")
 def nova_stack():
+    yield from make_nova_stack("e2e-nova-", virt_driver="fake")
+
+
+def make_nova_stack(prefix: str, **extra):
+    """Install this module's compute cloud (plus ``extra`` answers), yield
+    what the tests need, then tear it down: the body of a module fixture,
+    shared with tests/test_e2e_libvirt.py."""
     # Not under pytest's 0700 tmp: the host check wants every parent of DEST
     # traversable.
-    root = Path(tempfile.mkdtemp(prefix="e2e-nova-", dir="/tmp"))
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     root.chmod(0o755)
     dest = root / "dest"
     ports = dict(zip(PORTED, free_ports(len(PORTED))))
     answers = root / "stacktui.yaml"
     answers.write_text(yaml.safe_dump({
-        "dest": str(dest), "host_ip": "127.0.0.1", "database": "mysql", "virt_driver": "fake",
-        "enabled_services": SERVICES, "ports": ports, "passwords": PASSWORDS,
+        "dest": str(dest), "host_ip": "127.0.0.1", "database": "mysql",
+        "enabled_services": SERVICES, "ports": ports, "passwords": PASSWORDS, **extra,
     }, allow_unicode=True))
     t0 = time.monotonic()
     try:
         r = stacktui("install", "--answers", answers, "--yes", "-v", timeout=1200)
         env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml"),
                "OS_CLOUD": "devstack-admin"}
-        yield {"dest": dest, "root": root, "ports": ports, "env": env,
+        yield {"dest": dest, "root": root, "ports": ports, "env": env, "answers": answers,
                "install_seconds": time.monotonic() - t0, "output": r.stdout + r.stderr}
     finally:
         teardown_stack(dest)
