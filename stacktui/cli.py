@@ -7,7 +7,6 @@ them together and turns UserError into exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
 import sys
@@ -26,6 +25,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse     # here: the TUI's way in (tui_args) does without it
     p = argparse.ArgumentParser(
         prog="stacktui",
         description="Install and run an OpenStack development cloud on this machine "
