@@ -1,4 +1,5 @@
-"""Prerequisites: distro packages the chosen services need (stack.sh's install_prereqs).
+"""Prerequisites: distro packages the chosen services need (stack.sh's install_prereqs),
+with apt on the Debian family and dnf on the RHEL family.
 
 The minimal cloud on SQLite needs none beyond Python; MariaDB, RabbitMQ and
 friends add theirs through ``PACKAGES`` in their phase modules.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 
-from stacktui import apt
+from stacktui import distro
 
 
 def packages(answers) -> list[str]:
@@ -28,8 +29,8 @@ def inputs(answers):
 
 
 def run(ctx):
-    missing = apt.missing(packages(ctx.answers))
+    missing = distro.missing(packages(ctx.answers))
     if not missing:
         ctx.say("all distro packages present")
         return
-    apt.install(ctx, missing)
+    distro.install(ctx, missing)

@@ -178,10 +178,10 @@ def ask_sudo_password(ans) -> str | None:
     import subprocess
     if os.geteuid() == 0 or not sys.stdin.isatty():
         return None
-    from . import apt
+    from . import distro
     from .phases import prerequisites
     try:
-        if not apt.missing(prerequisites.packages(ans)):
+        if not distro.missing(prerequisites.packages(ans)):
             return None
     except StackError:
         return None
