@@ -43,6 +43,14 @@ def _prompts(ctx) -> dict:
     return {SUDO_PROMPT: pw} if pw else {}
 
 
+def failure(cmd: str, status: int, tail: list[str]) -> StackError:
+    """What to say when a package install failed, a busy lock aside."""
+    if os.geteuid() != 0 and "password is required" in "\n".join(tail):
+        return StackError("installing distro packages needs root: allow passwordless sudo "
+                           f"or run `sudo {cmd}` first")
+    return StackError(f"{cmd.split()[0]} install failed (exit {status}): {tail[-1] if tail else ''}")
+
+
 def install(ctx, pkgs: list[str]) -> None:
     # Package scripts must not start daemons: stacktui runs them in panes.
     env = {"DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
@@ -64,9 +72,6 @@ def install(ctx, pkgs: list[str]) -> None:
             ctx.run(_sudo(ctx) + ["apt-get", "update", "-q"], env=env, timeout=600,
                     prompts=_prompts(ctx))
             continue
-        if os.geteuid() != 0 and "password is required" in text:
-            raise StackError("installing distro packages needs root: allow passwordless sudo "
-                             f"or run `sudo apt-get install {' '.join(pkgs)}` first")
-        raise StackError(f"apt-get install failed (exit {status}): {tail[-1] if tail else ''}")
+        raise failure(f"apt-get install {' '.join(pkgs)}", status, tail)
     raise StackError("the dpkg lock stayed busy for 5 minutes; wait for the other package "
                      "manager to finish (ps aux | grep -E 'apt|dpkg') and rerun")

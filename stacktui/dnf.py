@@ -9,10 +9,10 @@ when dnf cannot find them, the error says which repositories to enable.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
+from .apt import _prompts, _sudo, failure
 from .errors import StackError
 
 # Debian name -> RHEL-family name(s); an empty tuple: nothing needed there.
@@ -73,23 +73,14 @@ def missing(pkgs, rpm_options: tuple[str, ...] = ()) -> list[str]:
     return [p for p in rhel_names(pkgs) if not installed(p, rpm_options)]
 
 
-def _sudo(ctx) -> list[str]:
-    if os.geteuid() == 0:
-        return []
-    return ["sudo"] if getattr(ctx, "sudo_password", None) else ["sudo", "-n"]
-
-
 def install(ctx, pkgs: list[str], options: tuple[str, ...] = ()) -> None:
     """``pkgs`` by their RHEL names (``missing`` gives them so). ``options``
     go to dnf before the command (an --installroot, other repositories)."""
-    from .apt import SUDO_PROMPT
-    pw = getattr(ctx, "sudo_password", None)
-    prompts = {SUDO_PROMPT: pw} if pw else {}
     for attempt in range(LOCK_RETRIES):
         # Weak dependencies stay out, as --no-install-recommends does for apt.
         status, tail = ctx.run(_sudo(ctx) + ["dnf", "-y", "-q", "--setopt=install_weak_deps=False",
                                              *options, "install", *pkgs],
-                               check=False, timeout=1800, prompts=prompts)
+                               check=False, timeout=1800, prompts=_prompts(ctx))
         if status == 0:
             return
         text = "\n".join(tail)
@@ -105,9 +96,6 @@ def install(ctx, pkgs: list[str], options: tuple[str, ...] = ()) -> None:
                     absent += [n for n in line.split(":", 1)[1].split() if n not in absent]
             raise StackError(f"dnf finds no package {', '.join(absent) or ' '.join(pkgs)}: "
                              f"{REPOS_HINT}; then rerun")
-        if os.geteuid() != 0 and "password is required" in text:
-            raise StackError("installing distro packages needs root: allow passwordless sudo "
-                             f"or run `sudo dnf install -y {' '.join(pkgs)}` first")
-        raise StackError(f"dnf install failed (exit {status}): {tail[-1] if tail else ''}")
+        raise failure(f"dnf install -y {' '.join(pkgs)}", status, tail)
     raise StackError("dnf's lock stayed busy for 5 minutes; wait for the other package "
                      "manager to finish and rerun")
