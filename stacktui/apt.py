@@ -54,7 +54,6 @@ def failure(cmd: str, status: int, tail: list[str]) -> StackError:
 def install(ctx, pkgs: list[str]) -> None:
     # Package scripts must not start daemons: stacktui runs them in panes.
     env = {"DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
-    policy = "/usr/sbin/policy-rc.d"
     for attempt in range(LOCK_RETRIES):
         status, tail = ctx.run(_sudo(ctx) + ["apt-get", "install", "-y", "-q",
                                              "--no-install-recommends", "-o", "DPkg::Lock::Timeout=0",

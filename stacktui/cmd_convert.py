@@ -242,7 +242,7 @@ def template_text() -> str:
         if key in auto:
             lines.append(f"# (on this machine now: {auto[key]})")
         if key == "enabled_services":
-            lines.append(f"# profiles: " + "; ".join(f"{n}: {', '.join(v)}"
+            lines.append("# profiles: " + "; ".join(f"{n}: {', '.join(v)}"
                                                       for n, v in catalog.PROFILES.items()))
         lines.append(yaml.safe_dump({key: default}, sort_keys=False,
                                     default_flow_style=False).rstrip())

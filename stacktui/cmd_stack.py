@@ -294,7 +294,7 @@ def cmd_logs(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from .engine import Context, service_modules
+    from .engine import service_modules
     layout, ans = installed(args)
     from .client import ensure_daemon
     t0 = time.monotonic()
@@ -352,7 +352,6 @@ def _module_cleanups(layout: Layout) -> None:
 
 
 def cmd_clean(args) -> int:
-    from .engine import Context, service_modules
     dest = resolve_dest(args)
     layout = Layout(dest)
     if not args.yes and sys.stdin.isatty():

@@ -26,7 +26,6 @@ import signal
 import socket
 import struct
 import sys
-import time
 from pathlib import Path
 from typing import Any
 

@@ -10,7 +10,6 @@ import importlib
 import pkgutil
 import shutil
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import yaml
 
 from .conftest import stack_processes, stacktui, teardown_stack, write_answers
 
@@ -155,7 +154,7 @@ def test_unstack_stops_every_service_and_up_brings_them_back(lifecycle):
 
 
 def test_clean_removes_the_stack_and_nothing_else(lifecycle):
-    dest, root = lifecycle["dest"], lifecycle["root"]
+    dest = lifecycle["dest"]
     mine = dest / "my-notes.txt"          # a user's own file in DEST survives
     mine.write_text("keep me")
     stacktui("--dest", dest, "clean", "--yes")
