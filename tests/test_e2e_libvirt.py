@@ -9,7 +9,9 @@ really there (`virsh` on this stack's URI, `accel=kvm` on qemu's command
 line), and the guest really runs: its serial console, written through
 virtlogd into nova's console.log, carries the line the image prints. Deleted,
 the domain and the qemu process are gone. `unstack` leaves no libvirtd,
-virtlogd or qemu; `up` brings libvirt back.
+virtlogd or qemu; `up` brings libvirt back. `virt_driver: qemu` in the
+answers then overrides auto on a rerun, and a guest boots under TCG. `clean`
+leaves no libvirt process, file or mount point behind.
 
 The image: there is no internet here (no cirros), so the test writes its
 own. A 512-byte x86 boot sector that prints one line to the first serial
@@ -28,6 +30,7 @@ import time
 
 import psutil
 import pytest
+import yaml
 
 from stacktui import virt
 from tests.conftest import stacktui
@@ -233,6 +236,42 @@ def test_unstack_leaves_no_libvirt_process_then_up(lv_stack):
     conn.compute.delete_server(server.id)
     conn.compute.wait_for_delete(server, wait=120)
     assert server.instance_name not in virsh(lv_stack, "list", "--all", "--name").split()
+    print(f"\nlibvirt e2e measured: {json.dumps(MEASURED, indent=1)}")
+
+
+def test_qemu_answer_reconfigures_and_boots_without_kvm(lv_stack):
+    """`virt_driver: qemu` overrides auto: a rerun of install rewrites
+    nova.conf and restarts nova-compute, and the next guest runs under TCG."""
+    path = lv_stack["answers"]
+    data = yaml.safe_load(path.read_text())
+    data["virt_driver"] = "qemu"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    r = stacktui("install", "--answers", path, "--yes", "-v", timeout=1200)
+    out = r.stdout + r.stderr
+    assert "nova-compute driver: libvirt.LibvirtDriver (virt_driver is qemu in the answers" in out
+    assert "nova-compute runs on libvirt/qemu" in out
+    import configparser
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(lv_stack["dest"] / "etc" / "nova" / "nova.conf")
+    assert conf["libvirt"]["virt_type"] == "qemu"
+
+    conn = sdk(lv_stack)
+    image = conn.image.find_image("e2e-boot-sector")
+    flavor = conn.compute.find_flavor("cirros256")
+    t0 = time.monotonic()
+    server = conn.compute.create_server(name="lv-3", image_id=image.id, flavor_id=flavor.id,
+                                        networks="none")
+    server = conn.compute.wait_for_server(server, wait=300, interval=0.5)
+    MEASURED["seconds_to_active_qemu"] = round(time.monotonic() - t0, 1)
+    xml = virsh(lv_stack, "dumpxml", server.instance_name)
+    assert "type='qemu'" in xml.split("\n", 1)[0]
+    deadline = time.monotonic() + 60
+    while GUEST_LINE not in osc(lv_stack, "console", "log", "show", server.id).stdout:
+        assert time.monotonic() < deadline, "the TCG guest printed nothing"
+        time.sleep(2)
+    conn.compute.delete_server(server.id)
+    conn.compute.wait_for_delete(server, wait=120)
+    assert not qemu_procs(lv_stack)
     print(f"\nlibvirt e2e measured: {json.dumps(MEASURED, indent=1)}")
 
 
