@@ -100,14 +100,8 @@ def env(layout) -> dict:
 
 
 def kernel_datapath() -> bool:
-    """The openvswitch kernel module is loaded (or built in)."""
-    if os.path.isdir("/sys/module/openvswitch"):
-        return True
-    try:
-        with open("/proc/modules") as f:
-            return any(line.split()[0] == "openvswitch" for line in f)
-    except OSError:
-        return False
+    from stacktui.virt import openvswitch_module
+    return openvswitch_module()
 
 
 def datapath_type() -> str:

@@ -375,7 +375,7 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
     from . import virt
     names = [n for n in names if n not in catalog.LIBVIRT_DAEMONS]
     if "n-cpu" in names and out["virt_driver"] in VIRT_DRIVERS \
-            and virt.choose(out["virt_driver"]).libvirt:
+            and virt.choose(out["virt_driver"], services=names).libvirt:
         names.extend(catalog.LIBVIRT_DAEMONS)
     for n in names:
         svc = catalog.get(n)

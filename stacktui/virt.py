@@ -79,21 +79,48 @@ def libvirt_blocker() -> str | None:
     return None
 
 
+def openvswitch_module() -> bool:
+    """The openvswitch kernel module is loaded (or built in)."""
+    if os.path.isdir("/sys/module/openvswitch"):
+        return True
+    try:
+        with open("/proc/modules") as f:
+            return any(line.split()[0] == "openvswitch" for line in f)
+    except OSError:
+        return False
+
+
+def port_blocker(services, ovs_module: bool | None = None) -> str | None:
+    """Why a libvirt guest could not be plugged into neutron's network here,
+    or None. Without the kernel module ovs-vswitchd runs the userspace
+    datapath in a network namespace of its own (phases/ovn.py): the tap
+    device qemu makes on the host never reaches br-int."""
+    if "q-svc" not in services:
+        return None
+    if openvswitch_module() if ovs_module is None else ovs_module:
+        return None
+    return ("neutron's switch runs the userspace datapath in its own network namespace "
+            "(no openvswitch kernel module), where a guest's tap device cannot be plugged")
+
+
 def choose(want: str, kvm_version: int | None = None, blocker: str | None = None,
-           probe: bool = True) -> Choice:
-    """The driver for ``virt_driver: want``. With probe, the host is asked;
-    without, kvm_version and blocker are taken as given (host checks pass
-    their own probe results)."""
+           probe: bool = True, services=(), ovs_module: bool | None = None) -> Choice:
+    """The driver for ``virt_driver: want`` with these services. With probe,
+    the host is asked; without, kvm_version and blocker are taken as given
+    (host checks pass their own probe results)."""
     if want == "fake":
         return Choice(False, None, "virt_driver is fake: nova's fake.FakeDriver, no real VMs")
     if probe:
         kvm_version = kvm_api_version()
         blocker = libvirt_blocker()
+    ports = port_blocker(services, ovs_module)
     kvm = kvm_version == KVM_API_VERSION
     dev = f"/dev/kvm answers KVM API {kvm_version}" if kvm_version is not None \
         else "/dev/kvm is missing or does not answer"
     if want in ("kvm", "qemu"):
-        return Choice(True, want, f"virt_driver is {want} in the answers ({dev})")
+        return Choice(True, want, f"virt_driver is {want} in the answers ({dev})"
+                      + (f"; servers with a port will fail to boot: {ports}" if ports else ""))
+    blocker = blocker or ports
     if blocker:
         return Choice(False, None, f"virt_driver auto: libvirt cannot run here ({blocker}); "
                                    "servers run on nova's fake.FakeDriver (no real VMs)")
@@ -104,4 +131,4 @@ def choose(want: str, kvm_version: int | None = None, blocker: str | None = None
 
 
 def for_answers(answers) -> Choice:
-    return choose(answers.data["virt_driver"])
+    return choose(answers.data["virt_driver"], services=answers.services)

@@ -127,3 +127,19 @@ def test_export_localconf_names_no_libvirt_daemon(tmp_path):
     assert "VIRT_DRIVER=libvirt" in text and "LIBVIRT_TYPE=kvm" in text
     assert "enable_service n-cpu" in text
     assert "libvirtd" not in text and "virtlogd" not in text
+
+
+def test_auto_keeps_fake_where_neutron_cannot_plug_a_guest():
+    """With q-svc on the userspace datapath (no openvswitch module, the
+    switch in its own namespace), auto stays on the fake driver and says
+    why; with the module, or without neutron, KVM is chosen."""
+    from stacktui.virt import choose
+    both = ["n-cpu", "q-svc"]
+    c = choose("auto", kvm_version=12, blocker=None, probe=False, services=both, ovs_module=False)
+    assert not c.libvirt and "userspace datapath" in c.why
+    assert choose("auto", kvm_version=12, blocker=None, probe=False, services=both,
+                  ovs_module=True).virt_type == "kvm"
+    assert choose("auto", kvm_version=12, blocker=None, probe=False, services=["n-cpu"],
+                  ovs_module=False).virt_type == "kvm"
+    forced = choose("kvm", kvm_version=12, blocker=None, probe=False, services=both, ovs_module=False)
+    assert forced.libvirt and "will fail to boot" in forced.why
