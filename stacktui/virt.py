@@ -120,7 +120,10 @@ def choose(want: str, kvm_version: int | None = None, blocker: str | None = None
     if want in ("kvm", "qemu"):
         return Choice(True, want, f"virt_driver is {want} in the answers ({dev})"
                       + (f"; servers with a port will fail to boot: {ports}" if ports else ""))
-    blocker = blocker or ports
+    if ports and not blocker:
+        return Choice(False, None, f"virt_driver auto: libvirt guests would get no network "
+                                   f"port here ({ports}); servers run on nova's fake.FakeDriver "
+                                   "(no real VMs)")
     if blocker:
         return Choice(False, None, f"virt_driver auto: libvirt cannot run here ({blocker}); "
                                    "servers run on nova's fake.FakeDriver (no real VMs)")
