@@ -151,17 +151,13 @@ OSLO_MESSAGING_GROUPS = ("nova", "cinder", "neutron")
 
 
 def check_password(answers) -> None:
-    """oslo.messaging's rabbit driver re-quotes the password with `/` left
-    as is (impl_rabbit._transform_transport_url), and kombu then reads the
-    `/` as the end of the host: such a password cannot reach the broker
-    from any OpenStack service, whatever the URL says. Said before the
-    services fail to start with a baffling port error."""
-    users = sorted({catalog.get(s).group for s in answers.services
-                    if catalog.get(s).group in OSLO_MESSAGING_GROUPS})
-    if "/" in answers.password("rabbit") and users:
-        raise StackError("the rabbit password holds `/`, which oslo.messaging (used by "
-                         f"{', '.join(users)}) cannot pass to RabbitMQ: it does not escape `/` "
-                         "in the broker URL it builds. Choose a rabbit password without `/` "
+    """Answers validation refuses such a password already; this catches
+    answers built in code (the TUI's draft) before the services fail to start
+    with a baffling port error."""
+    from stacktui.answers import rabbit_password_problem
+    why = rabbit_password_problem(answers.password("rabbit"), answers.services)
+    if why:
+        raise StackError(f"the rabbit password {why}. Choose a rabbit password without `/` "
                          "(any other printable character works)")
 
 

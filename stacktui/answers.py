@@ -128,6 +128,19 @@ def _writable_or_creatable(p: Path) -> bool:
     return os.access(p, os.W_OK | os.X_OK)
 
 
+def rabbit_password_problem(password: str, services) -> str | None:
+    """oslo.messaging's rabbit driver re-quotes the password with `/` left as
+    is (impl_rabbit._transform_transport_url), and kombu then reads the `/`
+    as the end of the host: such a password cannot reach the broker from any
+    OpenStack service, whatever the URL says."""
+    users = sorted({catalog.get(s).group for s in services if s in catalog.SERVICES
+                    and catalog.get(s).group in ("nova", "cinder", "neutron")})
+    if "/" not in password or not users:
+        return None
+    return (f"holds `/`, which oslo.messaging (used by {', '.join(users)}) cannot pass to "
+            "RabbitMQ: it does not escape `/` in the broker URL it builds")
+
+
 def generate_password() -> str:
     import secrets
     rng = secrets.SystemRandom()
@@ -245,6 +258,7 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
     if not isinstance(spw, dict):
         spw = {}
     merged: dict = {}
+    rabbit_at = None
     for src, src_marks, src_file in ((spw, secrets_marks, str(ans_path.parent / SECRETS_NAME)
                                       if ans_path else None), (pw, marks, where)):
         for k, v in src.items():
@@ -266,9 +280,17 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
                     "use printable characters only", file=src_file, m=src_marks)
                 continue
             merged[k] = v
+            if k == "rabbit":
+                rabbit_at = (kp, src_file, src_marks)
     out["passwords"] = merged
 
     _validate(out, bad, given=set(data))
+    why = rabbit_password_problem(out["passwords"].get("rabbit", ""),
+                                  out.get("enabled_services") or ())
+    if why and rabbit_at:
+        kp, src_file, src_marks = rabbit_at
+        bad(kp, why, "choose a rabbit password without `/`; any other printable character works",
+            file=src_file, m=src_marks)
     if problems:
         raise UserError(problems)
 
