@@ -9,8 +9,8 @@ RabbitMQ node in panes of a throwaway DEST (no venv, no OpenStack: about
 from __future__ import annotations
 
 import os
-import subprocess
 import re
+import subprocess
 import time
 from urllib.parse import unquote, urlsplit
 
