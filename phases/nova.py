@@ -155,6 +155,9 @@ def config(ctx) -> dict:
                     "my_ip": a.data["host_ip"], "state_path": data,
                     "instances_path": data / "instances", "compute_driver": driver,
                     "allow_resize_to_same_host": True,
+                    # oslo.service waits up to 60 s for a stopping service;
+                    # nova-compute used it all and met the pane's SIGKILL.
+                    "graceful_shutdown_timeout": 5,
                     "rootwrap_config": _etc(ctx) / "rootwrap.conf",
                     "osapi_compute_workers": w, "metadata_workers": w,
                     # The fake driver plugs no VIF, so neutron never sends the

@@ -158,6 +158,10 @@ def test_restart_n_cpu_from_cli_reports_up_again(nova_stack):
     stacktui("--dest", nova_stack["dest"], "restart", "n-cpu")
     pane = _pane(nova_stack, "n-cpu")
     assert pane["state"] == "running" and pane["pid"] != pid_before
+    # nova-compute stopped by itself within the pane's grace period
+    # (graceful_shutdown_timeout), not by the supervisor's SIGKILL.
+    log = (nova_stack["dest"] / "logs" / "n-cpu.log").read_text(errors="replace")
+    assert "sending SIGKILL" not in log
     wait_services_up(nova_stack, ["nova-compute"], after=before)
 
 
