@@ -133,10 +133,8 @@ class StackApp(App):
         self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
-        import gc
         import time
         self.first_paint = time.monotonic()
-        gc.enable()     # off since cli.main, for the imports before the first paint
 
     # ------------------------------------------------------------ wizard flow
 

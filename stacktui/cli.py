@@ -7,7 +7,6 @@ them together and turns UserError into exit code 2.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import sys
 from types import SimpleNamespace
@@ -75,10 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = tui_args(argv)
     if args is not None:
-        # Importing Textual makes hundreds of thousands of objects and no
-        # garbage; the collector's passes over them cost the first paint
-        # about a tenth. StackApp turns it back on once the screen is painted.
-        gc.disable()
         from . import cmd_tui
         func = cmd_tui.cmd_attach if args.command == "attach" else cmd_tui.run_default
     else:
