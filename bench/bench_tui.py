@@ -207,31 +207,37 @@ def evict(root: Path) -> None:
                 os.close(fd)
 
 
-def first_paint(runs: int, env: dict, cwd: Path) -> dict:
+def first_paint(runs: int, env: dict, cwd: Path, baseline: Path | None = None) -> dict:
     """Wizard and dashboard, warm and cold, interleaved so that a busy moment
-    hits all four."""
+    hits all four (and the baseline venv's runs, when there is one: a
+    before/after under the same load)."""
     root = Path(tempfile.mkdtemp(prefix="stxb", dir="/tmp"))
     layout, client = installed_stack(root / "stack")
-    cases = {"wizard": ([EXE, "--dest", "NEW"], {"paint": "Welcome to stacktui"}),
-             "dashboard": ([EXE, "--dest", str(layout.dest)],
+    cases = {"wizard": (["--dest", "NEW"], {"paint": "Welcome to stacktui"}),
+             "dashboard": (["--dest", str(layout.dest)],
                            {"paint": f"stacktui {layout.dest}", "panes": "bench-2"})}
+    venvs = {"": Path(sys.prefix)}
+    if baseline is not None:
+        venvs["baseline_"] = baseline
     got: dict[str, list] = {}
     load = [os.getloadavg()[0]]
     try:
         for i in range(runs + 1):
-            for name, (argv, markers) in cases.items():
+            for name, (args, markers) in cases.items():
                 for cold in (False, True):
-                    if cold:
-                        evict(Path(sys.prefix))
-                    seen = pty_paint([a.replace("NEW", str(root / f"new{i}{cold}")) for a in argv],
-                                     env, markers, cwd)
-                    if not i:
-                        continue    # the first round warms the page cache and the supervisor
-                    key = name + ("_cold" if cold else "")
-                    got.setdefault(key + "_s", []).append(seen["paint"][0])
-                    got.setdefault(key + "_cpu_s", []).append(seen["paint"][1])
-                    if "panes" in seen:
-                        got.setdefault(key + "_panes_listed_s", []).append(seen["panes"][0])
+                    for label, venv in venvs.items():
+                        if cold:
+                            evict(venv)
+                        argv = [str(venv / "bin" / "stacktui"),
+                                *[a.replace("NEW", str(root / f"new{i}{cold}")) for a in args]]
+                        seen = pty_paint(argv, env, markers, cwd)
+                        if not i:
+                            continue    # the first round warms the page cache and the supervisor
+                        key = label + name + ("_cold" if cold else "")
+                        got.setdefault(key + "_s", []).append(seen["paint"][0])
+                        got.setdefault(key + "_cpu_s", []).append(seen["paint"][1])
+                        if "panes" in seen:
+                            got.setdefault(key + "_panes_listed_s", []).append(seen["panes"][0])
         load.append(os.getloadavg()[0])
     finally:
         client.shutdown(stop_panes=True)
@@ -317,10 +323,14 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--venv", help="a venv with stacktui pip-installed (default: build one)")
     ap.add_argument("--no-flood", action="store_true", help="first paint only")
+    ap.add_argument("--baseline-venv", help="another venv (e.g. an older stacktui) whose first "
+                                            "paint runs interleaved with this one's")
     ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args(argv)
     if args.json:
         args.json = str(Path(args.json).resolve())
+    if args.baseline_venv:
+        args.baseline_venv = str(Path(args.baseline_venv).resolve())
     if args.venv is None:
         tmp = Path(tempfile.mkdtemp(prefix="stxbv", dir="/tmp"))
         print(f"building a venv as install.sh does in {tmp} ...", flush=True)
@@ -329,6 +339,8 @@ def main(argv=None) -> int:
             rest = [a for a in (argv if argv is not None else sys.argv[1:])]
             if args.json:
                 rest += ["--json", args.json]
+            if args.baseline_venv:
+                rest += ["--baseline-venv", args.baseline_venv]
             return subprocess.run([str(venv / "bin" / "python"), __file__, *rest,
                                    "--venv", str(venv)]).returncode
         finally:
@@ -349,15 +361,19 @@ def main(argv=None) -> int:
     res: dict = {"machine": {"cpus": os.cpu_count()},
                  "venv": {"how": "python -m venv + pip install . (pip byte-compiles on install)",
                           "python": sys.version.split()[0], "files": bytecode()}}
+    if args.baseline_venv:
+        res["baseline_venv"] = {"path": args.baseline_venv}
     try:
-        fp = first_paint(args.runs, env, base)
+        fp = first_paint(args.runs, env, base,
+                         Path(args.baseline_venv) if args.baseline_venv else None)
         fl = None if args.no_flood else flood(args.lines, env)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     res["first_paint"] = fp
-    for key in ("wizard", "wizard_cold", "dashboard", "dashboard_cold"):
+    keys = ("wizard", "wizard_cold", "dashboard", "dashboard_cold")
+    for key in keys + tuple("baseline_" + k for k in keys if args.baseline_venv):
         w, c = fp[key + "_s"], fp[key + "_cpu_s"]
-        print(f"first paint, {key + ':':16} median {w['median']:.3f} s (min {w['min']:.3f}, "
+        print(f"first paint, {key + ':':25} median {w['median']:.3f} s (min {w['min']:.3f}, "
               f"q1-q3 {w['q1']:.3f}-{w['q3']:.3f}, max {w['max']:.3f}), CPU median "
               f"{c['median']:.2f} s over {args.runs} runs (target < 1 s)")
     print(f"dashboard panes listed: median {fp['dashboard_panes_listed_s']['median']:.3f} s")
