@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Label, Static
 
 from stacktui import catalog
@@ -76,10 +77,17 @@ class WelcomeScreen(WizardScreen):
 
     def on_mount(self) -> None:
         self.query_one("#load-path" if not self.draft.loaded_from else "#next").focus()
-        self.call_after_refresh(self.show_estimate)
+        # on_mount runs before this screen is current, and then
+        # call_after_refresh does not wait for a paint; asked again from that
+        # callback, it does (the first frame goes out without the estimate).
+        self.call_after_refresh(self.call_after_refresh, self.show_estimate)
 
     def show_estimate(self) -> None:
-        self.query_one("#summary", Static).update(summary_text(self.draft))
+        try:
+            summary = self.query_one("#summary", Static)
+        except NoMatches:
+            return      # the screen was left before its estimate was due
+        summary.update(summary_text(self.draft))
 
     def save(self) -> None:
         dest = self.query_one("#dest", Input).value.strip()
