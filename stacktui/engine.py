@@ -353,14 +353,18 @@ class Engine:
         waiting = list(steps)
         running: dict = {}
         errors: list[StackError] = []
-        # One more thread than cores: a start step mostly waits for its pane.
-        with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
+        # As many steps at once as cores: the db syncs and the services'
+        # first imports are CPU-bound, and one more would only slow keystone's
+        # chain (sync, start, accounts), which everything after waits for.
+        # Ready steps are taken in plan order, so that chain goes first.
+        parallel = max(2, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
             while waiting or running:
                 progressed = True
                 while progressed and not errors:
                     progressed = False
                     for step in [s for s in waiting if needs[s.id] <= done_fp.keys()]:
-                        if len(running) > (os.cpu_count() or 1):
+                        if len(running) >= parallel:
                             break
                         waiting.remove(step)
                         progressed = True
