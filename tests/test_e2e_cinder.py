@@ -18,17 +18,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import psutil
 import pytest
 import yaml
 
-from tests.conftest import NASTY, free_ports, stack_processes, stacktui, teardown_stack
+from tests.conftest import NASTY, free_ports, stack_processes, stacktui
+from tests.stackfix import (installed_stack, mysql_logins_work, osc, osc_json, panes, stack_ports,
+                            unstack_all, upload_image, utc_now, wait_services_up)
 
 SERVICES = ["mysql", "rabbit", "key", "g-api", "placement-api", "c-api", "c-sch", "c-vol"]
 PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "c-api"]
@@ -39,44 +38,11 @@ PASSWORDS = {**NASTY, "rabbit": " " + NASTY["rabbit"].replace("/", "") + " % "}
 
 @pytest.fixture(scope="module")
 def cinder_stack():
-    # Not under pytest's 0700 tmp: the host check wants every parent of DEST
-    # traversable.
-    root = Path(tempfile.mkdtemp(prefix="e2e-cinder-", dir="/tmp"))
-    root.chmod(0o755)
-    dest = root / "dest"
-    ports = dict(zip(PORTED, free_ports(len(PORTED))))
-    answers = root / "stacktui.yaml"
-    answers.write_text(yaml.safe_dump({
-        "dest": str(dest), "host_ip": "127.0.0.1", "database": "mysql",
-        "enabled_services": SERVICES, "ports": ports, "passwords": PASSWORDS,
-    }, allow_unicode=True))
-    t0 = time.monotonic()
-    try:
-        r = stacktui("install", "--answers", answers, "--yes", "-v", timeout=1200)
-        env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml")}
-        seconds = time.monotonic() - t0
-        print(f"cinder stack installed in {seconds:.1f}s")
-        yield {"dest": dest, "root": root, "ports": ports, "env": env,
-               "install_seconds": seconds, "output": r.stdout + r.stderr}
-    finally:
-        teardown_stack(dest)
-        stacktui("--dest", dest, "clean", "--yes", check=False)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def osc(stack, *args, check=True, timeout=300) -> subprocess.CompletedProcess:
-    exe = stack["dest"] / "venv" / "bin" / "openstack"
-    r = subprocess.run([str(exe), "--os-cloud", "devstack-admin", *map(str, args)],
-                       capture_output=True, text=True, env=stack["env"], timeout=timeout,
-                       stdin=subprocess.DEVNULL)
-    if check and r.returncode != 0:
-        raise AssertionError(f"openstack {' '.join(map(str, args))} exited {r.returncode}\n"
-                             f"{r.stdout}\n{r.stderr}")
-    return r
-
-
-def osc_json(stack, *args):
-    return json.loads(osc(stack, *args, "-f", "json").stdout)
+    with installed_stack("e2e-cinder-", {"database": "mysql", "enabled_services": SERVICES,
+                                         "passwords": PASSWORDS},
+                         ports=stack_ports(PORTED)) as stack:
+        print(f"cinder stack installed in {stack['install_seconds']:.1f}s")
+        yield stack
 
 
 def wait_volume(stack, name: str, want: str, timeout=120) -> dict:
@@ -92,32 +58,10 @@ def wait_volume(stack, name: str, want: str, timeout=120) -> dict:
         time.sleep(1)
 
 
-def volume_services(stack) -> dict[str, dict]:
-    return {s["Binary"]: s for s in osc_json(stack, "volume", "service", "list")}
-
-
-def wait_volume_services_up(stack, after: str | None = None, timeout=120) -> dict:
-    """cinder-scheduler and cinder-volume up (and, with ``after``, reporting
-    since then: a dead service stays `up` until service_down_time passes)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        svcs = volume_services(stack)
-        if all(b in svcs and svcs[b]["State"] == "up" and svcs[b]["Status"] == "enabled"
-               and (after is None or (svcs[b]["Updated At"] or "") > after)
-               for b in ("cinder-scheduler", "cinder-volume")):
-            return svcs
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not up in {timeout} s: {svcs}")
-        time.sleep(2)
-
-
-def panes(stack) -> dict[str, dict]:
-    r = stacktui("--dest", stack["dest"], "status", "--json")
-    return {p["name"]: p for p in json.loads(r.stdout)["panes"]}
-
-
-def _utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+def wait_volume_services_up(stack, after: str | None = None) -> dict:
+    """cinder-scheduler and cinder-volume up and enabled."""
+    return wait_services_up(stack, "volume", ("cinder-scheduler", "cinder-volume"), after=after,
+                            every=2, enabled=True)
 
 
 # ------------------------------------------------------------ e2e
@@ -161,11 +105,7 @@ def test_volume_from_image_becomes_available_and_bootable(cinder_stack):
     """An image becomes a volume: qemu-img and the privileged helper run, and
     the backend stores data (LVM, or the fake's sparse files)."""
     from stacktui.phases import cinder
-    root = cinder_stack["root"]
-    data = os.urandom(1 << 20)
-    (root / "image.raw").write_bytes(data)
-    osc(cinder_stack, "image", "create", "--disk-format", "raw", "--container-format", "bare",
-        "--file", root / "image.raw", "e2e-image")
+    data = upload_image(cinder_stack, "e2e-image").read_bytes()
     osc(cinder_stack, "volume", "create", "--image", "e2e-image", "--size", "1", "e2e-vol-img")
     vol = wait_volume(cinder_stack, "e2e-vol-img", "available")
     assert str(vol["bootable"]).lower() == "true", vol
@@ -182,7 +122,7 @@ def test_volume_from_image_becomes_available_and_bootable(cinder_stack):
 
 def test_restart_cinder_group_brings_the_three_back(cinder_stack):
     before = {n: p["pid"] for n, p in panes(cinder_stack).items() if n in CINDER}
-    since = _utc_now()
+    since = utc_now()
     r = stacktui("--dest", cinder_stack["dest"], "restart", "cinder", timeout=300)
     for name in CINDER:
         assert f"{name}: running" in r.stdout
@@ -197,11 +137,7 @@ def test_restart_cinder_group_brings_the_three_back(cinder_stack):
 
 def test_simulated_reboot_then_up_makes_a_new_volume(cinder_stack):
     dest = cinder_stack["dest"]
-    stacktui("--dest", dest, "unstack", "--all", timeout=180)
-    deadline = time.time() + 30
-    while stack_processes(dest) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not stack_processes(dest)
+    unstack_all(dest)
     shutil.rmtree(dest / "run")
     t0 = time.monotonic()
     r = stacktui("--dest", dest, "up", timeout=600)
@@ -209,7 +145,7 @@ def test_simulated_reboot_then_up_makes_a_new_volume(cinder_stack):
     assert "is up" in r.stdout
     for name in SERVICES:
         assert f"{name}: running" in r.stdout
-    wait_volume_services_up(cinder_stack, after=_utc_now())
+    wait_volume_services_up(cinder_stack, after=utc_now())
     osc(cinder_stack, "volume", "create", "--size", "1", "e2e-vol-2")
     wait_volume(cinder_stack, "e2e-vol-2", "available")
     rss = {n: (p.get("rss") or 0) / 2**20 for n, p in panes(cinder_stack).items() if n in CINDER}
@@ -220,15 +156,8 @@ def test_simulated_reboot_then_up_makes_a_new_volume(cinder_stack):
 
 
 def test_cinder_database_user_takes_the_nasty_password(cinder_stack):
-    dest = cinder_stack["dest"]
-    script = ("import os, pymysql\n"
-              "c = pymysql.connect(host='127.0.0.1', port=int(os.environ['P']), user='cinder',\n"
-              "                    password=os.environ['PW'], database='cinder')\n"
-              "cur = c.cursor(); cur.execute('SELECT COUNT(*) FROM services'); print('ok')\n")
-    r = subprocess.run([str(dest / "venv" / "bin" / "python"), "-c", script], text=True,
-                       capture_output=True, env={**os.environ, "PW": PASSWORDS["database"],
-                                                 "P": str(cinder_stack["ports"]["mysql"])})
-    assert r.stdout.strip() == "ok", r.stderr
+    mysql_logins_work(cinder_stack, PASSWORDS["database"], [("cinder", "cinder")],
+                      "SELECT COUNT(*) FROM services")
 
 
 def test_no_secret_in_any_command_line_or_pane_file(cinder_stack):

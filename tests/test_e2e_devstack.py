@@ -16,20 +16,15 @@ CI budget: the whole file is meant to take about ten minutes on 2 cores.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 from stacktui import catalog, inifile
 
-from .conftest import NASTY, free_ports, stack_processes, stacktui, teardown_stack
+from .conftest import NASTY, stacktui
+from .stackfix import (host_links, installed_stack, osc, osc_json, panes, stack_ports,
+                       unstack_all, upload_image, wait_for)
 from .test_e2e_horizon import _check_assets
 
 pytestmark = [pytest.mark.e2e]
@@ -44,89 +39,21 @@ PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
 FIXED, FLOATING = "10.92.0.0/22", "172.29.92.0/24"
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def _ports() -> dict:
-    # The OVN southbound database listens on the northbound port + 1.
-    while True:
-        ports = dict(zip(PORTED, free_ports(len(PORTED))))
-        sb = ports["ovn-northd"] + 1
-        if sb not in ports.values() and _port_free(sb):
-            return ports
-
-
-def host_links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line}
-
-
 @pytest.fixture(scope="module")
 def ds():
-    # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
-    # service users when a web dashboard runs.
-    root = Path(tempfile.mkdtemp(prefix="e2e-devstack-", dir="/var/tmp"))
-    root.chmod(0o755)
-    dest = root / "dest"
-    ports = _ports()
     links = host_links()
-    answers = root / "stacktui.yaml"
-    answers.write_text(yaml.safe_dump({
-        "dest": str(dest), "host_ip": "127.0.0.1", "database": "mysql", "virt_driver": "fake",
-        "profile": "devstack", "ports": ports, "passwords": PASSWORDS,
-        "fixed_range": FIXED, "floating_range": FLOATING,
-    }, allow_unicode=True))
-    info = {"dest": dest, "root": root, "ports": ports, "links": links,
-            "env": {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml"),
-                    "OS_CLOUD": "devstack-admin"}}
-    t0 = time.monotonic()
     try:
-        r = stacktui("install", "--answers", answers, "--yes", "-v", timeout=1200)
-        info.update(install_seconds=time.monotonic() - t0, output=r.stdout + r.stderr)
-        print(f"devstack profile installed in {info['install_seconds']:.0f}s")
-        yield info
+        # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
+        # service users when a web dashboard runs.
+        with installed_stack("e2e-devstack-", {"database": "mysql", "virt_driver": "fake",
+                                               "profile": "devstack", "passwords": PASSWORDS,
+                                               "fixed_range": FIXED, "floating_range": FLOATING},
+                             under="/var/tmp", ports=stack_ports(PORTED), links=links) as stack:
+            print(f"devstack profile installed in {stack['install_seconds']:.0f}s")
+            yield stack
     finally:
-        teardown_stack(dest)
-        stacktui("--dest", dest, "clean", "--yes", check=False)
-        shutil.rmtree(root, ignore_errors=True)
         left = {n for n in host_links() - links if n.startswith(("br-", "ovs-", "genev", "tap"))}
         assert not left, f"links left on the host: {left}"
-
-
-def osc(stack, *args, check=True, timeout=300) -> subprocess.CompletedProcess:
-    exe = stack["dest"] / "venv" / "bin" / "openstack"
-    r = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
-                       env=stack["env"], timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and r.returncode != 0:
-        raise AssertionError(f"openstack {' '.join(map(str, args))} exited {r.returncode}\n"
-                             f"{r.stdout}\n{r.stderr}")
-    return r
-
-
-def osc_json(stack, *args):
-    return json.loads(osc(stack, *args, "-f", "json").stdout)
-
-
-def panes(stack) -> dict[str, dict]:
-    r = stacktui("--dest", stack["dest"], "status", "--json")
-    return {p["name"]: p for p in json.loads(r.stdout)["panes"]}
-
-
-def wait_for(what: str, probe, timeout: float, every: float = 2):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(every)
 
 
 def test_default_profile_installs_and_every_pane_runs(ds):
@@ -163,10 +90,7 @@ def test_cli_network_subnet_router(ds):
 
 
 def test_server_with_a_port_on_private_reaches_active(ds):
-    img = ds["root"] / "image.raw"
-    img.write_bytes(os.urandom(1 << 20))
-    osc(ds, "image", "create", "--disk-format", "raw", "--container-format", "bare",
-        "--file", img, "e2e-image")
+    upload_image(ds, "e2e-image")
     port = osc_json(ds, "port", "create", "--network", "private", "e2e-port")
     osc(ds, "server", "create", "--flavor", "m1.tiny", "--image", "e2e-image",
         "--nic", f"port-id={port['id']}", "--wait", "e2e-server", timeout=300)
@@ -236,8 +160,4 @@ def test_status_after_everything_shows_every_pane_running(ds):
 
 
 def test_unstack_leaves_no_process(ds):
-    stacktui("--dest", ds["dest"], "unstack", "--all", timeout=180)
-    deadline = time.monotonic() + 30
-    while stack_processes(ds["dest"]) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not stack_processes(ds["dest"])
+    unstack_all(ds["dest"])

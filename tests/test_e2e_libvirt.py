@@ -34,7 +34,8 @@ import yaml
 
 from stacktui import virt
 from tests.conftest import stacktui
-from tests.test_e2e_nova import make_nova_stack, osc, osc_json, wait_services_up
+from tests.stackfix import osc, panes, utc_now, wait_services_up
+from tests.test_e2e_nova import make_nova_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -85,11 +86,6 @@ def virsh(stack, *args) -> str:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-def panes(stack) -> dict:
-    r = stacktui("--dest", stack["dest"], "status", "--json")
-    return {p["name"]: p for p in json.loads(r.stdout)["panes"]}
 
 
 def qemu_procs(stack) -> list[psutil.Process]:
@@ -147,7 +143,7 @@ def test_auto_picks_kvm_and_says_why(lv_stack):
     # The stack's own libvirtd, on DEST's socket, not the system's.
     assert "QEMU" in virsh(lv_stack, "version")
     assert virsh(lv_stack, "uri").strip().startswith("qemu:///system")
-    wait_services_up(lv_stack, ["nova-compute"])
+    wait_services_up(lv_stack, "compute", ["nova-compute"])
 
 
 def test_server_boots_on_kvm_then_goes_away(lv_stack):
@@ -231,8 +227,7 @@ def test_unstack_leaves_no_libvirt_process_then_up(lv_stack):
     # The guest was powered off with its host; its domain is still defined.
     assert server.instance_name in virsh(lv_stack, "list", "--all", "--name").split()
     assert server.instance_name not in virsh(lv_stack, "list", "--name").split()
-    before = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
-    wait_services_up(lv_stack, ["nova-compute"], after=before)
+    wait_services_up(lv_stack, "compute", ["nova-compute"], after=utc_now())
     conn.compute.delete_server(server.id)
     conn.compute.wait_for_delete(server, wait=120)
     assert server.instance_name not in virsh(lv_stack, "list", "--all", "--name").split()

@@ -13,17 +13,15 @@ end need no stack."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import NASTY, free_ports, stack_processes, stacktui, teardown_stack
+from tests.conftest import NASTY, stacktui
+from tests.stackfix import (host_links, host_netns, installed_stack, kill_stack, osc, osc_json,
+                            stack_ports, unstack_all)
 
 SERVICES = ["mysql", "rabbit", "key", "g-api", "placement-api", "q-svc", "ovsdb-server",
             "ovs-vswitchd", "ovn-northd", "ovn-controller"]
@@ -36,77 +34,16 @@ FIXED, FLOATING = "10.91.0.0/22", "172.29.91.0/24"
 pytestmark = pytest.mark.timeout(1500) if hasattr(pytest.mark, "timeout") else []
 
 
-def host_links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-    return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line}
-
-
-def host_netns() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
-
-
-def _ports() -> dict:
-    # The OVN southbound database listens on the northbound port + 1.
-    while True:
-        ports = dict(zip(PORTED, free_ports(len(PORTED))))
-        sb = ports["ovn-northd"] + 1
-        if sb not in ports.values() and _port_free(sb):
-            return ports
-
-
-def _port_free(port: int) -> bool:
-    import socket
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 @pytest.fixture(scope="module")
 def neutron_stack():
     if not shutil.which("ip"):
         pytest.skip("iproute2 missing")
     links, netns = host_links(), host_netns()
-    root = Path(tempfile.mkdtemp(prefix="e2e-neutron-", dir="/tmp"))
-    root.chmod(0o755)
-    dest = root / "dest"
-    ports = _ports()
-    answers = root / "stacktui.yaml"
-    answers.write_text(yaml.safe_dump({
-        "dest": str(dest), "host_ip": "127.0.0.1", "database": "mysql",
-        "enabled_services": SERVICES, "ports": ports, "passwords": PASSWORDS,
-        "fixed_range": FIXED, "floating_range": FLOATING,
-    }, allow_unicode=True))
-    t0 = time.monotonic()
-    info = {"dest": dest, "root": root, "ports": ports, "links": links, "netns": netns,
-            "env": {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml"),
-                    "OS_CLOUD": "devstack-admin"}}
-    try:
-        r = stacktui("install", "--answers", answers, "--yes", "-v", timeout=1200)
-        info.update(install_seconds=time.monotonic() - t0, output=r.stdout + r.stderr)
-        yield info
-    finally:
-        teardown_stack(dest)
-        stacktui("--dest", dest, "clean", "--yes", check=False)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def osc(stack, *args, check=True, timeout=300) -> subprocess.CompletedProcess:
-    exe = stack["dest"] / "venv" / "bin" / "openstack"
-    r = subprocess.run([str(exe), "--os-cloud", "devstack-admin", *map(str, args)],
-                       capture_output=True, text=True, env=stack["env"], timeout=timeout,
-                       stdin=subprocess.DEVNULL)
-    if check and r.returncode != 0:
-        raise AssertionError(f"openstack {' '.join(map(str, args))} exited {r.returncode}\n"
-                             f"{r.stdout}\n{r.stderr}")
-    return r
-
-
-def osc_json(stack, *args):
-    return json.loads(osc(stack, *args, "-f", "json").stdout)
+    with installed_stack("e2e-neutron-", {"database": "mysql", "enabled_services": SERVICES,
+                                          "passwords": PASSWORDS, "fixed_range": FIXED,
+                                          "floating_range": FLOATING},
+                         ports=stack_ports(PORTED), links=links, netns=netns) as stack:
+        yield stack
 
 
 def test_install_verified_neutron(neutron_stack):
@@ -213,19 +150,9 @@ def status(stack) -> list[dict]:
 def test_simulated_reboot_then_up(neutron_stack):
     """Every process killed, DEST/run gone (what a reboot leaves): `up`
     brings the switch back with its bridges, the chassis and the API."""
-    import signal
-
-    import psutil
     s = neutron_stack
     dest = s["dest"]
-    procs = stack_processes(dest)
-    for p in procs:
-        try:
-            p.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            pass
-    psutil.wait_procs(procs, timeout=10)
-    assert not stack_processes(dest)
+    kill_stack(dest)
     # The switch's namespace died with it: nothing of it is left on the host.
     assert host_links() <= s["links"] | {"lo"}
     shutil.rmtree(dest / "run")
@@ -249,11 +176,7 @@ def test_simulated_reboot_then_up(neutron_stack):
 def test_unstack_all_leaves_nothing(neutron_stack):
     """Last: stops everything and checks the host is as it was."""
     s = neutron_stack
-    stacktui("--dest", s["dest"], "unstack", "--all", timeout=180)
-    deadline = time.time() + 20
-    while stack_processes(s["dest"]) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not stack_processes(s["dest"])
+    unstack_all(s["dest"], grace=20)
     assert host_links() <= s["links"] | {"lo"}, host_links() - s["links"]
     assert host_netns() <= s["netns"]
 
