@@ -198,6 +198,21 @@ def kill_stack(dest: Path) -> list[psutil.Process]:
     return procs
 
 
+def up_after_reboot(stack, services) -> float:
+    """What a reboot leaves once the processes are gone: DEST/run emptied.
+    `stacktui up` must bring every one of ``services`` back; returns how
+    long it took."""
+    dest = stack["dest"]
+    shutil.rmtree(dest / "run")
+    t0 = time.monotonic()
+    r = stacktui("--dest", dest, "up", timeout=600)
+    seconds = time.monotonic() - t0
+    assert "is up" in r.stdout, r.stdout
+    for name in services:
+        assert f"{name}: running" in r.stdout, r.stdout
+    return seconds
+
+
 def unstack_all(dest: Path, grace: float = 30, timeout=180) -> None:
     """`unstack --all` must succeed and leave no process of the stack
     within ``grace`` seconds."""
@@ -252,8 +267,8 @@ def pane_rss_mb(stack) -> dict:
 def bench_stack(root: Path):
     """Around a bench's work on the stack in root/dest: a failed command
     ends the bench with its output rather than a traceback, and whatever
-    happened, everything is stopped and removed (failures ignored, so that
-    the result is still written)."""
+    happened, everything is stopped and removed (a failure to stop or
+    remove is ignored, never measured)."""
     try:
         yield
     except AssertionError as e:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import NASTY, stacktui
 from tests.stackfix import (host_links, host_netns, installed_stack, kill_stack, osc, osc_json,
-                            stack_ports, unstack_all)
+                            stack_ports, unstack_all, up_after_reboot)
 
 SERVICES = ["mysql", "rabbit", "key", "g-api", "placement-api", "q-svc", "ovsdb-server",
             "ovs-vswitchd", "ovn-northd", "ovn-controller"]
@@ -155,10 +155,7 @@ def test_simulated_reboot_then_up(neutron_stack):
     kill_stack(dest)
     # The switch's namespace died with it: nothing of it is left on the host.
     assert host_links() <= s["links"] | {"lo"}
-    shutil.rmtree(dest / "run")
-    r = stacktui("--dest", dest, "up", timeout=600)
-    for name in SERVICES:
-        assert f"{name}: running" in r.stdout, r.stdout
+    up_after_reboot(s, SERVICES)
     vsctl = ["ovs-vsctl", f"--db=unix:{dest}/run/ovs/db.sock", "--timeout=30", "list-br"]
     deadline = time.monotonic() + 30
     while True:

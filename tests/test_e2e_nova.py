@@ -12,16 +12,15 @@ brings it all back: the server is still listed and a new one boots.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import time
 
 import psutil
 import pytest
 
 from tests.conftest import NASTY, stack_processes, stacktui
 from tests.stackfix import (installed_stack, kill_stack, mysql_logins_work, osc, osc_json, panes,
-                            stack_ports, upload_image, utc_now, wait_services_up)
+                            stack_ports, up_after_reboot, upload_image, utc_now,
+                            wait_services_up)
 
 SERVICES = ["mysql", "rabbit", "memcached", "key", "g-api", "placement-api", "n-api",
             "n-api-meta", "n-cond", "n-sch", "n-cpu"]
@@ -114,16 +113,9 @@ def test_restart_n_cpu_from_cli_reports_up_again(nova_stack):
 
 
 def test_simulated_reboot_then_up(nova_stack):
-    dest = nova_stack["dest"]
-    procs = kill_stack(dest)
+    procs = kill_stack(nova_stack["dest"])
     assert procs
-    shutil.rmtree(dest / "run")
-    t0 = time.monotonic()
-    r = stacktui("--dest", dest, "up", timeout=600)
-    up_seconds = time.monotonic() - t0
-    assert "is up" in r.stdout
-    for name in SERVICES:
-        assert f"{name}: running" in r.stdout
+    up_seconds = up_after_reboot(nova_stack, SERVICES)
     wait_services_up(nova_stack, "compute", ["nova-conductor", "nova-scheduler", "nova-compute"],
                      after=utc_now())
     names = {s["Name"]: s["Status"] for s in osc_json(nova_stack, "server", "list")}
