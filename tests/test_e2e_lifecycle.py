@@ -89,13 +89,18 @@ def test_killed_install_resumes_and_a_second_install_is_refused(lifecycle):
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     state = json.loads((dest / "stacktui-state.json").read_text())["steps"]
-    assert state["install"]["status"] == "done" and state["init:keystone"]["status"] == "done"
+    done = {step for step, s in state.items() if s["status"] == "done"}
+    assert {"install", "init:keystone", "start:keystone"} <= done
     r = stacktui("install", "--answers", answers, "--yes")
     ran = _steps_run(r.stdout)
-    assert ran and ran[0].startswith("accounts:"), ran
-    for done_before in ("install", "configure:keystone", "init:keystone", "init:glance",
-                        "start:keystone"):
-        assert done_before not in ran
+    # Steps run side by side, so glance's and placement's may or may not have
+    # finished when the kill came: whatever had is not run again, and every
+    # other step (keystone's accounts, cut short, among them) runs now.
+    assert "accounts:keystone" in ran or "accounts:keystone" in done, ran
+    redone = set(ran) & done - {"preflight", "verify", "summary"}
+    assert not redone, f"done before the kill, yet run again: {sorted(redone)}"
+    after = json.loads((dest / "stacktui-state.json").read_text())["steps"]
+    assert set(after) - done <= set(ran), sorted(set(after) - done - set(ran))
     assert "stacktui completed" in r.stdout
 
 
