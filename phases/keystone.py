@@ -39,6 +39,9 @@ def configure(ctx):
         "database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "keystone")},
         "token": {"provider": "fernet"},
         "fernet_tokens": {"key_repository": etc / "fernet-keys", "max_active_keys": 3},
+        # Receipts (MFA) share the token keys, as in DevStack where both
+        # default to /etc/keystone/fernet-keys/; unset, bootstrap looks there.
+        "fernet_receipts": {"key_repository": etc / "fernet-keys", "max_active_keys": 3},
         "credential": {"key_repository": etc / "credential-keys"},
         "cache": svckit.cache(ctx.answers) or _process_cache(ctx.answers),
         "identity": {"password_hash_rounds": 4},   # DevStack's speed-up for dev clouds

@@ -17,6 +17,8 @@ def run(ctx):
         files = credentials.write_credentials(a, ctx.layout)
     except ImportError:
         pass
+    from stacktui.client_link import link_client
+    link, link_note = link_client(ctx.layout)
     urls = {s: ctx.endpoint(s) + catalog.API_PATHS[s] for s in a.services if s in catalog.API_PATHS}
     summary = {
         "dest": str(ctx.layout.dest), "host_ip": a.data["host_ip"], "urls": urls,
@@ -24,7 +26,10 @@ def run(ctx):
         "openrc": str(files.get("openrc", ctx.layout.dest / "openrc")),
         "clouds_yaml": str(files.get("clouds.yaml", ctx.layout.dest / "clouds.yaml")),
         "log": str(ctx.layout.stack_log),
+        "client": str(link or ctx.layout.bin / "openstack"),
     }
+    if link_note:
+        summary["client_note"] = link_note
     if "n-cpu" in a.services:
         from stacktui import virt
         choice = virt.for_answers(a)

@@ -215,8 +215,6 @@ class InstallScreen(Screen):
         if self.current:
             t.append(f" in {self.current}", style="bold")
         t.append(f"\n{data.get('error') or message}\n")
-        for line in (data.get("tail") or [])[-6:]:
-            t.append(f"  {line}\n", style="dim")
         t.append("log: ", style="bold")
         t.append(str(data.get("log") or (self.draft.final.dest / "logs" / "stack.log")))
         t.append("\nRetry resumes from this step; so does `stacktui install` later.", style="dim")

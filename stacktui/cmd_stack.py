@@ -122,9 +122,9 @@ class Printer:
             self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.data['seconds']:.1f}s")
         elif ev.kind == events.STEP_FAIL:
             self.running.pop(ev.step, None)
+            # The cause only: the full output (deprecations, migration
+            # chatter) stays in the log, which -v shows as it runs.
             self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.data['error']}")
-            for line in ev.data.get("tail") or []:
-                self._line(f"    | {line}")
             self._line(f"    log: {ev.data['log']}")
         elif ev.kind == events.OUTPUT:
             if self.verbose:
@@ -198,6 +198,8 @@ def print_summary(s: dict) -> None:
     print(f"The default user is admin; passwords are in {s.get('passwords_file')} (mode 0600)")
     print(f"Credentials: source {s.get('openrc')} admin   or   "
           f"openstack --os-cloud devstack-admin ...  ({s.get('clouds_yaml')})")
+    if s.get("client_note"):
+        print(f"Note: {s['client_note']}")
     if s.get("nova_compute"):
         print(f"nova-compute runs on {s['nova_compute']}")
     print(f"Logs: {s.get('log')}; services: stacktui status")
@@ -364,6 +366,8 @@ def cmd_clean(args) -> int:
     except StackError:
         pass
     _module_cleanups(layout)
+    from .client_link import unlink_client
+    unlink_client(layout)
     for path in layout.created():
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

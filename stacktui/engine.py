@@ -25,10 +25,10 @@ from pathlib import Path
 
 from . import catalog, events
 from .answers import Answers
-from .errors import StackError
+from .errors import StackError, failure_summary
 from .fsutil import atomic_write
 from .masking import Masker
-from .paths import Layout, remember_last
+from .paths import Layout, remember_last, user_cache_env
 from .runner import Runner
 
 STATE_VERSION = 1
@@ -132,6 +132,7 @@ class Context:
 
     # --- commands
     def run(self, argv, **kw):
+        kw["env"] = {**user_cache_env(self.layout), **(kw.get("env") or {})}
         return self.runner.run([str(a) for a in argv], tag=self.step.id if self.step else None, **kw)
 
     def venv_bin(self, name: str) -> str:
@@ -409,15 +410,14 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - recorded, then raised for the view
             tail = getattr(e, "tail", []) or []
             log = getattr(e, "log", str(self.layout.stack_log))
-            msg = ctx.runner.masker(str(e) or e.__class__.__name__)
+            msg = failure_summary(ctx.runner.masker(str(e) or e.__class__.__name__), tail)
             ctx.runner.note(f"FAILED {step.id}: {msg}")
             state.record(step.id, status="failed", fp=fp, error=msg, log=log, tail=tail,
                          at=time.time())
             self.bus.emit(events.STEP_FAIL, step.id, msg, error=msg, log=log, tail=tail)
-            if isinstance(e, StackError):
-                e.step = step.id
-                return None, e
-            err = StackError(f"{step.id}: {msg} (see {log})")
+            # One line a person can act on: the step, the cause, the log.
+            err = StackError(f"{step.id} failed: {msg} (log: {log})")
+            err.step = step.id
             err.__cause__ = e
             return None, err
         secs = time.monotonic() - t

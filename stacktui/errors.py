@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -45,3 +46,38 @@ class StackError(Exception):
     """A phase or service failed; exit code 1."""
 
     exit_code = 1
+
+
+# oslo.log puts the level after the pid ("2026-12-01 10:00:00.123 42 ERROR
+# keystone [-] ..."); Python's logging and tracebacks have their own shapes.
+_LEVEL = re.compile(r"\b(ERROR|CRITICAL|FATAL)\b")
+_EXCEPTION = re.compile(r"^\s*(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Failure|Fault|"
+                        r"NotFound|Denied|Refused|Invalid\w*)(?::\s.*)?$")
+_NOISE = re.compile(r"(Deprecat|DEPRECAT|Warning:|WARNING|^\s*warnings\.warn|^\s*File \")")
+
+
+def cause_line(tail: list[str]) -> str | None:
+    """The line of a failed command's output a person should read first: the
+    last ERROR / CRITICAL line or exception line, else the last line that
+    is not a warning. Tracebacks end with the exception, so the last such
+    line is the cause, not the first."""
+    lines = [l.strip() for l in tail if l and l.strip()]
+    for pattern in (_EXCEPTION, _LEVEL):
+        for line in reversed(lines):
+            if pattern.search(line) and not _NOISE.search(line):
+                return line
+    for line in reversed(lines):
+        if not _NOISE.search(line):
+            return line
+    return None
+
+
+def failure_summary(error: str, tail: list[str] | None) -> str:
+    """One line for a failed step: the cause from the output, then what
+    failed ('python failed with exit code 1') in brackets."""
+    cause = cause_line(tail or [])
+    if not cause or cause in error:
+        return error
+    if len(cause) > 300:
+        cause = cause[:297] + "..."
+    return f"{cause} ({error})"

@@ -25,6 +25,7 @@ import pexpect
 import psutil
 
 from .masking import MASK, Masker
+from .paths import stack_cache
 
 log = logging.getLogger("stacktui.supervisor")
 
@@ -492,6 +493,8 @@ class Pane:
         env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin")
         env["TERM"] = "xterm-256color"
         env["PYTHONUNBUFFERED"] = "1"
+        # stevedore and friends cache under XDG_CACHE_HOME: keep it in DEST.
+        env["XDG_CACHE_HOME"] = str(stack_cache(self.dest))
         env.update(self.spec["env"])
         env[ENV_DEST] = str(self.dest)
         env[ENV_PANE] = self.name

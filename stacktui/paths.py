@@ -94,3 +94,29 @@ def last_dest() -> Path | None:
     except OSError:
         return None
     return Path(text) if text else None
+
+
+def user_bin() -> Path:
+    """Where a user's own commands go: XDG_BIN_HOME (uv and pipx honour it),
+    else ~/.local/bin, which Debian's and Ubuntu's ~/.profile put on PATH."""
+    return Path(os.environ.get("XDG_BIN_HOME") or Path.home() / ".local" / "bin")
+
+
+def on_path(folder: Path) -> bool:
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    return any(os.path.realpath(d) == os.path.realpath(folder) for d in dirs)
+
+
+def stack_cache(dest: Path) -> Path:
+    """The stack's own cache (stevedore's entry-point cache and the like)."""
+    return dest / "data" / "cache"
+
+
+def user_cache_env(layout: "Layout") -> dict[str, str]:
+    """Environment for the stack's commands: caches that OpenStack's
+    libraries keep under XDG_CACHE_HOME (stevedore writes
+    ~/.cache/python-entrypoints) go under DEST, while uv keeps the user's
+    own cache, which makes a second install's venv almost free."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return {"XDG_CACHE_HOME": str(stack_cache(layout.dest)),
+            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or os.path.join(base, "uv")}

@@ -19,6 +19,26 @@ import psutil
 import pytest
 import yaml
 
+from tests import freshhost, hostscan
+
+FRESH_HOST: dict = {"hidden": [], "why": None}
+
+
+def pytest_configure(config):
+    """Before any test and before any thread: the whole session, and every
+    install it runs, sees a fresh host (tests/freshhost.py)."""
+    if os.geteuid() != 0:
+        FRESH_HOST["why"] = "not root: OpenStack's system folders are not masked"
+        return
+    FRESH_HOST["hidden"] = freshhost.mask()
+    FRESH_HOST["why"] = "private mount namespace"
+
+
+def pytest_report_header(config):
+    hidden = ", ".join(FRESH_HOST["hidden"]) or "none existed"
+    return f"fresh host: {FRESH_HOST['why']}; hidden: {hidden}"
+
+
 NASTY = {
     "admin": "a'd\"m $HOME %41 #x @:/ ü",
     "database": "d`id` $(id) ; & | \\ %2F",
@@ -45,9 +65,10 @@ def isolated_user_dirs(tmp_path_factory):
     """Tests must not touch the developer's ~/.config/openstack/clouds.yaml or
     the remembered last stack."""
     base = tmp_path_factory.mktemp("xdg")
-    old = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")}
+    old = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_BIN_HOME")}
     os.environ["XDG_CONFIG_HOME"] = str(base / "config")
     os.environ["XDG_STATE_HOME"] = str(base / "state")
+    os.environ["XDG_BIN_HOME"] = str(base / "bin")
     yield
     for k, v in old.items():
         if v is None:
@@ -113,14 +134,18 @@ def minimal_stack(tmp_path_factory):
     dest = root / "dest"
     answers = write_answers(root, dest)
     t0 = time.monotonic()
-    r = stacktui("install", "--answers", answers, "--yes")
-    info = {
-        "dest": dest, "answers": answers, "root": root, "install_seconds": time.monotonic() - t0,
-        "install_output": r.stdout + r.stderr, "passwords": dict(NASTY),
-        "ports": yaml.safe_load(answers.read_text())["ports"],
-        "env": {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml")},
-    }
+    # The install inside the try: a failed install still stops what it started.
     try:
+        before = hostscan.snapshot()
+        r = stacktui("install", "--answers", answers, "--yes")
+        info = {
+            "dest": dest, "answers": answers, "root": root,
+            "install_seconds": time.monotonic() - t0,
+            "install_output": r.stdout + r.stderr, "passwords": dict(NASTY),
+            "ports": yaml.safe_load(answers.read_text())["ports"],
+            "env": {**os.environ, "OS_CLIENT_CONFIG_FILE": str(dest / "clouds.yaml")},
+            "host_changes": hostscan.changes(before, hostscan.snapshot()),
+        }
         yield info
     finally:
         teardown_stack(dest)
