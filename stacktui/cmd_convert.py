@@ -4,7 +4,10 @@ out, a Packstack-style answers template, and a Kolla-Ansible export."""
 from __future__ import annotations
 
 import copy
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -63,45 +66,126 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
 
 # ---------------------------------------------------------------- import
 
+def _output_path(given: str) -> Path:
+    out = Path(given)
+    if out.is_dir():
+        raise UserError(Problem("is a folder", file=str(out),
+                                fix=f"give a file name, e.g. -o {out / answers.ANSWERS_NAME}"))
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(Problem("is a file, not a folder", file=str(parent),
+                                        fix="give -o a path in a folder"))
+            if not os.access(parent, os.W_OK):
+                raise UserError(Problem("folder is not writable", file=str(parent)))
+            break
+    return out
+
+
+def _check_answers(data: dict, pw: dict, text: str, src: Path) -> None:
+    """Refuse (exit 2, nothing written) an import whose answers every other
+    command would reject; problems that only describe this machine are
+    notes, since a local.conf often comes from another one."""
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            answers.load(None, dest=data.get("dest") or os.path.join(d, "stack"),
+                         overrides={**data, "passwords": pw})
+            return
+        except UserError as e:
+            problems = e.problems
+    hard = []
+    remote = _remote_controller(text)
+    if remote and any(" needs " in p.message for p in problems):
+        raise UserError(Problem(
+            f"describes a node that joins the cloud whose controller is SERVICE_HOST={remote}; "
+            "stacktui installs a whole cloud on one machine and does not join another",
+            file=str(src), line=localconf.line_of(text, "service_host"),
+            fix="import the controller's local.conf instead, or delete ENABLED_SERVICES and "
+                "SERVICE_HOST here for a cloud of its own; `stacktui export-kolla` adds "
+                "compute hosts to a Kolla inventory"))
+    for p in problems:
+        if any(s in p.message for s in _LENIENT if s != " needs "):
+            _say(f"note: {p.key + ': ' if p.key else ''}{p.message}"
+                 + (f" (on this machine; {p.fix})" if p.fix else " (on this machine)"))
+            continue
+        key = (p.key or "").split(".")[-1]
+        var = next(iter(localconf.KEY_VARS.get(key, ())), None)
+        line = localconf.line_of(text, key)
+        hard.append(Problem((f"{var}: " if var and line else "") + p.message, file=str(src),
+                            line=line, fix=p.fix))
+    if hard:
+        raise UserError(hard)
+
+
+def _remote_controller(text: str) -> str | None:
+    """SERVICE_HOST when it names another machine than HOST_IP: the file
+    is a compute (or other extra) node of DevStack's multi-node guides."""
+    def last(var):
+        vals = re.findall(rf"^\s*(?:export\s+)?{var}=[\"']?([^\s\"'#]+)", text, re.M)
+        return vals[-1] if vals else None
+    sh, hi = last("SERVICE_HOST"), last("HOST_IP")
+    if sh and "$" not in sh and sh != hi:
+        return sh
+    return None
+
+
 def cmd_import(args) -> int:
     src = Path(args.file)
     try:
-        text = src.read_text(encoding="utf-8")
+        raw = src.read_bytes()
     except FileNotFoundError:
         raise UserError(Problem("file not found", file=str(src))) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(Problem(f"cannot read: {e}", file=str(src))) from None
-    data, warnings = localconf.import_localconf(text, str(src))
+    except IsADirectoryError:
+        raise UserError(Problem("is a folder", file=str(src),
+                                fix="give the local.conf file itself")) from None
+    except OSError as e:
+        raise UserError(Problem(f"cannot read: {e.strerror or e}", file=str(src))) from None
+    out = _output_path(args.output)
+    data, warnings = localconf.import_localconf(raw, str(src))
+    text, _ = localconf.decode(raw, str(src))
     for w in warnings:
         _say(f"warning: {w}")
 
-    out = Path(args.output)
     secrets_path = out.parent / answers.SECRETS_NAME
     _refuse_overwrite(out, args.force)
     pw = data.pop("passwords", {})
+    kept = {}
+    if secrets_path.exists():
+        if not args.force:
+            raise UserError(Problem("already exists and holds the passwords of the answers in "
+                                    "that folder", file=str(secrets_path),
+                                    fix="give -o in another folder, or --force to write the "
+                                        "answers and keep those passwords"))
+        try:
+            old = yaml.safe_load(secrets_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(Problem(f"cannot read: {e}", file=str(secrets_path))) from None
+        old = old.get("passwords", old) if isinstance(old, dict) else {}
+        kept = {k: str(v) for k, v in (old or {}).items() if v not in (None, "")}
+        for k, v in kept.items():
+            if k in pw and pw[k] != v:
+                _say(f"note: {secrets_path} already holds a different {k} password; kept it "
+                     f"(a stack set up from that folder uses it), the local.conf's is not used")
+        pw = {**pw, **kept}
     generated = [k for k in answers.PASSWORD_KEYS if k not in pw]
     for k in generated:
         pw[k] = answers.generate_password()
+    _check_answers(data, pw, text, src)
+
     header = (f"# stacktui answers imported from {src} by `stacktui import-localconf`.\n"
               "# Passwords are in secrets.yaml beside this file (mode 0600).\n")
-    atomic_write(out, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), 0o644)
-    atomic_write(secrets_path, yaml.safe_dump({"passwords": pw}, sort_keys=False,
-                                              allow_unicode=True), 0o600)
+    try:
+        atomic_write(out, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                     0o644)
+        atomic_write(secrets_path, yaml.safe_dump({"passwords": pw}, sort_keys=False,
+                                                  allow_unicode=True), 0o600)
+    except OSError as e:
+        raise UserError(Problem(f"cannot write: {e.strerror or e}",
+                                file=str(e.filename or out))) from None
     print(f"wrote {out} and {secrets_path}")
     if generated:
         _say(f"note: {src} sets no {', '.join(k.upper() + '_PASSWORD' for k in generated)}; "
              f"generated into {secrets_path}")
-    todo = localconf.deployable_problems(data)
-    if todo:
-        _say(f"note: this stacktui version cannot deploy yet: {', '.join(todo)}. "
-             "`stacktui install` refuses them until you remove them from enabled_services; "
-             "`stacktui export-kolla DIR` can deploy them with Kolla-Ansible.")
-    try:
-        answers.load(out)
-    except UserError as e:
-        for p in e.problems:
-            if "not deployable by this stacktui version" not in p.message:
-                _say(f"note: {p}")
     return 0
 
 

@@ -171,12 +171,25 @@ _HEADER = re.compile(r"^\[\[\s*([^|\]]+?)\s*\|\s*(.+?)\s*\]\]\s*$")
 
 # ---------------------------------------------------------------- shell subset
 
+MAX_NESTING = 64    # ${A:-${B:-...}} deeper than this is not a setting, it is an attack
+
+
 class _Incomplete(Exception):
     """The logical line goes on (open quote, trailing backslash)."""
 
 
 class _Unsupported(Exception):
     pass
+
+
+class _TooDeep(Exception):
+    pass
+
+
+# DevStack computes these at stack time when localrc leaves them unset; a
+# post-config value that names one keeps the reference and postconfig.apply
+# fills it in from the answers at install time.
+RUNTIME_VARS = ("HOST_IP", "SERVICE_HOST", "HOST_IPV6", "DEST", "DATA_DIR", "REGION_NAME")
 
 
 @dataclass
@@ -186,16 +199,29 @@ class _Env:
     vars: dict = field(default_factory=dict)
     used: set = field(default_factory=set)
     unknown: dict = field(default_factory=dict)   # name -> first line referencing it
+    assigned: dict = field(default_factory=dict)  # name -> line it was last set on
     line: int | None = None
+    depth: int = 0
+    keep_refs: bool = False    # post-config: runtime variables stay ${NAME}
+    kept: list = field(default_factory=list)
 
     def get(self, name: str, quiet: bool = False) -> str | None:
         self.used.add(name)
+        # no secret lands in stacktui.yaml: password references stay references
+        if self.keep_refs and (name in PASSWORD_VARS or
+                               (name in RUNTIME_VARS and name not in self.vars)):
+            self.kept.append(name)
+            return "${" + name + "}"
         if name in self.vars:
             return self.vars[name]
         default = self._default(name)
         if default is None and not quiet:
             self.unknown.setdefault(name, self.line)
         return default
+
+    def set(self, name: str, value: str) -> None:
+        self.vars[name] = value
+        self.assigned[name] = self.line
 
     def _default(self, name):
         if name == "DEST":
@@ -211,6 +237,9 @@ class _Env:
         if name == "HOME":
             return str(Path.home())
         if name == "ENABLED_SERVICES":
+            # stackrc sets DevStack's default list before it sources localrc
+            return DEVSTACK_DEFAULT
+        if name == "DISABLED_SERVICES":
             return ""
         return None
 
@@ -221,28 +250,38 @@ def _param(text: str, i: int, env: _Env) -> tuple[str, int]:
     while j < len(text) and depth:
         if text[j] == "{":
             depth += 1
+            if depth > MAX_NESTING:
+                raise _TooDeep
         elif text[j] == "}":
             depth -= 1
         j += 1
     if depth:
         raise _Incomplete
     inner = text[i + 1:j - 1]
-    m = re.fullmatch(rf"({_NAME})(?:(:?[-=+])(.*))?", inner, re.S)
+    m = re.fullmatch(rf"({_NAME})(?:(:?[-=+?])(.*))?", inner, re.S)
     if not m:
-        raise _Unsupported(f"the expansion ${{{inner}}} needs a real shell")
+        raise _Unsupported(f"the expansion ${{{inner[:40]}}} needs a real shell")
     name, op, word = m.groups()
-    # ${X:-default} is how people say "X may be unset": no warning for it.
-    val = env.get(name, quiet=op is not None)
-    if op is None:
-        return val or "", j
-    unset_or_empty = val is None or (op.startswith(":") and val == "")
-    if op.endswith("+"):
-        return ("" if unset_or_empty else _expand(word, env, dquote=True)), j
-    if unset_or_empty:
-        val = _expand(word, env, dquote=True)
-        if op.endswith("="):
-            env.vars[name] = val
-    return val, j
+    if op and op.endswith("?"):
+        raise _Unsupported(f"${{{name}{op}...}} needs a real shell")
+    env.depth += 1
+    if env.depth > MAX_NESTING:
+        raise _TooDeep
+    try:
+        # ${X:-default} is how people say "X may be unset": no warning for it.
+        val = env.get(name, quiet=op is not None)
+        if op is None:
+            return val or "", j
+        unset_or_empty = val is None or (op.startswith(":") and val == "")
+        if op.endswith("+"):
+            return ("" if unset_or_empty else _expand(word, env, dquote=True)), j
+        if unset_or_empty:
+            val = _expand(word, env, dquote=True)
+            if op.endswith("="):
+                env.set(name, val)
+        return val, j
+    finally:
+        env.depth -= 1
 
 
 def _dollar(text: str, i: int, env: _Env) -> tuple[str, int]:
@@ -378,73 +417,227 @@ class _State:
     filename: str
     env: _Env = field(default_factory=_Env)
     warnings: list = field(default_factory=list)
-    services: list = field(default_factory=lambda: list(catalog.PROFILES["devstack"]))
-    disabled: set = field(default_factory=set)
-    assigned: dict = field(default_factory=dict)     # var -> line it was last set on
+    origin: dict = field(default_factory=dict)       # service name -> line that enabled it
     post_config: dict = field(default_factory=dict)
+    test_config: dict = field(default_factory=dict)
+
+    @property
+    def assigned(self) -> dict:
+        return self.env.assigned
 
     def warn(self, line: int | None, msg: str) -> None:
         where = f"{self.filename}:{line}" if line else self.filename
         self.warnings.append(f"{where}: {msg}")
 
+    def fail(self, line: int | None, msg: str, fix: str | None = None) -> UserError:
+        return UserError(Problem(msg, file=self.filename, line=line, fix=fix))
 
-def _names(st: _State, raw: list[str], line: int, enabling: bool) -> list[str]:
-    """Catalog names for the DevStack names in ``raw``; warnings for the rest."""
-    out: list[str] = []
-    for n in raw:
-        if not n:
+
+# ---- DevStack's service list functions (functions-common), on the same
+# comma-separated strings DevStack keeps, so odd input reads as DevStack
+# reads it: enable_service refuses a name disabled earlier, disable_service
+# removes the word it is given (a comma list only where it appears as such),
+# "-name" entries are dropped at the end by disable_negated_services.
+
+def _csv(s: str) -> list[str]:
+    return [x for x in s.split(",") if x]
+
+
+def _cleanup(s: str) -> str:
+    return ",".join(_csv(s))
+
+
+def _is_enabled(enabled: str, svc: str) -> bool:
+    e = "," + enabled + ","
+    if "," + svc + "," in e:
+        return True
+    prefix = {"nova": "n-", "glance": "g-", "neutron": "q-", "trove": "tr-", "swift": "s-",
+              "cinder": "c-"}.get(svc)
+    if prefix and ("," + prefix) in "," + enabled:
+        return True
+    if svc == "neutron" and ",neutron-" in "," + enabled:
+        return True
+    return svc.startswith("s-") and ",swift" in "," + enabled
+
+
+def _enable_service(st: _State, names: list[str], line: int) -> None:
+    env = st.env
+    enabled = env.get("ENABLED_SERVICES") or ""
+    disabled = env.get("DISABLED_SERVICES") or ""
+    for n in names:
+        if "," + n + "," in "," + disabled + ",":
+            st.warn(line, f"enable_service {n}: it was disabled earlier, so DevStack keeps it "
+                          "disabled; so does this import")
             continue
-        if n in catalog.SERVICES:
-            out.append(n)
-        elif n in catalog.GROUPS:
-            out.extend(catalog.GROUPS[n])
-        elif n in catalog.RETIRED:
-            if enabling:
-                repl = [r for r in RETIRED_REPLACEMENT.get(n, ()) if r not in out]
-                st.warn(line, f"{n}: {catalog.RETIRED[n]}"
-                        + (f"; enabled {', '.join(repl)} instead" if repl else "; left out"))
-                out.extend(repl)
+        if not _is_enabled(enabled, n):
+            enabled += "," + n
+            for part in _csv(n):
+                st.origin[part] = line
+    env.set("ENABLED_SERVICES", _cleanup(enabled))
+    _disable_negated(st)
+
+
+def _disable_service(st: _State, names: list[str], line: int) -> None:
+    env = st.env
+    enabled = "," + (env.get("ENABLED_SERVICES") or "") + ","
+    disabled = env.get("DISABLED_SERVICES") or ""
+    for n in names:
+        disabled += "," + n
+        if _is_enabled(enabled.strip(","), n):
+            enabled = enabled.replace("," + n + ",", ",")
+        if n in GROUP_PREFIX and any(s.startswith(GROUP_PREFIX[n]) for s in _csv(enabled)):
+            st.warn(line, f"disable_service {n}: DevStack removes only the word {n!r}, its "
+                          f"{GROUP_PREFIX[n]}* services stay enabled; disable them by name")
+        _note_disable(st, n, line)
+    env.set("DISABLED_SERVICES", _cleanup(disabled))
+    env.set("ENABLED_SERVICES", _cleanup(enabled))
+
+
+def _disable_negated(st: _State) -> None:
+    items = _csv(st.env.get("ENABLED_SERVICES") or "")
+    neg = {s[1:] for s in items if s.startswith("-")}
+    keep = [s for s in items if not s.startswith("-") and s not in neg]
+    st.env.vars["ENABLED_SERVICES"] = ",".join(keep)
+
+
+GROUP_PREFIX = {"nova": "n-", "glance": "g-", "cinder": "c-", "neutron": "q-", "trove": "tr-"}
+
+# Names DevStack's lib/neutron accepts beside the q-* ones, and other names
+# that stand for a service stacktui knows under its DevStack short name.
+ALIASES = {"neutron-api": "q-svc", "neutron-agent": "q-agt", "neutron-dhcp": "q-dhcp",
+           "neutron-l3": "q-l3", "neutron-metadata-agent": "q-meta",
+           "neutron-ovn-agent": "q-ovn-agent",
+           "neutron-ovn-metadata-agent": "q-ovn-metadata-agent"}
+# Neutron service plugins DevStack turns on by name; none is a process of
+# its own, so nothing is lost when stacktui leaves the name out.
+NEUTRON_EXTENSIONS = {
+    "q-qos": "qos", "neutron-qos": "qos", "q-trunk": "trunk", "neutron-trunk": "trunk",
+    "q-dns": "dns", "neutron-dns": "dns", "q-log": "log", "neutron-log": "log",
+    "q-segments": "segments", "neutron-segments": "segments", "q-metering": "metering",
+    "neutron-metering": "metering", "q-placement": "placement", "neutron-placement": "placement",
+    "q-port-forwarding": "port_forwarding", "neutron-port-forwarding": "port_forwarding",
+    "q-network-segment-range": "network_segment_range",
+    "neutron-network-segment-range": "network_segment_range",
+    "q-tag-ports-during-bulk-creation": "tag_ports_during_bulk_creation",
+}
+EXTRA_RETIRED = {
+    "g-reg": "the Glance registry was removed (Queens); g-api serves images alone",
+    "q-ovn-metadata-agent": "the OVN metadata agent is folded into q-ovn-agent",
+}
+
+# stackrc's default ENABLED_SERVICES, in its order: order matters when a
+# file appends without a leading comma (ENABLED_SERVICES+=octavia glues
+# "dstatoctavia", and DevStack loses dstat).
+DEVSTACK_DEFAULT = ("key,n-api,n-cpu,n-cond,n-sch,n-novnc,n-api-meta,placement-api,"
+                    "placement-client,g-api,c-sch,c-api,c-vol,ovn-controller,ovn-northd,"
+                    "ovs-vswitchd,ovsdb-server,q-svc,q-ovn-agent,horizon,rabbit,tempest,mysql,"
+                    "etcd3,dstat")
+
+
+def _note_disable(st: _State, n: str, line: int) -> None:
+    for part in _csv(n):
+        if part in catalog.RETIRED:
+            st.warn(line, f"disable_service {part}: nothing to do, {catalog.RETIRED[part]}")
+
+
+def _why_unsupported(n: str) -> str | None:
+    return UNSUPPORTED.get(n) or next(
+        (v for k, v in UNSUPPORTED.items() if k.endswith("-") and n.startswith(k)), None) \
+        or next((UNSUPPORTED.get(g, "") for g in UNSUPPORTED_GROUPS if n.startswith(g)), None)
+
+
+def _final_services(st: _State) -> list[str]:
+    """DevStack's final ENABLED_SERVICES as stacktui services, with a
+    warning for every name that does not carry over as it is."""
+    _disable_negated(st)
+    raw = list(dict.fromkeys(_csv(st.env.vars.get("ENABLED_SERVICES", DEVSTACK_DEFAULT))))
+    out: list[str] = []
+    left: dict[str, list[str]] = {}
+
+    def add(name):
+        if name not in out:
+            out.append(name)
+
+    for n in raw:
+        line = st.origin.get(n)
+        n2 = ALIASES.get(n, n)
+        if n2 in catalog.SERVICES:
+            if catalog.get(n2).implemented:
+                add(n2)
             else:
-                st.warn(line, f"disable_service {n}: nothing to do, {catalog.RETIRED[n]}")
+                why = catalog.LEFT_OUT.get(n2) or f"{catalog.get(n2).title} is not deployable " \
+                                                   "by this stacktui version yet"
+                left.setdefault(why, []).append(n)
+            if n2 != n:
+                pass
+        elif n2 == "swift":
+            for s in catalog.GROUPS["swift"]:
+                if catalog.get(s).implemented:
+                    add(s)
+                else:
+                    left.setdefault("Swift is not deployable by this stacktui version yet",
+                                    []).append(s)
+        elif n2 in catalog.RETIRED or n2 in EXTRA_RETIRED:
+            why = catalog.RETIRED.get(n2) or EXTRA_RETIRED[n2]
+            repl = [r for r in RETIRED_REPLACEMENT.get(n2, ()) if r not in raw and r not in out]
+            repl = [r for r in repl if catalog.get(r).implemented]
+            st.warn(line, f"{n}: {why}" + (f"; enabled {', '.join(repl)} instead" if repl
+                                           else "; left out"))
+            for r in repl:
+                add(r)
+        elif n in NEUTRON_EXTENSIONS:
+            st.warn(line, f"{n}: the neutron {NEUTRON_EXTENSIONS[n]!r} service plugin is not a "
+                          "process; add it to [DEFAULT] service_plugins with "
+                          "[[post-config|$NEUTRON_CONF]] if you need it; left out")
+        elif n in catalog.GROUPS or n in GROUP_PREFIX:
+            st.warn(line, f"{n}: DevStack starts no service for the bare group name; enable its "
+                          "services by name (see `stacktui services`); left out")
         else:
-            why = UNSUPPORTED.get(n) or next(
-                (v for k, v in UNSUPPORTED.items() if k.endswith("-") and n.startswith(k)), None) \
-                or next((UNSUPPORTED.get(g, "") for g in UNSUPPORTED_GROUPS if n.startswith(g)), None)
-            verb = "left out" if enabling else "nothing to disable"
-            if why:
-                st.warn(line, f"{n}: {why}; {verb}")
-            else:
-                st.warn(line, f"{n}: not a DevStack service stacktui knows; {verb}")
+            why = _why_unsupported(n)
+            glued = next((k for k in catalog.SERVICES if n.startswith(k) and len(n) > len(k)
+                          and k in DEVSTACK_DEFAULT.split(",")), None)
+            if glued and not why:
+                why = (f"not a service: a comma is missing before {n[len(glued):]!r}, so "
+                       f"DevStack reads one name and loses {glued} too")
+            st.warn(line, f"{n}: " + (why or "not a DevStack service stacktui knows")
+                    + "; left out")
+    defaults = []
+    for why, names in left.items():
+        mine = [n for n in names if st.origin.get(n)]
+        if mine:
+            st.warn(min(st.origin[n] for n in mine), f"{', '.join(mine)}: {why}; left out")
+        defaults += [f"{n} ({why})" for n in names if not st.origin.get(n)]
+    if defaults:
+        st.warn(None, "from DevStack's default service list stacktui leaves out "
+                      + "; ".join(defaults))
     return out
 
 
-def _enable(st: _State, raw: list[str], line: int) -> None:
-    for n in _names(st, raw, line, enabling=True):
-        if n in st.disabled:
-            # DevStack's enable_service refuses a name disabled earlier.
-            st.warn(line, f"enable_service {n}: it was disabled earlier, so DevStack keeps it "
-                          "disabled; so does this import")
-        elif n not in st.services:
-            st.services.append(n)
+# ---- the localrc block, statement by statement
 
-
-def _disable(st: _State, raw: list[str], line: int) -> None:
-    for n in _names(st, raw, line, enabling=False):
-        st.disabled.add(n)
-        if n in st.services:
-            st.services.remove(n)
-
-
-def _set_enabled_services(st: _State, value: str, line: int) -> None:
-    items = [s.strip() for s in value.split(",") if s.strip()]
-    neg = [s[1:] for s in items if s.startswith("-")]
-    st.services = []
-    _enable(st, [s for s in items if not s.startswith("-")], line)
-    # A -name entry removes the name wherever it appears, as DevStack's
-    # disable_negated_services does; it is not remembered as disabled.
-    for n in _names(st, neg, line, enabling=False):
-        if n in st.services:
-            st.services.remove(n)
+def _quote_state(line: str, state: str | None) -> tuple[str | None, bool]:
+    """The quoting open after ``line`` (None, ' or "), given the quoting open
+    before it, and whether it ends in a line-continuing backslash. One pass,
+    so a value spanning thousands of lines costs linear time."""
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if state == "'":
+            if c == "'":
+                state = None
+        elif c == "\\":
+            if i + 1 >= n:
+                return state, True
+            i += 1
+        elif state == '"':
+            if c == '"':
+                state = None
+        elif c in "'\"":
+            state = c
+        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
+            break
+        i += 1
+    return state, False
 
 
 def _localrc(st: _State, lines: list[tuple[int, str]]) -> None:
@@ -454,20 +647,32 @@ def _localrc(st: _State, lines: list[tuple[int, str]]) -> None:
         k += 1
         if not text.strip() or text.lstrip().startswith("#"):
             continue
-        # Join continuation lines until the shell would see a whole command.
-        while True:
-            try:
-                _statement(st, lineno, text)
-                break
-            except _Incomplete:
-                if k >= len(lines):
-                    raise UserError(Problem("unterminated quote or trailing backslash",
-                                            file=st.filename, line=lineno,
-                                            fix="close the quote")) from None
-                text += "\n" + lines[k][1]
-                k += 1
-            except _Unsupported as e:
-                raise UserError(Problem(str(e), file=st.filename, line=lineno)) from None
+        if text.lstrip().startswith("[["):
+            st.warn(lineno, f"{text.strip()[:60]!r} is not a [[phase|file]] header DevStack "
+                            "recognises, and bash cannot run it; skipped")
+            continue
+        parts = [text]
+        state, cont = _quote_state(text, None)
+        while (state or cont) and k < len(lines):
+            parts.append(lines[k][1])
+            k += 1
+            state, cont = _quote_state(parts[-1], state)
+        if state or cont:
+            st.warn(lineno, "unterminated quote or trailing backslash: bash stops reading the "
+                            "file here, so does this import; close the quote")
+            return
+        try:
+            _statement(st, lineno, "\n".join(parts))
+        except _Incomplete:
+            st.warn(lineno, "unterminated ${...}; the line is skipped")
+        except _Unsupported as e:
+            st.warn(lineno, f"skipped: {e}")
+        except _TooDeep:
+            raise st.fail(lineno, f"expansions nested deeper than {MAX_NESTING} levels",
+                          "write the value itself") from None
+
+
+_PLACEHOLDER = re.compile(r"<[^<>\n]{1,80}>")
 
 
 def _statement(st: _State, lineno: int, text: str) -> None:
@@ -475,149 +680,204 @@ def _statement(st: _State, lineno: int, text: str) -> None:
     m = _ASSIGN.match(text)
     if m:
         name, op = m.groups()
-        value, end = _word(text, m.end(), st.env)
+        if _PLACEHOLDER.search(text[m.end():]) and not text[m.end():].lstrip().startswith(("'", '"')):
+            raise _Unsupported(f"{name} holds a placeholder ({_PLACEHOLDER.search(text).group()}); "
+                               "bash cannot read it either; put the real value there")
+        try:
+            value, end = _word(text, m.end(), st.env)
+        except _Unsupported as e:
+            raise _Unsupported(f"{name}: {e}; {name} is left unset") from None
         rest = _skip_blank(text, end)
         if rest < len(text) and text[rest] != "#":
-            raise _Unsupported(f"{name}: the value holds an unquoted space; quote it, "
-                               f"e.g. {name}=\"...\"")
+            raise _Unsupported(f"{name}: the value holds an unquoted space; bash runs it as a "
+                               f"command; quote it, e.g. {name}=\"...\"")
         if op == "+=":
             value = (st.env.get(name) or "") + value
-        st.env.vars[name] = value
-        st.assigned[name] = lineno
+        st.env.set(name, value)
         if name == "ENABLED_SERVICES":
-            _set_enabled_services(st, value, lineno)
+            for part in _csv(value):
+                st.origin.setdefault(part.lstrip("-"), lineno)
         return
     words = _words(text, 0, st.env)
     if not words:
         return
     cmd, args = words[0], words[1:]
     if cmd == "enable_service":
-        _enable(st, args, lineno)
+        _enable_service(st, args, lineno)
     elif cmd == "disable_service":
-        _disable(st, args, lineno)
+        _disable_service(st, args, lineno)
     elif cmd == "disable_all_services":
-        st.services = []
+        st.env.set("ENABLED_SERVICES", "")
     elif cmd == "enable_plugin":
         name = args[0] if args else "?"
-        why = UNSUPPORTED.get(name) or next((UNSUPPORTED[g] for g in UNSUPPORTED_GROUPS
-                                             if name.startswith(g)), None)
+        why = _why_unsupported(name)
         st.warn(lineno, f"enable_plugin {name}: DevStack plugins are not supported"
                         + (f"; {why}" if why else "") + "; left out")
     elif cmd in ("export", "unset") and not args:
         return
     else:
-        raise _Unsupported(f"`{cmd}` is not something stacktui can translate; a local.conf "
+        raise _Unsupported(f"`{cmd[:40]}` is not something stacktui can translate; a local.conf "
                            "block holds assignments, enable_service, disable_service, "
                            "disable_all_services and enable_plugin")
 
 
+# ---- post-config / test-config blocks, as DevStack's merge_config_file reads them
+
 def _normalise_file(target: str) -> str:
-    m = re.fullmatch(r"\$\{?(" + _NAME + r")\}?", target.strip())
-    return f"${m.group(1)}" if m else target.strip()
+    t = target.strip()
+    # DevStack's Q_PLUGIN_CONF_FILE is relative to /, so its docs write
+    # /$Q_PLUGIN_CONF_FILE; both name the same file.
+    m = re.fullmatch(r"/?\$\{?(" + _NAME + r")\}?", t)
+    return f"${m.group(1)}" if m else t
 
 
-def _keep_password_refs(value: str, env: _Env) -> str:
-    """Expand a post-config value like DevStack's eval does, except the four
-    password variables: they stay ``${ADMIN_PASSWORD}`` so no secret lands in
-    stacktui.yaml; postconfig.apply fills them in."""
-    marks = {}
-    for var in PASSWORD_VARS:
-        token = f"\0{var}\0"
-        marks[token] = "${" + var + "}"
-        value = re.sub(r"\$\{" + var + r"\}|\$" + var + r"(?![A-Za-z0-9_])", token, value)
-    expanded = _expand(value, env, dquote=True)
-    for token, ref in marks.items():
-        expanded = expanded.replace(token, ref)
-    return expanded
+def _read_unescape(s: str) -> str:
+    """What bash's ``read`` (without -r) makes of a line: each backslash
+    quotes the next character and goes."""
+    return re.sub(r"\\(.)", r"\1", s)
 
 
-def _postconfig(st: _State, target: str, lineno: int, lines: list[tuple[int, str]]) -> None:
+def _merge_value(st: _State, raw: str, n: int, opt: str) -> str | None:
+    """The value DevStack's merge writes for ``raw``: read, then eval of
+    ``iniset FILE SECTION OPTION "raw"``, then iniset's unquoted echo."""
+    text = '"' + _read_unescape(raw) + '"'
+    env = st.env
+    env.line, env.keep_refs, env.kept = n, True, []
+    try:
+        words = _words(text, 0, env)
+    except (_Incomplete, _Unsupported) as e:
+        why = "a double quote that does not pair up" if isinstance(e, _Incomplete) else str(e)
+        st.warn(n, f"{opt}: DevStack's merge cannot evaluate this value ({why}); left out")
+        return None
+    finally:
+        env.keep_refs = False
+    if len(words) != 1:
+        st.warn(n, f"{opt}: a double quote inside the value ends DevStack's quoting; it keeps "
+                   f"{words[0] if words else ''!r} only, so does this import")
+    value = words[0] if words else ""
+    if len(words) == 1 and value.count('"') < raw.count('"'):
+        st.warn(n, f"{opt}: DevStack's merge reads the double quotes in this value as shell "
+                   "quoting and drops them, so does this import; write \\\\\\\" to keep one")
+    # iniset echoes the value unquoted: runs of blanks become one space
+    return " ".join(value.split())
+
+
+def _postconfig(st: _State, phase: str, target: str, lineno: int,
+                lines: list[tuple[int, str]]) -> None:
     key = _normalise_file(target)
     if key.startswith("$") and key not in FILE_VARS:
-        st.warn(lineno, f"[[post-config|{target}]]: stacktui does not generate the file "
+        st.warn(lineno, f"[[{phase}|{target}]]: stacktui does not generate the file "
                         f"{key} names; the block is left out (it can merge into "
                         f"{', '.join(FILE_VARS)} or an absolute path)")
         return
-    if not key.startswith("$") and not key.startswith("/"):
-        raise UserError(Problem(f"post-config target {target!r} is neither a $VARIABLE nor an "
-                                "absolute path", file=st.filename, line=lineno,
-                                fix="use e.g. [[post-config|$NOVA_CONF]]"))
+    if not key.startswith(("$", "/")):
+        st.warn(lineno, f"[[{phase}|{target}]]: neither a $VARIABLE nor an absolute path; "
+                        "DevStack would write it relative to its own folder; left out")
+        return
+    if phase == "test-config" and key != "$TEMPEST_CONFIG":
+        st.warn(lineno, f"[[test-config|{target}]]: stacktui merges test-config blocks into "
+                        "tempest.conf only; left out")
+        return
     sections = st.post_config.setdefault(key, {})
     section = None
     for n, text in lines:
-        s = text.strip()
-        if not s or s.startswith(("#", ";")):
+        # awk's rules: [section] by the first field, "#" comments, options
+        # only on lines that start with a non-blank
+        if re.match(r"\[.+\]", text):
+            section = text.split()[0].replace("[", "").replace("]", "")
             continue
-        m = re.fullmatch(r"\[([^\]]+)\]", s)
-        if m:
-            section = m.group(1).strip()
-            sections.setdefault(section, {})
+        if re.match(r" *#", text) or not re.match(r"[^ \t]", text):
             continue
-        if section is None:
-            raise UserError(Problem("option before any [section]", file=st.filename, line=n,
-                                    fix="start the block with a [section] line"))
-        if "=" not in s:
-            raise UserError(Problem(f"not an `option = value` line: {s!r}", file=st.filename,
-                                    line=n))
-        opt, val = s.split("=", 1)
-        st.env.line = n
-        try:
-            val = _keep_password_refs(val.strip(), st.env)
-        except (_Unsupported, _Incomplete) as e:
-            raise UserError(Problem(f"cannot expand the value: {e}", file=st.filename,
-                                    line=n)) from None
-        sections[section][opt.strip()] = val
+        if section is None or section == "":
+            st.warn(n, f"{text.strip()[:60]!r} comes before any [section]; DevStack's iniset "
+                       "ignores it, so does this import")
+            continue
+        if "=" not in text:
+            st.warn(n, f"{text.strip()[:60]!r} is not an `option = value` line; DevStack's "
+                       "iniset ignores it, so does this import")
+            continue
+        opt, val = text.split("=", 1)
+        opt = opt.rstrip(" \t")
+        val = val.strip(" \t")
+        value = _merge_value(st, val, n, opt)
+        if value is None:
+            continue
+        opts = sections.setdefault(section, {})
+        if opt in opts:
+            # DevStack keeps every value of a repeated option, in order
+            prev = opts[opt]
+            opts[opt] = (prev if isinstance(prev, list) else [prev]) + [value]
+        else:
+            opts[opt] = value
+    for sec in [s for s, o in sections.items() if not o]:
+        del sections[sec]
     if not sections:
         del st.post_config[key]
 
 
-def _blocks(text: str) -> list[tuple[str, str, int, list[tuple[int, str]]]]:
-    """(phase, target, header line, body lines) per meta-section; a file
-    without any header is a bare localrc."""
-    lines = text.splitlines()
-    blocks: list = []
-    has_headers = any(_HEADER.match(l) for l in lines)
-    if not has_headers:
+# ---- the file as a whole
+
+def decode(data: bytes, filename: str = "local.conf") -> tuple[str, list[str]]:
+    """Text of a local.conf however it was saved: a UTF-8 BOM goes, a line
+    that is not UTF-8 is read as Latin-1 with a warning."""
+    warnings = []
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    out = []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            out.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(raw.decode("latin-1"))
+            warnings.append(f"{filename}:{n}: not UTF-8; read as Latin-1")
+    return "\n".join(out), warnings
+
+
+def _blocks(st: _State, text: str) -> list[tuple[str, str, int, list[tuple[int, str]]]]:
+    """(phase, target, header line, body lines) per meta-section, found the
+    way DevStack's awk finds them; a file without any is a bare localrc."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    header = re.compile(r"^\[\[.+\|.*\]\]")
+    if not any(header.match(l) for l in lines):
         return [("local", "localrc", 0, list(enumerate(lines, 1)))]
+    blocks: list = []
     current = None
     for n, line in enumerate(lines, 1):
-        m = _HEADER.match(line)
-        s = line.strip()
-        if m:
-            current = (m.group(1), m.group(2), n, [])
+        if header.match(line):
+            first = line.split()[0].replace("[", "").replace("]", "")
+            phase, _, target = first.partition("|")
+            current = (phase, target, n, [])
             blocks.append(current)
-        elif s.startswith("[[") and not s.startswith("[[ "):
-            raise UserError(Problem(f"not a meta-section header: {s!r}", line=n,
-                                    fix="write [[local|localrc]] or [[post-config|$NOVA_CONF]]"))
         elif current is None:
+            s = line.strip()
             if s and not s.startswith("#"):
-                raise UserError(Problem("text before the first [[...]] section", line=n,
-                                        fix="put it under [[local|localrc]]"))
+                st.warn(n, "text before the first [[...]] header; DevStack ignores it, so does "
+                           "this import")
         else:
             current[3].append((n, line))
     return blocks
 
 
-def import_localconf(text: str, filename: str = "local.conf") -> tuple[dict, list[str]]:
+def import_localconf(text: str | bytes, filename: str = "local.conf") -> tuple[dict, list[str]]:
     """Translate a local.conf (or bare localrc) into an answers dict (with a
     ``passwords`` mapping for secrets.yaml) and warnings "file:line: ...".
 
-    Raises UserError with file and line for text it cannot translate."""
+    Reads what DevStack reads; what it cannot carry over is a warning with
+    file and line. Raises UserError only for input no setting explains
+    (expansions nested beyond reason)."""
     st = _State(filename)
-    try:
-        blocks = _blocks(text)
-    except UserError as e:
-        for p in e.problems:
-            p.file = filename
-        raise
+    if isinstance(text, bytes):
+        text, st.warnings = decode(text, filename)
+    elif text.startswith("\ufeff"):
+        text = text[1:]
     posts = []
-    for phase, target, line, body in blocks:
+    for phase, target, line, body in _blocks(st, text):
         if phase == "local" and target == "localrc":
             _localrc(st, body)
-        elif phase == "post-config":
-            posts.append((target, line, body))
-        elif phase == "test-config" and _normalise_file(target) == "$TEMPEST_CONFIG":
-            posts.append((target, line, body))
+        elif phase in ("post-config", "test-config"):
+            posts.append((phase, target, line, body))
+        elif phase == "local":
+            st.warn(line, f"[[local|{target}]]: DevStack reads only [[local|localrc]]; left out")
         else:
             if any(t.strip() and not t.strip().startswith("#") for _, t in body):
                 st.warn(line, f"[[{phase}|{target}]]: stacktui runs no extra phase hooks; the "
@@ -625,8 +885,12 @@ def import_localconf(text: str, filename: str = "local.conf") -> tuple[dict, lis
                               "kept)")
     # Post-config values may reference any localrc variable, wherever the
     # block sits in the file, as in DevStack (localrc is sourced first).
-    for target, line, body in posts:
-        _postconfig(st, target, line, body)
+    for phase, target, line, body in posts:
+        try:
+            _postconfig(st, phase, target, line, body)
+        except _TooDeep:
+            raise st.fail(line, f"expansions nested deeper than {MAX_NESTING} levels",
+                          "write the value itself") from None
     answers = _to_answers(st)
     return answers, sorted(st.warnings, key=_warning_line)
 
@@ -637,9 +901,12 @@ def _warning_line(w: str) -> int:
 
 
 def _to_answers(st: _State) -> dict:
-    v = st.env.vars
+    v = {k: val for k, val in st.env.vars.items() if k in st.assigned}
     out: dict = {}
-    used_vars: set[str] = {"ENABLED_SERVICES"}
+    used_vars: set[str] = {"ENABLED_SERVICES", "DISABLED_SERVICES"}
+
+    def at(var):
+        return st.assigned.get(var)
 
     def take(var, key, conv=str):
         if var in v:
@@ -652,6 +919,13 @@ def _to_answers(st: _State) -> dict:
             used_vars.add(var)
             if v[var]:
                 pw[key] = v[var]
+    # lib/database: a set MYSQL_PASSWORD replaces DATABASE_PASSWORD
+    if v.get("MYSQL_PASSWORD"):
+        used_vars.add("MYSQL_PASSWORD")
+        if pw.get("database") not in (None, v["MYSQL_PASSWORD"]):
+            st.warn(at("MYSQL_PASSWORD"), "MYSQL_PASSWORD and DATABASE_PASSWORD differ; DevStack "
+                                          "uses MYSQL_PASSWORD, so does this import")
+        pw["database"] = v["MYSQL_PASSWORD"]
     take("DEST", "dest")
     ipver = v.get("SERVICE_IP_VERSION")
     if ipver is not None:
@@ -665,7 +939,7 @@ def _to_answers(st: _State) -> dict:
         take(var, "fixed_range")
     if v.get("FIXED_RANGE") and v.get("IPV4_ADDRS_SAFE_TO_USE") and \
             v["FIXED_RANGE"] != v["IPV4_ADDRS_SAFE_TO_USE"]:
-        st.warn(st.assigned["FIXED_RANGE"], f"FIXED_RANGE={v['FIXED_RANGE']} and "
+        st.warn(at("FIXED_RANGE"), f"FIXED_RANGE={v['FIXED_RANGE']} and "
                 f"IPV4_ADDRS_SAFE_TO_USE={v['IPV4_ADDRS_SAFE_TO_USE']} differ; stacktui has one "
                 "fixed range and takes IPV4_ADDRS_SAFE_TO_USE, as current DevStack does")
     take("FLOATING_RANGE", "floating_range")
@@ -685,15 +959,15 @@ def _to_answers(st: _State) -> dict:
         elif vd in (None, "", "libvirt"):
             out["virt_driver"] = lt if lt in ("qemu", "kvm") else "auto"
             if lt not in (None, "", "qemu", "kvm"):
-                st.warn(st.assigned["LIBVIRT_TYPE"], f"LIBVIRT_TYPE={lt} is not supported; "
+                st.warn(at("LIBVIRT_TYPE"), f"LIBVIRT_TYPE={lt} is not supported; "
                         "using auto (kvm when /dev/kvm works, else qemu)")
         else:
-            st.warn(st.assigned["VIRT_DRIVER"], f"VIRT_DRIVER={vd} is not supported by "
+            st.warn(at("VIRT_DRIVER"), f"VIRT_DRIVER={vd} is not supported by "
                     "stacktui (libvirt or fake); using auto (libvirt with kvm or qemu)")
             out["virt_driver"] = "auto"
 
     # database
-    services = list(st.services)
+    services = _final_services(st)
     db = v.get("STACKTUI_DATABASE") or v.get("DATABASE_TYPE")
     used_vars.update({"STACKTUI_DATABASE", "DATABASE_TYPE"})
     if db == "sqlite":
@@ -704,7 +978,7 @@ def _to_answers(st: _State) -> dict:
     elif db in (None, "", "mysql"):
         out["database"] = "mysql" if "mysql" in services else "sqlite"
     else:
-        st.warn(st.assigned.get("DATABASE_TYPE"), f"DATABASE_TYPE={db} is not supported; "
+        st.warn(at("DATABASE_TYPE"), f"DATABASE_TYPE={db} is not supported; "
                 "stacktui uses MariaDB (mysql) or SQLite")
         out["database"] = "mysql" if "mysql" in services else "sqlite"
     out["enabled_services"] = catalog.ordered(services)
@@ -717,7 +991,7 @@ def _to_answers(st: _State) -> dict:
             if v[var].isdigit():
                 ports[svc] = int(v[var])
             else:
-                st.warn(st.assigned[var], f"{var}={v[var]!r} is not a port number; left out")
+                st.warn(at(var), f"{var}={v[var]!r} is not a port number; left out")
     if ports:
         out["ports"] = ports
 
@@ -740,7 +1014,7 @@ def _to_answers(st: _State) -> dict:
     out["passwords"] = pw
 
     # What is left: nothing disappears without a word.
-    for var, line in sorted(st.assigned.items(), key=lambda kv: kv[1]):
+    for var, line in sorted(st.assigned.items(), key=lambda kv: kv[1] or 0):
         if var in used_vars:
             continue
         if var in IGNORED_VARS:
@@ -758,6 +1032,27 @@ def _to_answers(st: _State) -> dict:
     return out
 
 
+# answers key -> the DevStack variable an import takes it from, to point a
+# problem at the local.conf line that caused it
+KEY_VARS = {"dest": ("DEST",), "host_ip": ("HOST_IPV6", "HOST_IP"),
+            "service_ip_version": ("SERVICE_IP_VERSION",),
+            "fixed_range": ("IPV4_ADDRS_SAFE_TO_USE", "FIXED_RANGE"),
+            "floating_range": ("FLOATING_RANGE",), "public_interface": ("PUBLIC_INTERFACE",),
+            "region": ("REGION_NAME",), "workers": ("API_WORKERS",),
+            "admin": ("ADMIN_PASSWORD",), "database": ("MYSQL_PASSWORD", "DATABASE_PASSWORD"),
+            "rabbit": ("RABBIT_PASSWORD",), "service": ("SERVICE_PASSWORD",),
+            "enabled_services": ("ENABLED_SERVICES",), "service_host": ("SERVICE_HOST",)}
+
+
+def line_of(text: str, key: str) -> int | None:
+    """The line of the localrc assignment an answers key came from."""
+    for var in KEY_VARS.get(key, ()):
+        for n, line in reversed(list(enumerate(text.split("\n"), 1))):
+            if re.match(rf"\s*(?:export\s+)?{var}\+?=", line):
+                return n
+    return None
+
+
 def deployable_problems(answers: dict) -> list[str]:
     """Services in an imported answers dict this stacktui cannot deploy yet."""
     return [n for n in answers.get("enabled_services", [])
@@ -771,18 +1066,32 @@ def _q(v) -> str:
 
 
 def _export_value(v: str) -> str:
-    """A post-config value as DevStack's eval will read it: password
-    references stay references, other ``$`` are escaped."""
-    refs = {}
-    for var in PASSWORD_VARS:
-        ref = "${" + var + "}"
-        token = f"\0{var}\0"
-        refs[token] = ref
-        v = v.replace(ref, token)
-    v = v.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
-    for token, ref in refs.items():
-        v = v.replace(token, ref)
-    return v
+    """A post-config value written so DevStack's merge gives it back: the
+    merge reads each line with ``read`` (one backslash level) and then evals
+    it inside double quotes (a second level), so a literal ``\\ $ ` "`` needs
+    three backslashes. References to passwords and to the runtime variables
+    stay references."""
+    keep = re.compile(r"\$\{(" + "|".join(list(PASSWORD_VARS) + list(RUNTIME_VARS)) + r")\}")
+    out, i = [], 0
+    for m in keep.finditer(v):
+        out.append(_escape2(v[i:m.start()]))
+        out.append(m.group())
+        i = m.end()
+    out.append(_escape2(v[i:]))
+    return "".join(out)
+
+
+def _escape2(s: str) -> str:
+    return re.sub(r'([\\$`"])', r"\\\\\\\1", s)
+
+
+def _carry_problem(v: str) -> str | None:
+    """Why DevStack's merge cannot carry ``v`` as it is, if it cannot."""
+    if "\n" in v:
+        return "it spans lines"
+    if v != " ".join(v.split()):
+        return "iniset echoes values unquoted, so runs of blanks and leading or trailing blanks collapse"
+    return None
 
 
 def export_localconf(ans) -> str:
@@ -851,14 +1160,33 @@ def export_localconf(ans) -> str:
         # DevStack runs libvirt as part of n-cpu (VIRT_DRIVER above), under no name of its own.
         if svc not in catalog.LIBVIRT_DAEMONS:
             out.append(f"enable_service {svc}")
+    notes = []
     for target, sections in (d.get("post_config") or {}).items():
         out.append("")
-        out.append(f"[[post-config|{target}]]")
+        t = _normalise_file(target)
+        # DevStack deletes tempest.conf after post-config and writes a new
+        # one; only test-config reaches it. Q_PLUGIN_CONF_FILE is relative.
+        phase = "test-config" if t == "$TEMPEST_CONFIG" else "post-config"
+        out.append(f"[[{phase}|{'/' + t if t == '$Q_PLUGIN_CONF_FILE' else target}]]")
         for sec, opts in (sections or {}).items():
             out.append(f"[{sec}]")
             for opt, val in (opts or {}).items():
-                out.append(f"{opt} = {_export_value(str(val))}")
+                for one in (val if isinstance(val, list) else [val]):
+                    one = _ini_text(one)
+                    why = _carry_problem(one)
+                    if why:
+                        notes.append(f"# Note: [{sec}] {opt} in {target}: DevStack's merge "
+                                     f"changes this value ({why}).")
+                    out.append(f"{opt} = {_export_value(one)}")
+    if notes:
+        out[1:1] = notes
     return "\n".join(out) + "\n"
+
+
+def _ini_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else str(v)
 
 
 def answers_defaults() -> dict:
