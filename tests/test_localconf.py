@@ -258,7 +258,7 @@ def test_post_config_as_devstack_merges_it():
     assert nova["wsgi"]["api_paste_config"] == "${DEST}/etc/api-paste.ini"   # \$ is read away
     assert nova["workarounds"]["note"] == "compute-\\d"
     assert nova["pci"]["alias"] == "{ vendor_id:8086, product_id:154d, device_type:type-PF, name:a1 }"
-    assert has(w, "postconfig-quotes.conf:18: alias: DevStack's merge reads the double quotes")
+    assert has(w, "postconfig-quotes.conf:16: alias: DevStack's merge reads the double quotes")
     a, w = imp("test-config.conf")
     assert a["post_config"]["$TEMPEST_CONFIG"]["validation"]["image_ssh_user"] == "cirros"
 
