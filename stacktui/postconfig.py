@@ -64,13 +64,37 @@ def resolve(target: str, layout) -> Path:
                             fix=f"use one of {', '.join(FILE_VARS)} or an absolute path"))
 
 
+# DevStack variables a local.conf's post-config values may name that
+# DevStack computes at stack time (import-localconf keeps them as ${NAME}).
+_RUNTIME_REF = re.compile(r"\$\{(HOST_IP|SERVICE_HOST|HOST_IPV6|DEST|DATA_DIR|REGION_NAME)\}")
+
+
+def _runtime(name: str, ans) -> str:
+    d = ans.data
+    if name in ("HOST_IP", "SERVICE_HOST", "HOST_IPV6"):
+        return str(d["host_ip"])
+    if name == "DEST":
+        return str(d["dest"])
+    if name == "DATA_DIR":
+        return str(Path(d["dest"]) / "data")
+    return str(d.get("region") or "RegionOne")
+
+
 def _fill_passwords(value: str, ans) -> str:
     """``${SERVICE_PASSWORD}`` and friends become the password, with ``$``
-    doubled because oslo.config reads ``$name`` as a substitution."""
+    doubled because oslo.config reads ``$name`` as a substitution; ``${HOST_IP}``
+    and the other runtime variables become this stack's values."""
     def sub(m):
         key = (m.group(1) or m.group(2)).lower()
         return ans.password(key).replace("$", "$$")
+    value = _RUNTIME_REF.sub(lambda m: _runtime(m.group(1), ans), value)
     return _PASSWORD_REF.sub(sub, value)
+
+
+# A repeated option (oslo.config's MultiStrOpt, e.g. service_provider) is a
+# list in the answers; configparser holds one value per option, so the
+# extra values ride along joined by this and are split back when written.
+_MULTI = "\0"
 
 
 def _parser() -> configparser.RawConfigParser:
@@ -100,11 +124,12 @@ def merge(path: Path, sections: dict, ans=None) -> None:
         if not p.has_section(section):
             p.add_section(section)
         for opt, val in (opts or {}).items():
-            if isinstance(val, bool):
-                val = "true" if val else "false"
-            val = "" if val is None else str(val)
+            vals = val if isinstance(val, list) else [val]
+            vals = ["true" if v is True else "false" if v is False else "" if v is None else str(v)
+                    for v in vals]
             if ans is not None:
-                val = _fill_passwords(val, ans)
+                vals = [_fill_passwords(v, ans) for v in vals]
+            val = _MULTI.join(vals)
             if "\n" in val:
                 raise UserError(Problem(f"[{section}] {opt}: a value cannot span lines",
                                         file=str(path)))
@@ -113,7 +138,8 @@ def merge(path: Path, sections: dict, ans=None) -> None:
     for section in p.sections():
         lines.append(f"[{section}]")
         for opt, val in p.items(section):
-            lines.append(f"{opt} = {val}" if val is not None else opt)
+            for one in (val.split(_MULTI) if val is not None else [None]):
+                lines.append(f"{opt} = {one}" if one is not None else opt)
         lines.append("")
     atomic_write(path, "\n".join(lines), mode=mode)
     # atomic_write puts a new file in place; give it the old one's owner

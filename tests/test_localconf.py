@@ -384,3 +384,18 @@ def test_configparser_reads_merged_values():
         for v in sec.values():
             assert "\n" not in str(v)
     configparser.RawConfigParser()   # the module is used by postconfig
+
+
+def test_imported_post_config_lands_as_devstack_would(tmp_path):
+    """Repeated options stay repeated and ${HOST_IP} becomes this stack's
+    address when install merges what the import kept."""
+    from stacktui import postconfig
+    a, _ = imp("repeated-options.conf")
+    b, _ = imp("ds-nova-serial.conf")
+    ans = answers.load(None, dest=tmp_path / "st", overrides={"host_ip": "127.0.0.1"})
+    f = tmp_path / "neutron.conf"
+    postconfig.merge(f, a["post_config"]["$NEUTRON_CONF"], ans)
+    assert f.read_text().count("service_provider = VPN:") == 2
+    n = tmp_path / "nova.conf"
+    postconfig.merge(n, b["post_config"]["$NOVA_CONF"], ans)
+    assert "base_url = ws://127.0.0.1:6083/ # optional" in n.read_text()
