@@ -51,6 +51,12 @@ def register(sub) -> None:
     p.add_argument("dir", help="folder to write into (e.g. /etc/kolla)")
     p.add_argument("--answers", help="answers file (default: ./stacktui.yaml, else the last stack's)")
     p.add_argument("--kolla", help="kolla-ansible share folder or source tree (default: found)")
+    p.add_argument("--target-distro", choices=sorted(set(("debian", "ubuntu", "rocky", "centos"))),
+                   help="distribution of the hosts Kolla deploys to (kolla_base_distro; "
+                        "default: this machine's when host_ip is here)")
+    p.add_argument("--network-interface", metavar="NAME",
+                   help="interface holding host_ip on the target (default: found here when "
+                        "host_ip is here)")
     p.set_defaults(func=cmd_export_kolla)
 
 
@@ -256,24 +262,44 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _kolla_services(ans) -> list[str]:
+    """The services to export: a profile means its whole list (Kolla deploys
+    what this stacktui cannot yet), whatever this machine is."""
+    raw = {}
+    if ans.path and Path(ans.path).exists():
+        raw = yaml.safe_load(Path(ans.path).read_text(encoding="utf-8")) or {}
+    prof = raw.get("profile") if isinstance(raw, dict) else None
+    if prof in catalog.PROFILES and not raw.get("enabled_services"):
+        return [n for n in catalog.PROFILES[prof] if n not in catalog.LEFT_OUT]
+    return list(ans.data["enabled_services"])
+
+
 def cmd_export_kolla(args) -> int:
     ans = load_for_export(args.answers)
     if not ans.data.get("host_ip"):
         ans.data["host_ip"] = hostinfo.default_host_ip(int(ans.data.get("service_ip_version") or 4))
-    if any(k not in ans.data["passwords"] for k in answers.PASSWORD_KEYS):
-        for k in answers.PASSWORD_KEYS:
-            ans.data["passwords"].setdefault(k, answers.generate_password())
-        _say("note: passwords missing from the answers were generated into passwords.yml only")
+    missing = [k for k in answers.PASSWORD_KEYS if not ans.data["passwords"].get(k)]
+    if missing:
+        _say(f"note: the answers have no {', '.join(missing)} password; passwords.yml keeps what "
+             "an earlier export wrote there, else Kolla-style new ones")
     from . import kolla
-    files, warnings = kolla.export_kolla(ans, Path(args.dir),
-                                         kolla_path=Path(args.kolla) if args.kolla else None)
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(Problem("is a file, not a folder", file=str(out)))
+    try:
+        files, warnings = kolla.export_kolla(
+            ans, out, kolla_path=Path(args.kolla) if args.kolla else None,
+            base_distro=args.target_distro, interface=args.network_interface,
+            services=_kolla_services(ans))
+    except OSError as e:
+        raise UserError(Problem(f"cannot write: {e.strerror or e}",
+                                file=str(e.filename or out))) from None
     for w in warnings:
         _say(f"warning: {w}")
     for name, p in files.items():
         print(f"wrote {p}")
-    print(f"next: kolla-ansible install-deps; kolla-ansible bootstrap-servers -i {files['all-in-one']}"
-          f"; kolla-ansible prechecks -i ...; kolla-ansible deploy -i ... "
-          f"(with --configdir {Path(args.dir).resolve()} unless it is /etc/kolla)")
+    print(f"next: read {files['README.md']} (kolla-ansible release, install-deps, "
+          "bootstrap-servers, prechecks, deploy, post-deploy)")
     return 0
 
 

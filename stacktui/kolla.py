@@ -10,6 +10,7 @@ list below is the fallback (kolla-ansible 22.x).
 from __future__ import annotations
 
 import base64
+import re
 import hashlib
 import secrets as _secrets
 import string
@@ -103,7 +104,7 @@ CUSTOM_CONFIG = {
     "$KEYSTONE_CONF": "keystone.conf",
     "$NOVA_CONF": "nova.conf",
     "$NOVA_CPU_CONF": "nova/nova-compute.conf",
-    "$GLANCE_API_CONF": "glance-api.conf",
+    "$GLANCE_API_CONF": "glance/glance-api.conf",
     "$PLACEMENT_CONF": "placement.conf",
     "$NEUTRON_CONF": "neutron.conf",
     "$Q_PLUGIN_CONF_FILE": "neutron/ml2_conf.ini",
@@ -111,6 +112,70 @@ CUSTOM_CONFIG = {
 }
 
 TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
+
+# Which kolla-ansible release for which deploy host and target hosts
+# (kolla-ansible's support matrix and prechecks).
+RELEASES = [
+    {"series": "2026.2", "kolla_ansible": "23", "python": "3.12",
+     "targets": "Debian 13 (trixie), Rocky Linux 10, Ubuntu 24.04 (noble)"},
+    {"series": "2026.1", "kolla_ansible": "22", "python": "3.11",
+     "targets": "Debian 12 (bookworm) or 13 (trixie), CentOS Stream 10, Rocky Linux 10, "
+                "Ubuntu 24.04 (noble)"},
+]
+BASE_DISTROS = {"debian": "debian", "ubuntu": "ubuntu", "rocky": "rocky", "centos": "centos",
+                "rhel": "rocky", "almalinux": "rocky"}
+
+# Kolla's service groups for what stacktui exports, as its all-in-one and
+# multinode inventories wire them onto the top groups; used when no
+# kolla-ansible is installed here to take the wiring from.
+SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+    "common": ("control", "network", "compute", "storage", "monitoring"),
+    "cron": ("common",), "fluentd": ("common",), "kolla_logs": ("common",),
+    "kolla_toolbox": ("common",),
+    "baremetal": ("control",), "tls-backend": ("control", "network"),
+    "hacluster": ("control",), "hacluster-remote": ("compute",),
+    "loadbalancer": ("network",), "letsencrypt": ("loadbalancer",),
+    "letsencrypt-webserver": ("letsencrypt",), "letsencrypt-lego": ("letsencrypt",),
+    "mariadb": ("control",), "rabbitmq": ("control",), "memcached": ("control",),
+    "etcd": ("control",), "valkey": ("control",),
+    "keystone": ("control",),
+    "glance": ("control",), "glance-api": ("glance",),
+    "placement": ("control",), "placement-api": ("placement",),
+    "nova": ("control",),
+    **{g: ("nova",) for g in ("nova-api", "nova-conductor", "nova-metadata",
+                               "nova-super-conductor", "nova-novncproxy", "nova-scheduler",
+                               "nova-spicehtml5proxy", "nova-compute-ironic",
+                               "nova-serialproxy")},
+    "neutron": ("network",),
+    **{g: ("neutron",) for g in ("neutron-dhcp-agent", "neutron-l3-agent",
+                                  "neutron-metadata-agent", "neutron-metering-agent",
+                                  "neutron-bgp-dragent", "neutron-ovn-vpn-agent",
+                                  "ironic-neutron-agent")},
+    **{g: ("control",) for g in ("neutron-server", "neutron-rpc-server",
+                                  "neutron-periodic-worker", "neutron-ovn-maintenance-worker")},
+    "neutron-ovn-agent": ("compute", "network"),
+    "neutron-ovn-metadata-agent": ("compute", "network"),
+    "openvswitch": ("network", "compute"),
+    "ovn-controller": ("ovn-controller-compute", "ovn-controller-network"),
+    "ovn-controller-compute": ("compute",), "ovn-controller-network": ("network",),
+    "ovn-database": ("control",),
+    **{g: ("ovn-database",) for g in ("ovn-northd", "ovn-nb-db", "ovn-sb-db", "ovn-sb-db-relay")},
+    "cinder": ("control",),
+    **{g: ("cinder",) for g in ("cinder-api", "cinder-backup", "cinder-scheduler",
+                                 "cinder-volume")},
+    "cinder-backup-lvm": ("storage",), "cinder-volume-lvm": ("storage",),
+    "cinder-backup-multiple": ("cinder", "storage"),
+    "cinder-volume-multiple": ("cinder", "storage"),
+    "iscsid": ("compute", "storage"), "tgtd": ("storage",), "multipathd": ("compute", "storage"),
+    "horizon": ("control",),
+    "prometheus": ("monitoring",), "grafana": ("monitoring",),
+}
+
+# Characters a password may hold and still go through Kolla's templates
+# (which neither quote nor escape) into INI files, database and RabbitMQ
+# URLs and shell commands unchanged: what kolla-genpwd itself produces,
+# plus a few URL-safe marks.
+_KOLLA_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 # ---------------------------------------------------------------- kolla files
@@ -191,31 +256,49 @@ def _generated(key: str, ssh: bool):
     return _password()
 
 
+def _answers_password(ans, kind: str) -> str | None:
+    pw = (ans.data.get("passwords") or {}).get(kind)
+    return str(pw) if pw not in (None, "") else None
+
+
 def _from_answers(key: str, ans) -> str | None:
     """The answers password a Kolla key means, as DevStack uses one password
-    per kind (admin, database, rabbit, service)."""
+    per kind (admin, database, rabbit, service); None when the answers have
+    none of that kind."""
     if key == "keystone_admin_password":
-        return ans.password("admin")
+        return _answers_password(ans, "admin")
     if key == "database_password":
-        return ans.password("database")
+        return _answers_password(ans, "database")
     if key == "rabbitmq_password":
-        return ans.password("rabbit")
+        return _answers_password(ans, "rabbit")
     if key.endswith("_keystone_password") and not key.startswith("ceph_rgw"):
-        return ans.password("service")
+        return _answers_password(ans, "service")
     if key.endswith("_database_password") and not key.startswith(_NOT_SERVICE_DB):
-        return ans.password("database")
+        return _answers_password(ans, "database")
     return None
 
 
-def passwords(ans, keys: list[str], ssh_keys: set[str], existing: dict | None = None) -> dict:
+def passwords(ans, keys: list[str], ssh_keys: set[str], existing: dict | None = None,
+              replaced: set | None = None) -> dict:
+    """Kolla's passwords.yml. An answers password Kolla cannot carry
+    unchanged is replaced (its kind lands in ``replaced``); anything not
+    from the answers keeps what an earlier export wrote, so exporting again
+    never rotates a deployed cloud's passwords."""
     existing = existing or {}
     out = {}
     for k in keys:
         v = _from_answers(k, ans)
+        if v is not None and not _KOLLA_SAFE.fullmatch(v):
+            if replaced is not None:
+                replaced.add(k)
+            v = None
         if v is None:
-            # Keep what an earlier export generated: re-exporting must not
-            # rotate passwords of a deployed cloud.
-            v = existing.get(k) if existing.get(k) not in (None, "") else _generated(k, k in ssh_keys)
+            old = existing.get(k)
+            v = old if old not in (None, "") and (not isinstance(old, str) or k in BLANK_KEYS
+                                                  or k in ssh_keys or _KOLLA_SAFE.fullmatch(old)
+                                                  or k in HMAC_KEYS | FERNET_KEYS
+                                                  | BCRYPT_SALT_KEYS) \
+                else _generated(k, k in ssh_keys)
         out[k] = v
     return out
 
@@ -231,9 +314,47 @@ def _interface_of(ip: str) -> str | None:
     return None
 
 
-def globals_for(ans, warnings: list[str]) -> dict:
+def target_facts(ans, base_distro: str | None = None, interface: str | None = None,
+                 warnings: list[str] | None = None) -> dict:
+    """What globals.yml must say about the machines Kolla deploys to: their
+    distribution's images and the interface holding host_ip. Taken from the
+    options when given, from this machine when host_ip is one of its
+    addresses, else Kolla's defaults, with a warning that says which."""
+    warnings = warnings if warnings is not None else []
+    ip = str(ans.data["host_ip"])
+    here = _interface_of(ip)
+    facts = {"local": here is not None}
+    if base_distro:
+        facts["base_distro"] = base_distro
+    elif here:
+        from .distro import os_release
+        osr = os_release()
+        ids = [osr.get("ID", "")] + osr.get("ID_LIKE", "").split()
+        facts["base_distro"] = next((BASE_DISTROS[i] for i in ids if i in BASE_DISTROS), "rocky")
+        if osr.get("ID") not in BASE_DISTROS:
+            warnings.append(f"kolla_base_distro: this machine runs {osr.get('PRETTY_NAME', '?')}, "
+                            f"which Kolla has no images for; chose {facts['base_distro']}")
+    else:
+        facts["base_distro"] = "rocky"
+        warnings.append(f"kolla_base_distro: {ip} is not on this machine, so its distribution is "
+                        "unknown here; chose rocky (Kolla's default); pass --target-distro "
+                        "debian|ubuntu|rocky to match the hosts")
+    if interface:
+        facts["interface"] = interface
+    elif here:
+        facts["interface"] = here
+    else:
+        warnings.append(f"network_interface: {ip} is not on this machine, so the interface that "
+                        "holds it is unknown here; left to Kolla's default (eth0); pass "
+                        "--network-interface NAME")
+    return facts
+
+
+def globals_for(ans, warnings: list[str], facts: dict | None = None,
+                services: list[str] | None = None) -> dict:
     d = ans.data
-    services = catalog.expand(d["enabled_services"])
+    facts = facts if facts is not None else target_facts(ans, warnings=warnings)
+    services = catalog.expand(services if services is not None else d["enabled_services"])
     flags = {f: "no" for f in ALL_FLAGS}
     for s in services:
         for f in ENABLE_FLAGS.get(s, ()):
@@ -253,21 +374,21 @@ def globals_for(ans, warnings: list[str]) -> dict:
     if openstack:
         flags["enable_memcached"] = "yes"
     g: dict = {
-        "kolla_base_distro": "debian",
+        "kolla_base_distro": facts["base_distro"],
         "kolla_internal_vip_address": d["host_ip"],
         # One node: no VIP to float, the API address is the node's own.
         "enable_haproxy": "no",
         "enable_keepalived": "no",
+        # Kolla's default follows enable_mariadb; without HAProxy, ProxySQL
+        # and MariaDB would both claim host_ip:3306.
+        "enable_proxysql": "no",
         "enable_openstack_core": "no",
         "openstack_region_name": d["region"],
         "keystone_admin_user": "admin",
         "keystone_admin_project": "admin",
     }
-    iface = _interface_of(d["host_ip"]) or hostinfo.default_route_interface()
-    if iface:
-        g["network_interface"] = iface
-    else:
-        warnings.append("network_interface: no interface holds host_ip here; set it in globals.yml")
+    if facts.get("interface"):
+        g["network_interface"] = facts["interface"]
     if int(d.get("service_ip_version", 4)) == 6:
         g["network_address_family"] = "ipv6"
     if flags["enable_neutron"] == "yes":
@@ -279,6 +400,16 @@ def globals_for(ans, warnings: list[str]) -> dict:
         else:
             warnings.append("neutron_external_interface: Kolla needs a second interface for "
                             "the provider network; set public_interface (or edit globals.yml)")
+    if flags["enable_cinder_backup"] == "yes":
+        # Kolla's backup driver defaults to Ceph, which this export does not
+        # deploy; DevStack backs up to Swift, which Kolla no longer has.
+        flags["enable_cinder_backup"] = "no"
+        warnings.append("c-bak: Kolla's cinder backup needs a target (cinder_backup_driver nfs "
+                        "with cinder_backup_share, or s3); left off, enable_cinder_backup: no")
+    if flags["enable_cinder_backend_lvm"] == "yes":
+        g["cinder_volume_group"] = "cinder-volumes"
+        warnings.append("c-vol: Kolla's LVM backend needs a volume group named cinder-volumes on "
+                        "each storage host before deploy (see README.md)")
     vd = d.get("virt_driver")
     if flags["enable_nova"] == "yes":
         if vd in ("qemu", "kvm"):
@@ -292,51 +423,76 @@ def globals_for(ans, warnings: list[str]) -> dict:
 
 # ---------------------------------------------------------------- inventory
 
-def inventory_text(root: Path | None) -> str:
-    head = ["# All-in-one inventory written by stacktui export-kolla.",
-            "# Every group runs on this machine; to grow, put more hosts in the first groups."]
+def _kolla_children(root: Path | None) -> list[str] | None:
+    """The [...:children] part of the installed Kolla's all-in-one."""
+    if not root:
+        return None
+    try:
+        lines = (root / "ansible" / "inventory" / "all-in-one").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    first = next((i for i, l in enumerate(lines) if l.strip().endswith(":children]")), None)
+    if first is None:
+        return None
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        first -= 1
+    return lines[first:]
+
+
+def _children_from_table() -> list[str]:
+    out = ["# Kolla's service groups, wired onto the host groups above (the groups",
+           "# for the services this export enables; kolla-ansible's own inventory",
+           "# has the rest)."]
+    for grp, parents in SERVICE_GROUPS.items():
+        out += ["", f"[{grp}:children]", *parents]
+    return out
+
+
+def inventory_text(root: Path | None, hosts: dict[str, list[str]] | None = None,
+                   title: str = "All-in-one") -> str:
+    hosts = hosts or {g: ["localhost       ansible_connection=local"] for g in TOP_GROUPS}
+    head = [f"# {title} inventory written by stacktui export-kolla."]
     for grp in TOP_GROUPS:
-        head += ["", f"[{grp}]", "localhost       ansible_connection=local"]
-    children = None
-    if root:
-        try:
-            text = (root / "ansible" / "inventory" / "all-in-one").read_text(encoding="utf-8")
-            lines = text.splitlines()
-            # The :children part is Kolla's own wiring of service groups
-            # onto the first groups; take it as the installed Kolla has it.
-            first = next((i for i, l in enumerate(lines) if l.strip().endswith(":children]")), None)
-            if first is not None:
-                start = first
-                while start > 0 and lines[start - 1].lstrip().startswith("#"):
-                    start -= 1
-                children = lines[start:]
-        except OSError:
-            children = None
-    if children is None:
-        head += ["", "# kolla-ansible was not found here: append the part of Kolla's",
-                 "# ansible/inventory/all-in-one from the first [...:children] group on",
-                 "# (pip install kolla-ansible, then stacktui export-kolla again does it)."]
-        return "\n".join(head) + "\n"
+        head += ["", f"[{grp}]", *hosts.get(grp, [])]
+    children = _kolla_children(root) or _children_from_table()
     return "\n".join(head) + "\n\n" + "\n".join(children) + "\n"
+
+
+def multinode_hosts(ans) -> dict[str, list[str]]:
+    """This machine's role in every group, with commented examples where
+    more hosts go: the reason to export is to outgrow one machine."""
+    me = f"{ans.data['host_ip']}"
+    ex = {"control": ["# control02", "# control03"], "network": ["# network01"],
+          "compute": ["# compute01", "# compute02"], "storage": ["# storage01"],
+          "monitoring": ["# monitoring01"]}
+    out = {}
+    for g in TOP_GROUPS:
+        if g == "deployment":
+            out[g] = ["localhost       ansible_connection=local"]
+        else:
+            out[g] = [f"{me}       ansible_user=root ansible_become=true", *ex.get(g, [])]
+    return out
 
 
 # ---------------------------------------------------------------- export
 
-def export_kolla(ans, outdir, *, kolla_path: Path | None = None) -> tuple[dict[str, Path], list[str]]:
-    """Write globals.yml (0640), passwords.yml (0600), all-in-one and, for
-    post_config, Kolla config overrides under config/. Returns the files by
-    name and warnings about what Kolla does differently."""
+def export_kolla(ans, outdir, *, kolla_path: Path | None = None, base_distro: str | None = None,
+                 interface: str | None = None, services: list[str] | None = None
+                 ) -> tuple[dict[str, Path], list[str]]:
+    """Write globals.yml (0640), passwords.yml (0600), the all-in-one and
+    multinode inventories, README.md and, for post_config, Kolla's config
+    overrides under config/ (where Kolla reads them once the folder is its
+    config folder). Returns the files by name and warnings about what Kolla
+    does differently."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     root = find_kolla(kolla_path)
     warnings: list[str] = []
-    g = globals_for(ans, warnings)
+    facts = target_facts(ans, base_distro, interface, warnings)
+    g = globals_for(ans, warnings, facts, services)
 
     files: dict[str, Path] = {}
-    custom = _custom_config(ans, outdir / "config", warnings)
-    if custom:
-        g["node_custom_config"] = str((outdir / "config").resolve())
-        files.update(custom)
+    files.update(_custom_config(ans, outdir / "config", warnings))
 
     header = "---\n# Written by stacktui export-kolla from the same answers as the local stack.\n"
     p = outdir / "globals.yml"
@@ -352,7 +508,16 @@ def export_kolla(ans, outdir, *, kolla_path: Path | None = None) -> tuple[dict[s
             existing = yaml.safe_load(pp.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
             existing = {}
-    pw = passwords(ans, keys, ssh, existing if isinstance(existing, dict) else {})
+    replaced: set = set()
+    pw = passwords(ans, keys, ssh, existing if isinstance(existing, dict) else {}, replaced)
+    if replaced:
+        kinds = sorted({_KIND.get(k) or ("service" if k.endswith("_keystone_password")
+                                         else "database") for k in replaced})
+        warnings.append(f"passwords: the {', '.join(kinds)} password(s) hold characters Kolla's "
+                        "templates pass on unquoted (into config files, database and RabbitMQ "
+                        f"URLs); passwords.yml has new ones for {len(replaced)} keys, e.g. "
+                        f"{', '.join(sorted(replaced)[:3])}; read them with kolla-readpwd or "
+                        "from passwords.yml")
     atomic_write(pp, "---\n" + yaml.safe_dump(pw, sort_keys=False, default_flow_style=False,
                                               allow_unicode=True), 0o600)
     files["passwords.yml"] = pp
@@ -360,17 +525,99 @@ def export_kolla(ans, outdir, *, kolla_path: Path | None = None) -> tuple[dict[s
     inv = outdir / "all-in-one"
     atomic_write(inv, inventory_text(root), 0o644)
     files["all-in-one"] = inv
-    if root is None:
-        warnings.append("kolla-ansible not found: the inventory holds only the host groups; "
-                        "install kolla-ansible and export again for the full inventory")
+    mn = outdir / "multinode"
+    atomic_write(mn, inventory_text(root, multinode_hosts(ans), "Multinode"), 0o644)
+    files["multinode"] = mn
+    rd = outdir / "README.md"
+    atomic_write(rd, readme_text(ans, g, facts, warnings), 0o644)
+    files["README.md"] = rd
     return files, warnings
 
 
+_KIND = {"keystone_admin_password": "admin", "database_password": "database",
+         "rabbitmq_password": "rabbit"}
+
+
+def readme_text(ans, g: dict, facts: dict, warnings: list[str]) -> str:
+    d = ans.data
+    rel = RELEASES[0]
+    lines = [
+        "# Deploying this cloud with Kolla-Ansible",
+        "",
+        "Written by `stacktui export-kolla` from the answers of a stacktui stack: the same",
+        f"services, region `{d['region']}`, passwords and networks, for Kolla-Ansible.",
+        "",
+        "## Which kolla-ansible",
+        "",
+        "| kolla-ansible | OpenStack | deploy host Python | target hosts |",
+        "|---|---|---|---|",
+        *[f"| {r['kolla_ansible']}.x | {r['series']} | >= {r['python']} | {r['targets']} |"
+          for r in RELEASES],
+        "",
+        f"Use kolla-ansible {RELEASES[0]['kolla_ansible']}.x; where the deploy host has only "
+        f"Python 3.11, or the targets run Debian 12, use {RELEASES[1]['kolla_ansible']}.x. "
+        f"Images: `kolla_base_distro: {g['kolla_base_distro']}`; it must match the target hosts.",
+        "",
+        "## Steps (on the deploy host)",
+        "",
+        "```sh",
+        "python3 -m venv ~/kolla-venv && . ~/kolla-venv/bin/activate",
+        f"pip install 'kolla-ansible=={rel['kolla_ansible']}.*'",
+        "sudo mkdir -p /etc/kolla && sudo chown $USER /etc/kolla",
+        "cp -r ./* /etc/kolla/          # or pass --configdir THIS_FOLDER to every command",
+        "kolla-ansible install-deps",
+        "kolla-ansible bootstrap-servers -i /etc/kolla/all-in-one   # or multinode",
+        "kolla-ansible prechecks -i /etc/kolla/all-in-one",
+        "kolla-ansible deploy -i /etc/kolla/all-in-one",
+        "kolla-ansible post-deploy -i /etc/kolla/all-in-one        # writes clouds.yaml",
+        "```",
+        "",
+        "Config overrides from the answers' post_config are under `config/`, which is",
+        "Kolla's `node_custom_config` once this folder is its config folder.",
+        "",
+        "## Networks",
+        "",
+        "Create the same networks stacktui creates (after post-deploy):",
+        "",
+        "```sh",
+        "openstack network create --external --provider-network-type flat "
+        "--provider-physical-network physnet1 public",
+        f"openstack subnet create --network public --subnet-range {d['floating_range']} "
+        "--no-dhcp public-subnet",
+        "openstack network create private",
+        f"openstack subnet create --network private --subnet-range {d['fixed_range']} "
+        "private-subnet",
+        "openstack router create router1 && openstack router set --external-gateway public router1",
+        "openstack router add subnet router1 private-subnet",
+        "```",
+    ]
+    if g.get("enable_cinder_backend_lvm") == "yes":
+        size = d.get("volume_backing_file_size", "24G")
+        lines += ["", "## Cinder LVM", "",
+                  "Each storage host needs a volume group `cinder-volumes` before deploy, e.g. on a",
+                  f"spare disk (`pvcreate /dev/sdb && vgcreate cinder-volumes /dev/sdb`) or a {size}",
+                  "loop file as DevStack does (`truncate -s "
+                  f"{size} /var/lib/cinder.img`, `losetup`, then `vgcreate`)."]
+    if not facts.get("interface"):
+        lines += ["", "## Before you deploy", "",
+                  "Set `network_interface` in globals.yml to the interface that holds "
+                  f"{d['host_ip']} on the target."]
+    lines += ["", "## What differs from the stacktui stack", ""]
+    lines += [f"- {w}" for w in warnings] or ["- nothing"]
+    lines += ["", "## Growing", "",
+              "`multinode` lists this host in every group with comments where more hosts go",
+              "(control, network, compute, storage, monitoring); add them and deploy with",
+              "`-i /etc/kolla/multinode`."]
+    return "\n".join(lines) + "\n"
+
+
 def _custom_config(ans, confdir: Path, warnings: list[str]) -> dict[str, Path]:
+    from .localconf import _normalise_file
     from .postconfig import DEVSTACK_PATHS, _fill_passwords
     out = {}
     for target, sections in (ans.data.get("post_config") or {}).items():
-        t = DEVSTACK_PATHS.get(target, target)
+        t = _normalise_file(target)
+        t = DEVSTACK_PATHS.get(t, t)
         rel = CUSTOM_CONFIG.get(t)
         if not rel:
             warnings.append(f"post_config {target}: no Kolla override file for it; left out")
@@ -378,7 +625,9 @@ def _custom_config(ans, confdir: Path, warnings: list[str]) -> dict[str, Path]:
         lines = []
         for sec, opts in sections.items():
             lines.append(f"[{sec}]")
-            lines += [f"{k} = {_fill_passwords(str(v), ans)}" for k, v in (opts or {}).items()]
+            for k, v in (opts or {}).items():
+                for one in (v if isinstance(v, list) else [v]):
+                    lines.append(f"{k} = {_fill_passwords(str(one), ans)}")
             lines.append("")
         path = confdir / rel
         # may hold passwords filled in from the answers
