@@ -9,6 +9,7 @@ and flavors for Nova, the public network for Neutron) come in ``found``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from . import inifile
@@ -141,6 +142,14 @@ def write(answers, layout: Layout, found: dict | None = None) -> Path:
         d.mkdir(parents=True, exist_ok=True)
     # It holds the admin password: readable by its owner and group only.
     inifile.write(path, build(answers, layout, found), mode=0o640)
+    # local.conf's [[test-config|$TEMPEST_CONFIG]]: DevStack merges it after
+    # writing tempest.conf, so it wins over what was generated; the same
+    # here, each time the file is (re)written.
+    extra = {k: v for k, v in (answers.data.get("post_config") or {}).items()
+             if re.fullmatch(r"\$\{?TEMPEST_CONFIG\}?", k)}
+    for sections in extra.values():
+        from . import postconfig
+        postconfig.merge(path, sections, answers)
     return path
 
 

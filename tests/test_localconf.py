@@ -399,3 +399,14 @@ def test_imported_post_config_lands_as_devstack_would(tmp_path):
     n = tmp_path / "nova.conf"
     postconfig.merge(n, b["post_config"]["$NOVA_CONF"], ans)
     assert "base_url = ws://127.0.0.1:6083/ # optional" in n.read_text()
+
+
+def test_test_config_lands_after_tempest_conf_is_written(tmp_path):
+    from stacktui import paths, tempest_conf
+    a, _ = imp("test-config.conf")
+    ans = answers.load(None, dest=tmp_path / "st", overrides={
+        "host_ip": "127.0.0.1", "enabled_services": ["key", "g-api", "placement-api"],
+        "post_config": a["post_config"]})
+    path = tempest_conf.write(ans, paths.Layout(ans.dest), {})
+    text = path.read_text()
+    assert "image_ssh_user = cirros" in text and "run_validation = True" in text
