@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from . import catalog, hostinfo
+from . import catalog
 from .fsutil import atomic_write
 
 PASSWORD_KEYS = """

@@ -18,7 +18,7 @@ import yaml
 
 from stacktui import answers, catalog, kolla
 
-from .toolvenv import kolla_version, tools  # noqa: F401  (session fixture)
+from .toolvenv import tools  # noqa: F401  (session fixture)
 
 
 @pytest.fixture(scope="session")
