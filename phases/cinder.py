@@ -19,6 +19,7 @@ from pathlib import Path
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("c-api", "c-sch", "c-vol")
 # Bumped when this module writes a different config: the engine's
@@ -172,7 +173,7 @@ from cinder.wsgi.api import application  # noqa: E402,F401
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
     import sys
-    got = default_inputs(answers, sys.modules[__name__])
+    got = default_inputs(answers, "cinder")
     got["revision"] = REVISION
     got["backend"] = backend(answers)[0]
     got["volume_backing_file_size"] = answers.data["volume_backing_file_size"]
@@ -470,3 +471,17 @@ def cleanup(ctx):
             _sh(["losetup", "-d", dev], check=False)
     for d in (_etc(L), _data(L)):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "cinder", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
+    ready_timeout=READY_TIMEOUT, packages=PACKAGES,
+    databases={"cinder": ("cinder",)}, messaging=True,
+    config_files=(ConfigFile("$CINDER_CONF", "cinder", None, "/etc/cinder/cinder.conf",
+                             "cinder.conf"),),
+    source_prefix={"cinder": "CINDER"}, port_vars={"c-api": "CINDER_SERVICE_PORT"},
+    kolla_flags={"c-api": ("enable_cinder",), "c-sch": ("enable_cinder",),
+                 "c-vol": ("enable_cinder", "enable_cinder_backend_lvm"),
+                 "c-bak": ("enable_cinder_backup",)},
+    tempest_available={"cinder": "c-api"}, tempest_scoped={"cinder": "c-api"})

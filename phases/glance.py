@@ -7,6 +7,7 @@ import shutil
 
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("g-api",)
 
@@ -57,3 +58,14 @@ def accounts(ctx):
 def cleanup(ctx):
     for d in (_etc(ctx), ctx.layout.data / "glance"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "glance", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    cleanup=cleanup,
+    databases={"glance": ("glance",)},
+    config_files=(ConfigFile("$GLANCE_API_CONF", "glance", "glance-api.conf",
+                             "/etc/glance/glance-api.conf", "glance-api.conf"),),
+    source_prefix={"glance": "GLANCE"}, port_vars={"g-api": "GLANCE_SERVICE_PORT"},
+    kolla_flags={"g-api": ("enable_glance",)},
+    tempest_available={"glance": "g-api"}, tempest_scoped={"glance": "g-api"})

@@ -22,6 +22,7 @@ import socket
 from stacktui import svckit
 from stacktui.engine import pane_spec
 from stacktui.fsutil import atomic_write
+from stacktui.service import ServiceSpec
 
 SERVICES = ("horizon",)
 # uwsgi takes static files' Content-Type from /etc/mime.types; without it CSS
@@ -188,3 +189,10 @@ def panes(ctx) -> list[dict]:
 def cleanup(ctx):
     for d in (_etc(ctx), _data(ctx)):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "horizon", SERVICES, configure=configure, init=init, panes=panes, cleanup=cleanup,
+    ready_timeout=READY_TIMEOUT, packages=PACKAGES,
+    source_prefix={"horizon": "HORIZON"}, kolla_flags={"horizon": ("enable_horizon",)},
+    tempest_available={"horizon": "horizon"})

@@ -38,10 +38,10 @@ def _lock_projects(name: str) -> set[str]:
 
 def needed_projects(answers) -> set[str]:
     from stacktui import catalog
-    from stacktui.engine import service_modules
+    from stacktui.engine import service_specs
     need = {catalog.get(s).package for s in answers.services if catalog.get(s).package}
-    for mod in service_modules(answers):
-        need |= set(getattr(mod, "PIP_PACKAGES", ()))
+    for spec in service_specs(answers):
+        need |= set(spec.pip_packages)
     if answers.data["database"] == "mysql":
         need.add("pymysql")
     return {n.lower() for n in need} | {"python-openstackclient", "pyuwsgi"}

@@ -15,6 +15,7 @@ import shutil
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.fsutil import atomic_write
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("key",)
 
@@ -122,3 +123,13 @@ def accounts(ctx):
 def cleanup(ctx):
     for d in (ctx.layout.etc / "keystone", ctx.layout.data / "keystone"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "keystone", SERVICES, identity=True, configure=configure, init=init, panes=panes, accounts=accounts,
+    cleanup=cleanup,
+    databases={"keystone": ("keystone",)},
+    config_files=(ConfigFile("$KEYSTONE_CONF", "keystone", None, "/etc/keystone/keystone.conf",
+                             "keystone.conf"),),
+    source_prefix={"keystone": "KEYSTONE"}, port_vars={"key": "KEYSTONE_SERVICE_PORT"},
+    kolla_flags={"key": ("enable_keystone",)}, tempest_scoped={"keystone": "key"})

@@ -32,6 +32,7 @@ from pathlib import Path
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
+from stacktui.service import ServiceSpec
 
 SERVICES = ("virtlogd", "libvirtd")
 # libvirt-dev, pkg-config and gcc build libvirt-python (an sdist only) in the
@@ -155,7 +156,7 @@ def configure(ctx):
 
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
-    got = default_inputs(answers, sys.modules[__name__])
+    got = default_inputs(answers, "libvirt")
     got["conf"] = [LIBVIRTD_CONF, VIRTLOGD_CONF, QEMU_CONF]
     return got
 
@@ -246,3 +247,8 @@ def cleanup(ctx):
               ctx.layout.logs / "libvirt", run_dir(ctx.layout)):
         shutil.rmtree(d, ignore_errors=True)
 
+
+SPEC = ServiceSpec(
+    "libvirt", SERVICES, configure=configure, panes=panes, before_up=before_up,
+    cleanup=cleanup, inputs=inputs, start_early=START_EARLY, ready_timeout=READY_TIMEOUT,
+    packages=PACKAGES)

@@ -9,6 +9,7 @@ import shutil
 
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.service import ServiceSpec
 
 SERVICES = ("memcached",)
 PACKAGES = ("memcached",)
@@ -48,3 +49,8 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+SPEC = ServiceSpec(
+    "memcached", SERVICES, used_by_all=True, panes=panes, inputs=inputs, start_early=START_EARLY,
+    packages=PACKAGES, kolla_flags={"memcached": ("enable_memcached",)})

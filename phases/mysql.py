@@ -21,6 +21,7 @@ import subprocess
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
+from stacktui.service import ServiceSpec
 
 SERVICES = ("mysql",)
 PACKAGES = ("mariadb-server", "mariadb-client")
@@ -29,9 +30,6 @@ PACKAGES = ("mariadb-server", "mariadb-client")
 START_EARLY = True
 READY_TIMEOUT = 90
 
-# Modules whose database is named after the module, with a user of the same
-# name. A module with other needs lists them as DATABASES = {db: [users]}.
-DEFAULT_DB_MODULES = ("keystone", "glance", "placement", "cinder", "neutron")
 
 
 def _etc(layout):
@@ -177,14 +175,10 @@ def _ident(name: str) -> str:
 
 def databases(answers) -> dict[str, list[str]]:
     """Every database the enabled services use, with the users that reach it."""
-    from stacktui.engine import service_modules
+    from stacktui.engine import service_specs
     out: dict[str, list[str]] = {}
-    for mod in service_modules(answers):
-        short = mod.__name__.rsplit(".", 1)[1]
-        dbs = getattr(mod, "DATABASES", None)
-        if dbs is None:
-            dbs = {short: [short]} if short in DEFAULT_DB_MODULES else {}
-        for db, users in dbs.items():
+    for spec in service_specs(answers):
+        for db, users in spec.databases.items():
             out.setdefault(db, [])
             out[db] += [u for u in users if u not in out[db]]
     return out
@@ -239,3 +233,10 @@ def accounts(ctx):
 def cleanup(ctx):
     for d in (_etc(ctx.layout), _datadir(ctx.layout), ctx.layout.data / "mysql-tmp"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "mysql", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    before_up=before_up, cleanup=cleanup, inputs=inputs,
+    start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
+    kolla_flags={"mysql": ("enable_mariadb",)})

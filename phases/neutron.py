@@ -23,6 +23,7 @@ import time
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("q-svc",)
 READY_TIMEOUT = 180
@@ -53,9 +54,8 @@ def _env(ctx) -> dict:
 
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
-    import sys
     from stacktui.phases import ovn
-    got = default_inputs(answers, sys.modules[__name__])
+    got = default_inputs(answers, "neutron")
     for infra in ("mysql", "rabbit"):
         got["ports"][infra] = answers.port(infra)
     got["ovn"] = [ovn.nb_connection(answers), ovn.sb_connection(answers)]
@@ -295,3 +295,24 @@ def nova_neutron_section(answers) -> dict:
 def cleanup(ctx):
     for d in (_etc(ctx), _data(ctx.layout)):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "neutron", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
+    ready_timeout=READY_TIMEOUT,
+    databases={"neutron": ("neutron",)}, messaging=True,
+    config_files=(ConfigFile("$NEUTRON_CONF", "neutron", None, "/etc/neutron/neutron.conf",
+                             "neutron.conf"),
+                  ConfigFile("$Q_PLUGIN_CONF_FILE", "neutron", "ml2_conf.ini",
+                             "/etc/neutron/plugins/ml2/ml2_conf.ini", "neutron/ml2_conf.ini")),
+    source_prefix={"neutron": "NEUTRON"}, port_vars={"q-svc": "Q_PORT"},
+    refused={
+        "q-ovn-metadata-agent": "the OVN metadata agent is folded into q-ovn-agent",
+        "q-fake": "the fake neutron agent is not supported",
+        "q-qos": "QoS is a neutron extension, not a service; set it with "
+                 "[[post-config|$NEUTRON_CONF]]",
+        "q-trunk": "trunk is a neutron extension, not a service; set it with "
+                   "[[post-config|$NEUTRON_CONF]]"},
+    kolla_flags={"q-svc": ("enable_neutron",), "q-ovn-agent": ("enable_neutron",)},
+    tempest_available={"neutron": "q-svc"}, tempest_scoped={"neutron": "q-svc"})

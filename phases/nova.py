@@ -21,6 +21,7 @@ import time
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
 # The main database is cell1; cell0's is its name plus _cell0, reached by the
@@ -125,7 +126,7 @@ def privsep(ctx) -> dict:
 
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
-    got = default_inputs(answers, sys.modules[__name__])
+    got = default_inputs(answers, "nova")
     got["virt_driver"] = answers.data["virt_driver"]
     got["virt_choice"] = virt_choice(answers)[0]
     got["neutron"] = "q-svc" in answers.services
@@ -416,3 +417,22 @@ if __name__ == "__main__":
         serve_no_network(sys.argv[2], int(sys.argv[3]))
     else:
         sys.exit("usage: python -m stacktui.phases.nova --no-network-api HOST PORT")
+
+
+SPEC = ServiceSpec(
+    "nova", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    after_start=after_start, cleanup=cleanup, inputs=inputs,
+    ready_timeout=READY_TIMEOUT,
+    # nova-compute asks neutron about its instances' ports as it starts
+    # (DevStack starts neutron before nova too).
+    start_after=frozenset({"neutron"}),
+    databases={db: tuple(users) for db, users in DATABASES.items()}, messaging=True,
+    config_files=(ConfigFile("$NOVA_CONF", "nova", None, "/etc/nova/nova.conf", "nova.conf"),
+                  ConfigFile("$NOVA_CPU_CONF", "nova", "nova-cpu.conf", "/etc/nova/nova-cpu.conf",
+                             "nova/nova-compute.conf")),
+    source_prefix={"nova": "NOVA"}, port_vars={"n-api": "NOVA_SERVICE_PORT"},
+    refused={"n-spice": "the SPICE console proxy is not supported; n-novnc gives a console",
+             "n-sproxy": "the serial console proxy is not supported; n-novnc gives a console"},
+    kolla_flags={s: ("enable_nova",) for s in ("n-api", "n-cpu", "n-cond", "n-sch", "n-api-meta",
+                                                "n-novnc")},
+    tempest_available={"nova": "n-api"}, tempest_scoped={"nova": "n-api"})

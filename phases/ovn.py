@@ -30,6 +30,7 @@ import uuid
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
+from stacktui.service import ServiceSpec
 
 SERVICES = ("ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller")
 PACKAGES = ("openvswitch-switch", "ovn-central", "ovn-host")
@@ -271,3 +272,11 @@ def cleanup(ctx):
     L = ctx.layout
     for d in (ovs_data(L), ovn_data(L), ovs_run(L), ovn_run(L), L.logs / "ovs", L.logs / "ovn"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "ovn", SERVICES, configure=configure, init=init, panes=panes, after_start=after_start,
+    before_up=before_up, cleanup=cleanup, inputs=inputs, ready_timeout=READY_TIMEOUT,
+    packages=PACKAGES,
+    kolla_flags={"ovn-northd": ("enable_ovn",), "ovn-controller": ("enable_ovn",),
+                 "ovsdb-server": ("enable_openvswitch",), "ovs-vswitchd": ("enable_openvswitch",)})

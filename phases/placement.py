@@ -6,6 +6,7 @@ import shutil
 
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("placement-api",)
 
@@ -51,3 +52,15 @@ def accounts(ctx):
 def cleanup(ctx):
     for d in (_etc(ctx), ctx.layout.data / "placement"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "placement", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    cleanup=cleanup,
+    databases={"placement": ("placement",)},
+    config_files=(ConfigFile("$PLACEMENT_CONF", "placement", None,
+                             "/etc/placement/placement.conf", "placement.conf"),),
+    source_prefix={"openstack-placement": "PLACEMENT"},
+    repo_names={"openstack-placement": "placement"},
+    kolla_flags={"placement-api": ("enable_placement",)},
+    tempest_scoped={"placement": "placement-api"})

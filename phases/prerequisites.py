@@ -13,10 +13,10 @@ from stacktui import distro
 
 
 def packages(answers) -> list[str]:
-    from stacktui.engine import service_modules
+    from stacktui.engine import service_specs
     pkgs: list[str] = []
-    for mod in service_modules(answers):
-        for p in getattr(mod, "PACKAGES", ()):
+    for spec in service_specs(answers):
+        for p in spec.packages:
             if p not in pkgs:
                 pkgs.append(p)
     if answers.data["sources"] and "git" not in pkgs and not shutil.which("git"):

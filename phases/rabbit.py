@@ -29,6 +29,7 @@ from stacktui import catalog
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
+from stacktui.service import ServiceSpec
 
 SERVICES = ("rabbit",)
 PACKAGES = ("rabbitmq-server",)
@@ -144,10 +145,6 @@ def check_hostname(node: str) -> str:
     except OSError:
         return (f"hostname {host} does not resolve (other tools may mind: add it to /etc/hosts); "
                 "the RabbitMQ node uses localhost, which does")
-
-
-# Services that reach the queue through oslo.messaging.
-OSLO_MESSAGING_GROUPS = ("nova", "cinder", "neutron")
 
 
 def check_password(answers) -> None:
@@ -288,3 +285,10 @@ def amqp_login(host: str, port: int, user: str, password: str, timeout: float = 
 def cleanup(ctx):
     for d in (_etc(ctx.layout), _dir(ctx.layout), ctx.layout.logs / "rabbit"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "rabbit", SERVICES, configure=configure, panes=panes, accounts=accounts,
+    before_up=before_up, cleanup=cleanup, inputs=inputs,
+    start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
+    kolla_flags={"rabbit": ("enable_rabbitmq",)})

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from stacktui import tempest_conf
 from stacktui.errors import StackError
+from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("tempest",)
 
@@ -28,7 +29,7 @@ def lock_file() -> Path:
 
 def inputs(answers, phase):
     from stacktui.engine import default_inputs
-    got = default_inputs(answers, sys.modules[__name__])
+    got = default_inputs(answers, "tempest")
     # tempest.conf names every service (available or not) and their ports.
     got["all_services"] = answers.services
     got["all_ports"] = dict(sorted(answers.data["ports"].items()))
@@ -157,3 +158,11 @@ def accounts(ctx):
 def cleanup(ctx):
     shutil.rmtree(tempest_conf.root(ctx.layout), ignore_errors=True)
     shutil.rmtree(tempest_conf.conf_path(ctx.layout).parent, ignore_errors=True)
+
+
+SPEC = ServiceSpec(
+    "tempest", SERVICES, configure=configure, init=init, accounts=accounts, cleanup=cleanup,
+    inputs=inputs,
+    config_files=(ConfigFile("$TEMPEST_CONFIG", "tempest", None,
+                             "/opt/stack/tempest/etc/tempest.conf"),),
+    source_prefix={"tempest": "TEMPEST"})

@@ -133,8 +133,8 @@ def rabbit_password_problem(password: str, services) -> str | None:
     is (impl_rabbit._transform_transport_url), and kombu then reads the `/`
     as the end of the host: such a password cannot reach the broker from any
     OpenStack service, whatever the URL says."""
-    users = sorted({catalog.get(s).group for s in services if s in catalog.SERVICES
-                    and catalog.get(s).group in ("nova", "cinder", "neutron")})
+    from . import registry
+    users = sorted(spec.name for spec in registry.for_services(services) if spec.messaging)
     if "/" not in password or not users:
         return None
     return (f"holds `/`, which oslo.messaging (used by {', '.join(users)}) cannot pass to "

@@ -172,6 +172,19 @@ GROUP_ORDER = ("mysql", "rabbit", "memcached", "libvirt", "etcd3", "keystone", "
                "tempest", "dstat", "tls-proxy")
 
 
+def register(rows, api_paths=None) -> None:
+    """Add a plugin's rows (stacktui.registry calls this); a name already
+    known keeps its row, so a plugin cannot redefine a built-in service."""
+    for row in rows:
+        if row.name in SERVICES:
+            continue
+        SERVICES[row.name] = row
+        if row.name not in GROUPS.get(row.group, ()):
+            GROUPS[row.group] = GROUPS.get(row.group, ()) + (row.name,)
+    for name, path in (api_paths or {}).items():
+        API_PATHS.setdefault(name, path)
+
+
 def get(name: str) -> Service:
     return SERVICES[name]
 

@@ -296,14 +296,14 @@ def cmd_logs(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from .engine import service_modules
+    from .engine import service_specs
     layout, ans = installed(args)
     from .client import ensure_daemon
     t0 = time.monotonic()
     # Modules that keep state outside DEST (a loop device, /run dirs) restore it.
-    for mod in service_modules(ans):
-        if hasattr(mod, "before_up"):
-            mod.before_up(ans, layout)
+    for spec in service_specs(ans):
+        if spec.before_up:
+            spec.before_up(ans, layout)
     client = ensure_daemon(layout)
     client.reload()
     panes = sorted(client.status(), key=lambda p: p.get("order", 0))
@@ -333,7 +333,7 @@ def cmd_unstack(args) -> int:
 def _module_cleanups(layout: Layout) -> None:
     """Each service's cleanup(): what it made outside the folders clean
     removes (cinder's loop device and volume group)."""
-    from .engine import Context, service_modules
+    from .engine import Context, service_specs
     from .masking import Masker
     from .runner import Runner
     try:
@@ -343,12 +343,12 @@ def _module_cleanups(layout: Layout) -> None:
     runner = Runner(layout.logs / "clean.log", Masker(ans.secret_values))
     try:
         ctx = Context(ans, layout, events.Bus(), runner)
-        for mod in service_modules(ans):
-            if hasattr(mod, "cleanup"):
+        for spec in service_specs(ans):
+            if spec.cleanup:
                 try:
-                    mod.cleanup(ctx)
+                    spec.cleanup(ctx)
                 except Exception as e:  # noqa: BLE001 - clean goes on; the user is told
-                    print(f"cleanup of {mod.__name__.rsplit('.', 1)[1]}: {e}", file=sys.stderr)
+                    print(f"cleanup of {spec.name}: {e}", file=sys.stderr)
     finally:
         runner.close()
 

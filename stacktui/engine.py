@@ -23,13 +23,14 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import catalog, events
+from . import catalog, events, registry
 from .answers import Answers
 from .errors import StackError, failure_summary
 from .fsutil import atomic_write
 from .masking import Masker
 from .paths import Layout, remember_last, user_cache_env
 from .runner import Runner
+from .service import ServiceSpec
 
 STATE_VERSION = 1
 # Bumped when a phase's behaviour changes in a way that needs a redo.
@@ -161,40 +162,47 @@ class Context:
             if self._shared.get("keystone") is None:
                 from .keystone_api import KeystoneAdmin
                 self._shared["keystone"] = KeystoneAdmin(
-                    self.endpoint("key") + "/v3", self.answers.password("admin"), self.answers.region)
+                    self.endpoint(identity_service(self.answers)) + "/v3", self.answers.password("admin"), self.answers.region)
             return self._shared["keystone"]
 
     @property
-    def modules(self) -> list:
-        return service_modules(self.answers)
+    def specs(self) -> list[ServiceSpec]:
+        return service_specs(self.answers)
 
     def endpoint(self, service: str) -> str:
         return f"http://{self.answers.url_host()}:{self.answers.port(service)}"
 
 
-def service_modules(answers: Answers) -> list:
-    """phases/<module>.py for each enabled service, in stack.sh order, once each."""
-    names: list[str] = []
-    for s in answers.services:
-        m = catalog.get(s).module
-        if m and m not in names:
-            names.append(m)
-    return [importlib.import_module(f"stacktui.phases.{m}") for m in names]
+def service_specs(answers: Answers) -> list[ServiceSpec]:
+    """The spec of each enabled service's module, in stack.sh order, once each."""
+    return registry.for_services(answers.services)
+
+
+def identity_service(answers: Answers) -> str:
+    """The catalog name of the identity API (keystone's `key`)."""
+    for spec in registry.specs().values():
+        if spec.identity:
+            return spec.services[0]
+    raise StackError("no service module provides identity")
+
+
+def _identity_module(mods) -> str | None:
+    return next((m for m in mods if registry.get(m).identity), None)
 
 
 def global_module(phase: str):
-    return importlib.import_module(f"stacktui.phases.{phase.replace('-', '_')}")
+    from . import phases
+    return importlib.import_module(f"{phases.__name__}.{phase.replace('-', '_')}")
 
 
 def _early_modules(mods: list[str]) -> list[str]:
-    return [m for m in mods
-            if getattr(importlib.import_module(f"stacktui.phases.{m}"), "START_EARLY", False)]
+    return [m for m in mods if registry.get(m).start_early]
 
 
 def plan_steps(answers: Answers) -> list[Step]:
     """Every step in stack.sh's order. That order is what the views list; the
     steps run as soon as what they need is done (see step_needs)."""
-    mods = [m.__name__.rsplit(".", 1)[1] for m in service_modules(answers)]
+    mods = [s.name for s in service_specs(answers)]
     # A module with START_EARLY (the database) starts right after its own
     # init, because the other services' init steps (db sync) need it running.
     early = _early_modules(mods)
@@ -210,7 +218,7 @@ def plan_steps(answers: Answers) -> list[Step]:
     # DevStack's order: keystone up, every service's accounts, then the
     # services.
     late = [m for m in mods if m not in early]
-    first = [m for m in late if m == "keystone"]
+    first = [m for m in late if m == _identity_module(late)]
     steps += [Step(p, m) for m in first for p in SERVICE_PHASES_2 if _has(m, p)]
     steps += [Step("accounts", m) for m in late if m not in first and _has(m, "accounts")]
     steps += [Step("start", m) for m in late if m not in first and _has(m, "start")]
@@ -227,12 +235,6 @@ def _module_needs(module: str) -> set[str]:
     return out - {module}
 
 
-# Starts ordered beyond what the catalog's needs say, where both run: nova's
-# compute asks neutron about its instances' ports as it starts (DevStack
-# starts neutron before nova too).
-START_AFTER = {"nova": {"neutron"}}
-
-
 def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     """For each step, the steps that must be done before it starts.
 
@@ -244,7 +246,9 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     keystone only when a request comes in), nor for its own accounts unless
     its after_start hook calls its own API (nova's flavors)."""
     ids = {s.id for s in steps}
-    early = set(_early_modules(list(dict.fromkeys(s.module for s in steps if s.module))))
+    mods = list(dict.fromkeys(s.module for s in steps if s.module))
+    early = set(_early_modules(mods))
+    ident = _identity_module(mods)
 
     def have(*names: str) -> set[str]:
         return {n for n in names if n in ids}
@@ -259,12 +263,12 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
             need = have("post-config")
         elif step.phase == "accounts":
             need = have(f"init:{m}", "post-config",
-                        "start:keystone" if m == "keystone" else "accounts:keystone")
+                        f"start:{ident}" if m == ident else f"accounts:{ident}")
         else:   # start
             need = have(f"init:{m}", "post-config",
-                        *(f"start:{n}" for n in _module_needs(m) | START_AFTER.get(m, set())
-                          if n != "keystone"))
-            if getattr(importlib.import_module(f"stacktui.phases.{m}"), "after_start", None):
+                        *(f"start:{n}" for n in _module_needs(m) | registry.get(m).start_after
+                          if n != ident))
+            if registry.get(m).after_start:
                 need |= have(f"accounts:{m}")
         # The early infrastructure, and every global step so far, come first.
         need |= {b for b in before if ":" not in b or b.split(":")[1] in early}
@@ -274,9 +278,7 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
 
 
 def _has(module: str, phase: str) -> bool:
-    # A service module declares what it runs with panes(); the engine starts them.
-    attr = "panes" if phase == "start" else phase
-    return hasattr(importlib.import_module(f"stacktui.phases.{module}"), attr)
+    return registry.get(module).has(phase)
 
 
 class Engine:
@@ -300,11 +302,11 @@ class Engine:
     def _inputs(self, step: Step, ctx: Context) -> dict:
         a = self.answers
         if step.module:
-            mod = importlib.import_module(f"stacktui.phases.{step.module}")
-            got = mod.inputs(a, step.phase) if hasattr(mod, "inputs") else default_inputs(a, mod)
+            spec = registry.get(step.module)
+            got = spec.inputs(a, step.phase) if spec.inputs else default_inputs(a, spec.name)
             if step.phase == "start":
                 # A changed command line (a new uwsgi option) restarts the pane.
-                got = {**got, "panes": mod.panes(ctx)}
+                got = {**got, "panes": spec.panes(ctx)}
             return got
         mod = global_module(step.phase)
         return mod.inputs(a) if hasattr(mod, "inputs") else a.public_dict()
@@ -446,10 +448,10 @@ class Engine:
 
     def _function(self, step: Step):
         if step.module:
-            mod = importlib.import_module(f"stacktui.phases.{step.module}")
+            spec = registry.get(step.module)
             if step.phase == "start":
-                return lambda ctx: start_panes(ctx, mod)
-            return getattr(mod, step.phase)
+                return lambda ctx: start_panes(ctx, spec)
+            return getattr(spec, step.phase)
         return global_module(step.phase).run
 
     def _still_there(self, ctx: Context, step: Step) -> bool:
@@ -457,14 +459,13 @@ class Engine:
         someone deletes the venv. Such a step runs again."""
         if step.phase == "start":
             return self._running(ctx, step)
-        mod = importlib.import_module(f"stacktui.phases.{step.module}") if step.module \
-            else global_module(step.phase)
-        present = getattr(mod, "present", None)
-        return present(ctx) if present and not step.module else True
+        if step.module:
+            return True
+        present = getattr(global_module(step.phase), "present", None)
+        return present(ctx) if present else True
 
     def _running(self, ctx: Context, step: Step) -> bool:
-        mod = importlib.import_module(f"stacktui.phases.{step.module}")
-        names = [p["name"] for p in mod.panes(ctx)]
+        names = [p["name"] for p in registry.get(step.module).panes(ctx)]
         try:
             status = {p["name"]: p for p in ctx.client.status()}
         except StackError:
@@ -472,10 +473,10 @@ class Engine:
         return all(status.get(n, {}).get("state") == "running" for n in names)
 
 
-def default_inputs(a: Answers, mod) -> dict:
+def default_inputs(a: Answers, module: str) -> dict:
     """What a service's steps depend on: its own ports and those of what it
     needs, the shared network and database answers, its source, passwords."""
-    own = [s for s in a.services if catalog.get(s).module == mod.__name__.rsplit(".", 1)[1]]
+    own = [s for s in a.services if catalog.get(s).module == module]
     related = set(own)
     for s in own:
         related.update(catalog.get(s).needs)
@@ -486,7 +487,9 @@ def default_inputs(a: Answers, mod) -> dict:
         "workers": a.data["workers"], "passwords": a.data["passwords"],
         "sources": {p: a.data["sources"].get(p) for p in sorted(pkgs, key=str) if p},
         "services": own,
-        "memcached": a.port("memcached") if "memcached" in a.services else None,
+        # A service every other one points at when it runs (the token cache).
+        **{s: a.port(s) if s in a.services else None
+           for other in registry.specs().values() if other.used_by_all for s in other.services},
     }
 
 
@@ -530,9 +533,9 @@ def prune_panes(ctx: Context) -> list[str]:
     except (OSError, ValueError):
         return []
     wanted: set[str] = set()
-    for mod in ctx.modules:
-        if hasattr(mod, "panes"):
-            wanted |= {p["name"] for p in mod.panes(ctx)}
+    for spec in ctx.specs:
+        if spec.panes:
+            wanted |= {p["name"] for p in spec.panes(ctx)}
     stale = [s["name"] for s in current if s["name"] not in wanted]
     if not stale:
         return []
@@ -561,8 +564,9 @@ def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = No
     }
 
 
-def start_panes(ctx: Context, mod) -> None:
-    specs = mod.panes(ctx)
+def start_panes(ctx: Context, spec: ServiceSpec) -> None:
+    service = spec
+    specs = service.panes(ctx)
     write_panes(ctx, specs)
     client = ctx.client
     names = [s["name"] for s in specs]
@@ -575,12 +579,11 @@ def start_panes(ctx: Context, mod) -> None:
         client.start(rest)
     for n in names:
         ctx.bus.emit(events.SERVICE, ctx.step.id, n, name=n, state="starting")
-    client.wait_ready(names, timeout=getattr(mod, "READY_TIMEOUT", 120))
+    client.wait_ready(names, timeout=service.ready_timeout)
     for p in client.status():
         if p["name"] in names:
             ctx.bus.emit(events.SERVICE, ctx.step.id, p["name"], name=p["name"], state=p["state"],
                          pid=p.get("pid"))
     # What needs the module's own panes up (nova's flavors, host discovery).
-    after = getattr(mod, "after_start", None)
-    if after:
-        after(ctx)
+    if service.after_start:
+        service.after_start(ctx)

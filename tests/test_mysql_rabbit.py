@@ -58,14 +58,13 @@ def infra(tmp_path_factory):
         from stacktui.phases import prerequisites
         ctx.step = Step("prerequisites")
         prerequisites.run(ctx)
-        for mod in (mysql, rabbit):
-            name = mod.__name__.rsplit(".", 1)[1]
+        for spec in (mysql.SPEC, rabbit.SPEC):
             for phase in ("configure", "init", "start", "accounts"):
-                ctx.step = Step(phase, name)
+                ctx.step = Step(phase, spec.name)
                 if phase == "start":
-                    start_panes(ctx, mod)
-                elif hasattr(mod, phase):
-                    getattr(mod, phase)(ctx)
+                    start_panes(ctx, spec)
+                elif spec.has(phase):
+                    getattr(spec, phase)(ctx)
         yield ctx
     finally:
         try:

@@ -1,0 +1,143 @@
+"""The service contract: what a module that deploys an OpenStack service
+hands stacktui, written once.
+
+DevStack's equivalent is ``devstack/plugin.sh``, sourced once per phase
+(``stack install``, ``stack post-config``, ``stack extra``, ``unstack``,
+``clean``). Here a service is a Python module that fills in one
+:class:`ServiceSpec`; the engine calls its verbs at the matching step and
+every other part of stacktui (the database, the queue, local.conf import and
+export, Kolla export, post-config, tempest.conf, verify, the lock) reads the
+spec's data instead of a table of its own. A built-in service is a module in
+``stacktui.phases`` with a module-level ``SPEC``; a plugin is any installed
+package that names its spec under the ``stacktui.services`` entry point::
+
+    # pyproject.toml of the plugin package
+    [project.entry-points."stacktui.services"]
+    barbican = "stacktui_barbican:SPEC"
+
+Nothing in stacktui changes for a plugin: ``stacktui.registry`` finds both
+kinds. A plugin imports only this module (and its own dependencies).
+
+The verbs, in the order a stack runs them (each is optional; ``ctx`` is the
+engine's :class:`Context`: ``ctx.answers``, ``ctx.layout``, ``ctx.run``,
+``ctx.say``, ``ctx.endpoint``, ``ctx.keystone()``, ``ctx.venv_bin``):
+
+``configure(ctx)``   write the service's config files under ``layout.etc``
+                     (DevStack's ``stack post-config``); post-config is
+                     merged into them right after
+``init(ctx)``        database sync, key repositories: what must exist
+                     before the first start
+``panes(ctx)``       the processes that are the service, as pane specs
+                     (:func:`pane_spec`); the engine starts them, waits for
+                     their ``ready`` probe, and restarts them when the specs
+                     change (DevStack's ``stack extra`` start)
+``accounts(ctx)``    keystone users, services and endpoints
+``after_start(ctx)`` what needs the service's own API up (flavors, networks)
+``verify(ctx, sess)`` prove the service works with real API calls, ``sess``
+                     an admin keystoneauth session
+``before_up(answers, layout)`` host state lost on reboot (loop devices,
+                     namespaces), put back before ``stacktui up``
+``cleanup(ctx)``     remove what the service left under DEST (``clean``)
+``inputs(answers, phase) -> dict`` what the steps' fingerprints cover; the
+                     default is the service's ports, network, database,
+                     passwords and sources
+
+Everything else is data. The step runs again only when its inputs change, so
+a verb must be safe to run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .catalog import Service
+
+if TYPE_CHECKING:   # the engine imports the phases; the phases import this
+    from .answers import Answers
+    from .engine import Context
+    from .paths import Layout
+
+Verb = Callable[["Context"], Any]
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A config file a ``[[post-config|$VAR]]`` block can name."""
+    var: str                     # DevStack's variable: "$GLANCE_API_CONF"
+    project: str                 # its directory under DEST/etc
+    name: str | None = None      # file name there; None means <project>.conf
+    devstack_path: str | None = None   # where DevStack puts it: /etc/glance/glance-api.conf
+    kolla: str | None = None     # its override under Kolla's node_custom_config
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One deployable unit: the services of one module and how to run them."""
+
+    name: str                    # the module name catalog rows point at ("glance")
+    services: tuple[str, ...] = ()   # its catalog names (DevStack's short names)
+    # Catalog rows it adds: built-in rows live in stacktui/catalog.py, a
+    # plugin brings its own (name, group, title, port, needs, RAM ...).
+    rows: tuple[Service, ...] = ()
+
+    # --- verbs (see the module docstring)
+    configure: Verb | None = None
+    init: Verb | None = None
+    panes: Callable[["Context"], list[dict]] | None = None
+    accounts: Verb | None = None
+    after_start: Verb | None = None
+    verify: Callable[["Context", Any], Any] | None = None
+    before_up: Callable[["Answers", "Layout"], Any] | None = None
+    cleanup: Verb | None = None
+    inputs: Callable[["Answers", str], dict] | None = None
+
+    # --- how the engine runs it
+    identity: bool = False       # the identity API (keystone): others' accounts wait for it
+    used_by_all: bool = False    # every service's config points at it when it runs (memcached)
+    start_early: bool = False    # infrastructure (database, queue): up right after its init
+    ready_timeout: float = 120   # seconds for its panes to answer their ready probe
+    start_after: frozenset[str] = frozenset()   # modules to start first when both run
+
+    # --- what it needs from the rest of the stack
+    databases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # db -> users
+    messaging: bool = False      # reaches RabbitMQ through oslo.messaging
+    packages: tuple[str, ...] = ()       # distro packages (Debian names)
+    pip_packages: tuple[str, ...] = ()   # into the services' venv beyond the rows' packages
+    # A plugin's pins: a requirements file compiled against stacktui's own
+    # lock (`uv pip compile --constraint stacktui/data/locks/full.txt`),
+    # installed into the venv after it with --no-deps.
+    lock: Path | None = None
+
+    # --- DevStack and Kolla vocabulary
+    config_files: tuple[ConfigFile, ...] = ()
+    source_prefix: Mapping[str, str] = field(default_factory=dict)  # project -> <PREFIX>_REPO
+    repo_names: Mapping[str, str] = field(default_factory=dict)     # project -> git repo name
+    port_vars: Mapping[str, str] = field(default_factory=dict)      # service -> DevStack port var
+    refused: Mapping[str, str] = field(default_factory=dict)   # DevStack names it will not run: why
+    devstack_plugin: str | None = None   # the `enable_plugin NAME` this spec stands for
+    kolla_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> enable_*
+    api_paths: Mapping[str, str] = field(default_factory=dict)  # service -> path its API answers at
+    # tempest: [service_available] name -> service, [enforce_scope] name -> service
+    tempest_available: Mapping[str, str] = field(default_factory=dict)
+    tempest_scoped: Mapping[str, str] = field(default_factory=dict)
+
+    def has(self, phase: str) -> bool:
+        """Whether the engine has a step ``phase`` for this module."""
+        return getattr(self, "panes" if phase == "start" else phase) is not None
+
+    def ram_mb(self) -> int:
+        return sum(r.ram_mb for r in self.rows)
+
+
+def pane_spec(ctx: "Context", name: str, argv: list[str], **kw) -> dict:
+    """A pane for ``panes()``: ``env``, ``cwd``, ``ready`` (a probe such as
+    ``{"http": URL}`` or ``{"tcp": [host, port]}``), ``port``, ``infra``,
+    ``stop_timeout``."""
+    from .engine import pane_spec as make
+    return make(ctx, name, argv, **kw)
+
+
+__all__ = ["ConfigFile", "Service", "ServiceSpec", "pane_spec"]
