@@ -65,7 +65,7 @@ SPEC = ServiceSpec(
     cleanup=cleanup,
     databases={"glance": ("glance",)},
     config_files=(ConfigFile("$GLANCE_API_CONF", "glance", "glance-api.conf",
-                             "/etc/glance/glance-api.conf", "glance-api.conf"),),
+                             "/etc/glance/glance-api.conf", "glance/glance-api.conf"),),
     source_prefix={"glance": "GLANCE"}, port_vars={"g-api": "GLANCE_SERVICE_PORT"},
     kolla_flags={"g-api": ("enable_glance",)},
     tempest_available={"glance": "g-api"}, tempest_scoped={"glance": "g-api"})

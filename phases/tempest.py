@@ -165,4 +165,5 @@ SPEC = ServiceSpec(
     inputs=inputs,
     config_files=(ConfigFile("$TEMPEST_CONFIG", "tempest", None,
                              "/opt/stack/tempest/etc/tempest.conf"),),
-    source_prefix={"tempest": "TEMPEST"})
+    source_prefix={"tempest": "TEMPEST"},
+    kolla_notes={"tempest": "Kolla-Ansible does not run Tempest; run it from a client machine"})

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from . import catalog
+from . import catalog, registry
 from .fsutil import atomic_write
 
 PASSWORD_KEYS = """
@@ -73,43 +73,30 @@ PASSWORD_LENGTH = 40   # Kolla's own length
 # users; DevStack has no password for them, so they are generated.
 _NOT_SERVICE_DB = ("mariadb_", "prometheus_", "octavia_persistence_")
 
-# stacktui service -> the enable_* flags in globals.yml it turns on.
-ENABLE_FLAGS: dict[str, tuple[str, ...]] = {
-    "key": ("enable_keystone",),
-    "g-api": ("enable_glance",),
-    "placement-api": ("enable_placement",),
-    "n-api": ("enable_nova",), "n-cpu": ("enable_nova",), "n-cond": ("enable_nova",),
-    "n-sch": ("enable_nova",), "n-api-meta": ("enable_nova",), "n-novnc": ("enable_nova",),
-    "q-svc": ("enable_neutron",), "q-ovn-agent": ("enable_neutron",),
-    "ovn-northd": ("enable_ovn",), "ovn-controller": ("enable_ovn",),
-    "ovsdb-server": ("enable_openvswitch",), "ovs-vswitchd": ("enable_openvswitch",),
-    "c-api": ("enable_cinder",), "c-sch": ("enable_cinder",),
-    "c-vol": ("enable_cinder", "enable_cinder_backend_lvm"),
-    "c-bak": ("enable_cinder_backup",),
-    "horizon": ("enable_horizon",),
-    "mysql": ("enable_mariadb",), "rabbit": ("enable_rabbitmq",),
-    "memcached": ("enable_memcached",), "etcd3": ("enable_etcd",),
-}
-# Every flag we decide, so a service left out is written as "no" rather than
-# left to Kolla's enable_openstack_core default.
-ALL_FLAGS = sorted({f for fl in ENABLE_FLAGS.values() for f in fl})
+# Names stacktui knows but deploys no module for, and their enable_* flags;
+# the deployed services' flags are in their specs (``kolla_flags``).
+_UNDEPLOYED_FLAGS: dict[str, tuple[str, ...]] = {"etcd3": ("enable_etcd",)}
+# The infrastructure Kolla always needs for OpenStack services: it has no
+# SQLite, and oslo.messaging services need the queue.
+DATABASE_FLAG, QUEUE_FLAG, CACHE_FLAG = "enable_mariadb", "enable_rabbitmq", "enable_memcached"
+
+
+def enable_flags() -> dict[str, tuple[str, ...]]:
+    """stacktui service -> the enable_* flags in globals.yml it turns on."""
+    return {**_UNDEPLOYED_FLAGS, **registry.table("kolla_flags")}
+
+
+def all_flags() -> list[str]:
+    """Every flag we decide, so a service left out is written as "no" rather
+    than left to Kolla's enable_openstack_core default."""
+    return sorted({f for fl in enable_flags().values() for f in fl}
+                  | {DATABASE_FLAG, QUEUE_FLAG, CACHE_FLAG})
+
+
 NO_KOLLA = {"s-proxy": "Kolla-Ansible no longer deploys Swift; use Ceph RGW (enable_ceph_rgw)",
-            "tempest": "Kolla-Ansible does not run Tempest; run it from a client machine",
             "dstat": "Kolla-Ansible has Prometheus for host statistics (enable_prometheus)",
             "tls-proxy": "Kolla-Ansible terminates TLS in HAProxy (kolla_enable_tls_external)"}
 
-# post_config files -> Kolla's node_custom_config overrides (merged by Kolla
-# into the generated files).
-CUSTOM_CONFIG = {
-    "$KEYSTONE_CONF": "keystone.conf",
-    "$NOVA_CONF": "nova.conf",
-    "$NOVA_CPU_CONF": "nova/nova-compute.conf",
-    "$GLANCE_API_CONF": "glance/glance-api.conf",
-    "$PLACEMENT_CONF": "placement.conf",
-    "$NEUTRON_CONF": "neutron.conf",
-    "$Q_PLUGIN_CONF_FILE": "neutron/ml2_conf.ini",
-    "$CINDER_CONF": "cinder.conf",
-}
 
 TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
 
@@ -355,24 +342,25 @@ def globals_for(ans, warnings: list[str], facts: dict | None = None,
     d = ans.data
     facts = facts if facts is not None else target_facts(ans, warnings=warnings)
     services = catalog.expand(services if services is not None else d["enabled_services"])
-    flags = {f: "no" for f in ALL_FLAGS}
+    table = enable_flags()
+    flags = {f: "no" for f in all_flags()}
+    notes = {**NO_KOLLA, **registry.table("kolla_notes")}
     for s in services:
-        for f in ENABLE_FLAGS.get(s, ()):
+        for f in table.get(s, ()):
             flags[f] = "yes"
-        why = NO_KOLLA.get(s) or (NO_KOLLA["s-proxy"] if catalog.get(s).group == "swift" else None)
+        why = notes.get(s) or (NO_KOLLA["s-proxy"] if catalog.get(s).group == "swift" else None)
         if why:
             warnings.append(f"{s}: {why}")
-    openstack = any(ENABLE_FLAGS.get(s) for s in services if not catalog.get(s).infra)
-    if openstack and flags["enable_mariadb"] == "no":
-        flags["enable_mariadb"] = "yes"
-        warnings.append("database: Kolla has no SQLite; enable_mariadb is on")
-    if openstack and flags["enable_rabbitmq"] == "no" and \
-            any(f in ("enable_nova", "enable_neutron", "enable_cinder")
-                for s in services for f in ENABLE_FLAGS.get(s, ())):
-        flags["enable_rabbitmq"] = "yes"
-        warnings.append("rabbit: nova, neutron and cinder need RabbitMQ; enable_rabbitmq is on")
+    openstack = any(table.get(s) for s in services if not catalog.get(s).infra)
+    if openstack and flags[DATABASE_FLAG] == "no":
+        flags[DATABASE_FLAG] = "yes"
+        warnings.append(f"database: Kolla has no SQLite; {DATABASE_FLAG} is on")
+    queue_users = [spec.name for spec in registry.for_services(services) if spec.messaging]
+    if openstack and flags[QUEUE_FLAG] == "no" and queue_users:
+        flags[QUEUE_FLAG] = "yes"
+        warnings.append(f"message queue: {', '.join(queue_users)} need RabbitMQ; {QUEUE_FLAG} is on")
     if openstack:
-        flags["enable_memcached"] = "yes"
+        flags[CACHE_FLAG] = "yes"
     g: dict = {
         "kolla_base_distro": facts["base_distro"],
         "kolla_internal_vip_address": d["host_ip"],
@@ -613,12 +601,13 @@ def readme_text(ans, g: dict, facts: dict, warnings: list[str]) -> str:
 
 def _custom_config(ans, confdir: Path, warnings: list[str]) -> dict[str, Path]:
     from .localconf import _normalise_file
-    from .postconfig import DEVSTACK_PATHS, _fill_passwords
+    from .postconfig import _fill_passwords, devstack_paths, file_vars
     out = {}
+    files = file_vars()
     for target, sections in (ans.data.get("post_config") or {}).items():
         t = _normalise_file(target)
-        t = DEVSTACK_PATHS.get(t, t)
-        rel = CUSTOM_CONFIG.get(t)
+        t = devstack_paths().get(t, t)
+        rel = files[t].kolla if t in files else None
         if not rel:
             warnings.append(f"post_config {target}: no Kolla override file for it; left out")
             continue

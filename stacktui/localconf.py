@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog
+from . import catalog, registry
 from .answers import DEFAULTS
 from .errors import Problem, UserError
 
@@ -26,26 +26,34 @@ from .errors import Problem, UserError
 PASSWORD_VARS = {"ADMIN_PASSWORD": "admin", "DATABASE_PASSWORD": "database",
                  "RABBIT_PASSWORD": "rabbit", "SERVICE_PASSWORD": "service"}
 
-# Config-file variables DevStack users write in [[post-config|...]] headers.
-FILE_VARS = ("$KEYSTONE_CONF", "$NOVA_CONF", "$NOVA_CPU_CONF", "$GLANCE_API_CONF",
-             "$PLACEMENT_CONF", "$NEUTRON_CONF", "$Q_PLUGIN_CONF_FILE", "$CINDER_CONF",
-             "$TEMPEST_CONFIG")
+# The deployed services' config files, source and port variables, and the
+# names they refuse, are in their specs (stacktui.service); these tables hold
+# only what belongs to no service module.
 
-# DevStack's <PREFIX>_REPO / _BRANCH names for the projects stacktui installs.
-SOURCE_PREFIX = {"keystone": "KEYSTONE", "glance": "GLANCE", "openstack-placement": "PLACEMENT",
-                 "nova": "NOVA", "neutron": "NEUTRON", "cinder": "CINDER", "horizon": "HORIZON",
-                 "tempest": "TEMPEST", "python-openstackclient": "OPENSTACKCLIENT"}
-_REPO_NAME = {"openstack-placement": "placement"}
 
-# DevStack's port variables; services without one get a STACKTUI_ variable
-# that DevStack ignores and import reads back.
-PORT_VARS = {"key": "KEYSTONE_SERVICE_PORT", "g-api": "GLANCE_SERVICE_PORT",
-             "n-api": "NOVA_SERVICE_PORT", "c-api": "CINDER_SERVICE_PORT",
-             "q-svc": "Q_PORT", "s-proxy": "SWIFT_DEFAULT_BIND_PORT"}
+def _file_vars() -> list[str]:
+    """Config-file variables DevStack users write in [[post-config|...]] headers."""
+    return list(registry.config_files())
+
+
+# The client is installed with every stack but is no service.
+_CLIENT_PREFIX = {"python-openstackclient": "OPENSTACKCLIENT"}
+
+
+def _source_prefix() -> dict[str, str]:
+    """DevStack's <PREFIX>_REPO / _BRANCH names for the projects stacktui installs."""
+    return {**registry.table("source_prefix"), **_CLIENT_PREFIX}
+
+
+# DevStack's port variables for names stacktui knows but deploys no module for.
+_UNDEPLOYED_PORT_VARS = {"s-proxy": "SWIFT_DEFAULT_BIND_PORT"}
 
 
 def _port_var(svc: str) -> str:
-    return PORT_VARS.get(svc) or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper()
+    """DevStack's port variable; services without one get a STACKTUI_
+    variable that DevStack ignores and import reads back."""
+    return ({**_UNDEPLOYED_PORT_VARS, **registry.table("port_vars")}.get(svc)
+            or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper())
 
 
 # When a retired service is *enabled*, these stand in for it, so the import
@@ -81,12 +89,6 @@ UNSUPPORTED = {
     "manila": "Manila is not supported by stacktui; " + _KOLLA.format("manila"),
     "m-": "Manila is not supported by stacktui; " + _KOLLA.format("manila"),
     "magnum": "Magnum is not supported by stacktui; " + _KOLLA.format("magnum"),
-    "n-spice": "the SPICE console proxy is not supported; n-novnc gives a console",
-    "n-sproxy": "the serial console proxy is not supported; n-novnc gives a console",
-    "q-ovn-metadata-agent": "the OVN metadata agent is folded into q-ovn-agent",
-    "q-fake": "the fake neutron agent is not supported",
-    "q-qos": "QoS is a neutron extension, not a service; set it with [[post-config|$NEUTRON_CONF]]",
-    "q-trunk": "trunk is a neutron extension, not a service; set it with [[post-config|$NEUTRON_CONF]]",
     "openstack-cli-server": "not needed: stacktui talks to the APIs in-process",
     "memory_tracker": "stacktui's dashboard shows memory per pane instead",
     "peakmem_tracker": "stacktui's dashboard shows memory per pane instead",
@@ -96,6 +98,21 @@ UNSUPPORTED = {
 # Group names DevStack understands for projects stacktui lacks.
 UNSUPPORTED_GROUPS = ("ceilometer", "aodh", "trove", "sahara", "zaqar", "heat", "octavia",
                       "ironic", "designate", "barbican", "manila", "magnum", "gnocchi")
+
+
+
+def _refused(name: str, prefixes: bool = True) -> str | None:
+    """Why stacktui does not run the DevStack name ``name``: the projects it
+    lacks, and what the service modules refuse (``ServiceSpec.refused``)."""
+    table = {**UNSUPPORTED, **registry.table("refused")}
+    if table.get(name):
+        return table[name]
+    if prefixes:
+        hit = next((v for k, v in table.items() if k.endswith("-") and name.startswith(k)), None)
+        if hit:
+            return hit
+    return next((UNSUPPORTED.get(g, "") for g in UNSUPPORTED_GROUPS if name.startswith(g)), None)
+
 
 # Variables with no answers key: what happens to them instead.
 IGNORED_VARS = {
@@ -541,9 +558,7 @@ def _note_disable(st: _State, n: str, line: int) -> None:
 
 
 def _why_unsupported(n: str) -> str | None:
-    return UNSUPPORTED.get(n) or next(
-        (v for k, v in UNSUPPORTED.items() if k.endswith("-") and n.startswith(k)), None) \
-        or next((UNSUPPORTED.get(g, "") for g in UNSUPPORTED_GROUPS if n.startswith(g)), None)
+    return _refused(n)
 
 
 def _final_services(st: _State) -> list[str]:
@@ -765,10 +780,10 @@ def _merge_value(st: _State, raw: str, n: int, opt: str) -> str | None:
 def _postconfig(st: _State, phase: str, target: str, lineno: int,
                 lines: list[tuple[int, str]]) -> None:
     key = _normalise_file(target)
-    if key.startswith("$") and key not in FILE_VARS:
+    if key.startswith("$") and key not in _file_vars():
         st.warn(lineno, f"[[{phase}|{target}]]: stacktui does not generate the file "
                         f"{key} names; the block is left out (it can merge into "
-                        f"{', '.join(FILE_VARS)} or an absolute path)")
+                        f"{', '.join(_file_vars())} or an absolute path)")
         return
     if not key.startswith(("$", "/")):
         st.warn(lineno, f"[[{phase}|{target}]]: neither a $VARIABLE nor an absolute path; "
@@ -996,7 +1011,8 @@ def _to_answers(st: _State) -> dict:
         out["ports"] = ports
 
     sources = {}
-    for proj, prefix in SOURCE_PREFIX.items():
+    repo_names = registry.table("repo_names")
+    for proj, prefix in _source_prefix().items():
         repo, branch, version = (v.get(f"{prefix}_REPO"), v.get(f"{prefix}_BRANCH"),
                                  v.get(f"STACKTUI_{prefix}_VERSION"))
         used_vars.update({f"{prefix}_REPO", f"{prefix}_BRANCH", f"STACKTUI_{prefix}_VERSION"})
@@ -1004,7 +1020,7 @@ def _to_answers(st: _State) -> dict:
             sources[proj] = {"version": version}
         elif repo or branch:
             base = st.env.get("GIT_BASE")
-            spec = {"git": repo or f"{base}/openstack/{_REPO_NAME.get(proj, proj)}.git"}
+            spec = {"git": repo or f"{base}/openstack/{repo_names.get(proj, proj)}.git"}
             spec["branch"] = branch or st.env.get("TARGET_BRANCH")
             sources[proj] = spec
     if sources:
@@ -1144,7 +1160,7 @@ def export_localconf(ans) -> str:
         if svc in catalog.SERVICES and port and port != catalog.get(svc).port:
             out.append(f"{_port_var(svc)}={_q(port)}")
     for proj, spec in (d.get("sources") or {}).items():
-        prefix = SOURCE_PREFIX.get(proj)
+        prefix = _source_prefix().get(proj)
         if not prefix or not isinstance(spec, dict):
             continue
         if spec.get("version"):

@@ -14,34 +14,20 @@ import re
 import stat
 from pathlib import Path
 
+from . import registry
 from .errors import Problem, UserError
 from .fsutil import atomic_write
+from .service import ConfigFile
 
-# $VARIABLE -> (project, file name or None for <project>.conf)
-FILE_VARS: dict[str, tuple[str, str | None]] = {
-    "$KEYSTONE_CONF": ("keystone", None),
-    "$NOVA_CONF": ("nova", None),
-    "$NOVA_CPU_CONF": ("nova", "nova-cpu.conf"),
-    "$GLANCE_API_CONF": ("glance", "glance-api.conf"),
-    "$PLACEMENT_CONF": ("placement", None),
-    "$NEUTRON_CONF": ("neutron", None),
-    "$Q_PLUGIN_CONF_FILE": ("neutron", "ml2_conf.ini"),
-    "$CINDER_CONF": ("cinder", None),
-    "$TEMPEST_CONFIG": ("tempest", None),
-}
 
-# Where DevStack puts the same files, for local.confs that name paths.
-DEVSTACK_PATHS: dict[str, str] = {
-    "/etc/keystone/keystone.conf": "$KEYSTONE_CONF",
-    "/etc/nova/nova.conf": "$NOVA_CONF",
-    "/etc/nova/nova-cpu.conf": "$NOVA_CPU_CONF",
-    "/etc/glance/glance-api.conf": "$GLANCE_API_CONF",
-    "/etc/placement/placement.conf": "$PLACEMENT_CONF",
-    "/etc/neutron/neutron.conf": "$NEUTRON_CONF",
-    "/etc/neutron/plugins/ml2/ml2_conf.ini": "$Q_PLUGIN_CONF_FILE",
-    "/etc/cinder/cinder.conf": "$CINDER_CONF",
-    "/opt/stack/tempest/etc/tempest.conf": "$TEMPEST_CONFIG",
-}
+def file_vars() -> dict[str, ConfigFile]:
+    """$VARIABLE -> the file, from every service's spec (``config_files``)."""
+    return registry.config_files()
+
+
+def devstack_paths() -> dict[str, str]:
+    """Where DevStack puts the same files, for local.confs that name paths."""
+    return {cf.devstack_path: var for var, cf in file_vars().items() if cf.devstack_path}
 
 _PASSWORD_REF = re.compile(r"\$\{(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD\}"
                            r"|\$(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD(?![A-Za-z0-9_])")
@@ -53,15 +39,15 @@ def resolve(target: str, layout) -> Path:
     m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", t)
     if m:
         t = "$" + m.group(1)
-    t = DEVSTACK_PATHS.get(t, t)
-    if t in FILE_VARS:
-        project, name = FILE_VARS[t]
-        return layout.config(project, name)
+    t = devstack_paths().get(t, t)
+    files = file_vars()
+    if t in files:
+        return layout.config(files[t].project, files[t].name)
     if t.startswith("/"):
         return Path(t)
     raise UserError(Problem(f"post_config: {target!r} names no file stacktui knows",
                             key=f"post_config.{target}",
-                            fix=f"use one of {', '.join(FILE_VARS)} or an absolute path"))
+                            fix=f"use one of {', '.join(files)} or an absolute path"))
 
 
 # DevStack variables a local.conf's post-config values may name that

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 from . import catalog
 from .errors import StackError
-from .service import ServiceSpec
+from .service import ConfigFile, ServiceSpec
 
 ENTRY_POINT_GROUP = "stacktui.services"
 
@@ -102,6 +102,20 @@ def by_devstack_plugin(name: str) -> ServiceSpec | None:
         if spec.devstack_plugin == name:
             return spec
     return None
+
+
+def table(field: str) -> dict:
+    """One mapping field of every spec merged (``port_vars``, ``kolla_flags``
+    ...): what a central table held before the contract."""
+    out: dict = {}
+    for spec in specs().values():
+        out.update(getattr(spec, field))
+    return out
+
+
+def config_files() -> dict[str, ConfigFile]:
+    """Every config file a post-config block can name, by its $VARIABLE."""
+    return {cf.var: cf for spec in specs().values() for cf in spec.config_files}
 
 
 def reset() -> None:

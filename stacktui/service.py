@@ -119,6 +119,7 @@ class ServiceSpec:
     refused: Mapping[str, str] = field(default_factory=dict)   # DevStack names it will not run: why
     devstack_plugin: str | None = None   # the `enable_plugin NAME` this spec stands for
     kolla_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> enable_*
+    kolla_notes: Mapping[str, str] = field(default_factory=dict)  # service -> why Kolla lacks it
     api_paths: Mapping[str, str] = field(default_factory=dict)  # service -> path its API answers at
     # tempest: [service_available] name -> service, [enforce_scope] name -> service
     tempest_available: Mapping[str, str] = field(default_factory=dict)

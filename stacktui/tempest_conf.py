@@ -12,15 +12,22 @@ import os
 import re
 from pathlib import Path
 
-from . import inifile
+from . import inifile, registry
 from .paths import Layout
 
-# tempest's [service_available] name -> the stacktui service that provides it.
-AVAILABLE = {"glance": "g-api", "nova": "n-api", "neutron": "q-svc", "cinder": "c-api",
-             "swift": "s-proxy", "horizon": "horizon"}
-# tempest's [enforce_scope] names for the services that have one.
-SCOPED = {"keystone": "key", "glance": "g-api", "placement": "placement-api", "nova": "n-api",
-          "neutron": "q-svc", "cinder": "c-api"}
+# tempest's [service_available] names for what no service module deploys
+# (written false); the deployed services' names are in their specs.
+_UNDEPLOYED_AVAILABLE = {"swift": "s-proxy"}
+
+
+def available() -> dict[str, str]:
+    """tempest's [service_available] name -> the stacktui service that provides it."""
+    return {**registry.table("tempest_available"), **_UNDEPLOYED_AVAILABLE}
+
+
+def scoped() -> dict[str, str]:
+    """tempest's [enforce_scope] names for the services that have one."""
+    return registry.table("tempest_scoped")
 
 
 def root(layout: Layout) -> Path:
@@ -72,10 +79,10 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
             # keystone.conf sets no [security_compliance] lockout or history.
             "security_compliance": False, "domain_specific_drivers": False,
         },
-        "service_available": {name: enabled(svc) for name, svc in AVAILABLE.items()},
+        "service_available": {name: enabled(svc) for name, svc in available().items()},
         "dashboard": {"dashboard_url": f"http://{host}:{a.port('horizon')}/dashboard/"}
         if enabled("horizon") else {},
-        "enforce_scope": {name: True for name, svc in SCOPED.items() if enabled(svc)},
+        "enforce_scope": {name: True for name, svc in scoped().items() if enabled(svc)},
         "validation": {
             # No guest is reachable over SSH from the test runner here (fake
             # or nested virt, userspace datapath): tests that need one skip.

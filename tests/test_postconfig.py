@@ -46,7 +46,7 @@ def test_merge_keeps_existing_options_mode_and_case(tmp_path):
 
 
 def test_every_file_variable_maps_under_dest(tmp_path):
-    pc = {var: {"s": {"o": "v"}} for var in postconfig.FILE_VARS}
+    pc = {var: {"s": {"o": "v"}} for var in postconfig.file_vars()}
     ans = _ans(tmp_path, pc)
     layout = Layout(ans.dest)
     expected = {
