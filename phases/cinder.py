@@ -19,6 +19,7 @@ from pathlib import Path
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("c-api", "c-sch", "c-vol")
@@ -474,7 +475,8 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "cinder", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    "cinder", SERVICES, verify=checks.check_cinder,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT, packages=PACKAGES,
     databases={"cinder": ("cinder",)}, messaging=True,

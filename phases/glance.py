@@ -7,6 +7,7 @@ import shutil
 
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("g-api",)
@@ -61,7 +62,8 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "glance", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    "glance", SERVICES, verify=checks.check_glance,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     cleanup=cleanup,
     databases={"glance": ("glance",)},
     config_files=(ConfigFile("$GLANCE_API_CONF", "glance", "glance-api.conf",

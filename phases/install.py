@@ -47,8 +47,23 @@ def needed_projects(answers) -> set[str]:
     return {n.lower() for n in need} | {"python-openstackclient", "pyuwsgi"}
 
 
+def plugin_locks(answers) -> list[Path]:
+    """The pins of the enabled plugins (``ServiceSpec.lock``), installed over
+    stacktui's own lock."""
+    from stacktui.engine import service_specs
+    return [s.lock for s in service_specs(answers) if s.lock]
+
+
+def _pinned(path: Path) -> set[str]:
+    return {line.split("==")[0].split("[")[0].strip().lower()
+            for line in path.read_text().splitlines()
+            if "==" in line and not line.lstrip().startswith("#")}
+
+
 def lock_path(answers) -> Path:
-    need = needed_projects(answers)
+    # What a plugin pins is its own lock's business, not stacktui's.
+    covered = set().union(*(_pinned(p) for p in plugin_locks(answers)))
+    need = needed_projects(answers) - covered
     for name in LOCKS:
         if need <= _lock_projects(name):
             return _locks_dir() / f"{name}.txt"
@@ -88,6 +103,8 @@ def uv() -> str:
 def inputs(answers):
     skip = skipped(answers)
     return {"lock": hashlib.sha256(lock_path(answers).read_bytes()).hexdigest(),
+            **({"plugin_locks": [hashlib.sha256(p.read_bytes()).hexdigest()
+                                 for p in plugin_locks(answers)]} if plugin_locks(answers) else {}),
             **({"skipped": sorted(skip)} if skip else {}),
             "sources": answers.data["sources"], "python": sys.executable}
 
@@ -118,6 +135,9 @@ def run(ctx):
     ctx.progress(0.2, "installing the locked packages")
     ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", requirements(ctx)],
             timeout=1800)
+    for lock in plugin_locks(ctx.answers):
+        ctx.progress(0.5, f"installing a plugin's locked packages ({lock.name})")
+        ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock], timeout=1800)
     for project, spec in ctx.answers.data["sources"].items():
         if spec.get("git"):
             ref = spec.get("branch") or "master"

@@ -15,6 +15,7 @@ import shutil
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.fsutil import atomic_write
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("key",)
@@ -126,7 +127,8 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "keystone", SERVICES, identity=True, configure=configure, init=init, panes=panes, accounts=accounts,
+    "keystone", SERVICES, verify=checks.check_keystone, identity=True,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     cleanup=cleanup,
     databases={"keystone": ("keystone",)},
     config_files=(ConfigFile("$KEYSTONE_CONF", "keystone", None, "/etc/keystone/keystone.conf",

@@ -52,5 +52,6 @@ def _user_exists(name: str) -> bool:
 
 
 SPEC = ServiceSpec(
-    "memcached", SERVICES, used_by_all=True, panes=panes, inputs=inputs, start_early=START_EARLY,
+    "memcached", SERVICES, used_by_all=True,
+    panes=panes, inputs=inputs, start_early=START_EARLY,
     packages=PACKAGES, kolla_flags={"memcached": ("enable_memcached",)})

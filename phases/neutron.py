@@ -23,6 +23,7 @@ import time
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("q-svc",)
@@ -298,7 +299,8 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "neutron", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    "neutron", SERVICES, verify=checks.check_neutron,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,
     databases={"neutron": ("neutron",)}, messaging=True,

@@ -21,6 +21,7 @@ import time
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
@@ -420,7 +421,8 @@ if __name__ == "__main__":
 
 
 SPEC = ServiceSpec(
-    "nova", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    "nova", SERVICES, verify=checks.check_nova,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,
     # nova-compute asks neutron about its instances' ports as it starts

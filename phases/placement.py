@@ -6,6 +6,7 @@ import shutil
 
 from stacktui import inifile, svckit
 from stacktui.engine import pane_spec
+from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec
 
 SERVICES = ("placement-api",)
@@ -55,7 +56,8 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "placement", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
+    "placement", SERVICES, verify=checks.check_placement,
+    configure=configure, init=init, panes=panes, accounts=accounts,
     cleanup=cleanup,
     databases={"placement": ("placement",)},
     config_files=(ConfigFile("$PLACEMENT_CONF", "placement", None,

@@ -39,34 +39,49 @@ def check_image_roundtrip(sess, region: str) -> str:
 
 
 def run(ctx):
-    sess = admin_session(ctx)
-    token = sess.get_token()
-    if not token:
+    """Each enabled service's ``verify`` (stacktui.service), in the order
+    stack.sh starts them, with one admin session when keystone runs."""
+    specs = ctx.specs
+    sess = admin_session(ctx) if any(s.identity for s in specs) else None
+    for spec in specs:
+        if spec.verify:
+            spec.verify(ctx, sess)
+
+
+def check_keystone(ctx, sess) -> None:
+    if not sess.get_token():
         raise StackError("keystone issued no token")
     ctx.say("keystone: token issued")
-    access = sess.auth.get_access(sess)
-    types = {e["type"] for e in access.service_catalog.catalog}
-    services = ctx.answers.services
-    want = {"identity"} | ({"image"} if "g-api" in services else set()) | \
-        ({"placement"} if "placement-api" in services else set())
-    if not want <= types:
-        raise StackError(f"the catalog lacks {', '.join(sorted(want - types))}")
+    types = _catalog_types(sess)
     ctx.say(f"keystone: catalog lists {', '.join(sorted(types))}")
-    if "g-api" in services:
-        md5 = check_image_roundtrip(sess, ctx.answers.region)
-        ctx.say(f"glance: image uploaded and downloaded, same checksum {md5}")
-    if "placement-api" in services:
-        rps = sess.get("/resource_providers", endpoint_filter={"service_type": "placement",
-                       "region_name": ctx.answers.region},
-                       headers={"OpenStack-API-Version": "placement latest"},
-                       raise_exc=True).json()["resource_providers"]
-        ctx.say(f"placement: {len(rps)} resource providers listed")
-    if "n-api" in services:
-        check_nova(ctx, sess)
-    if "c-api" in services:
-        ctx.say(check_volumes(sess, ctx.answers.region, with_volume="c-vol" in services))
-    if "q-svc" in services:
-        check_neutron(ctx, sess)
+
+
+def _catalog_types(sess) -> set[str]:
+    return {e["type"] for e in sess.auth.get_access(sess).service_catalog.catalog}
+
+
+def _require_type(sess, kind: str) -> None:
+    if kind not in _catalog_types(sess):
+        raise StackError(f"the catalog lacks {kind}")
+
+
+def check_glance(ctx, sess) -> None:
+    _require_type(sess, "image")
+    md5 = check_image_roundtrip(sess, ctx.answers.region)
+    ctx.say(f"glance: image uploaded and downloaded, same checksum {md5}")
+
+
+def check_placement(ctx, sess) -> None:
+    _require_type(sess, "placement")
+    rps = sess.get("/resource_providers", endpoint_filter={"service_type": "placement",
+                   "region_name": ctx.answers.region},
+                   headers={"OpenStack-API-Version": "placement latest"},
+                   raise_exc=True).json()["resource_providers"]
+    ctx.say(f"placement: {len(rps)} resource providers listed")
+
+
+def check_cinder(ctx, sess) -> None:
+    ctx.say(check_volumes(sess, ctx.answers.region, with_volume="c-vol" in ctx.answers.services))
 
 
 def check_volumes(sess, region: str, with_volume: bool = True, timeout: float = 180) -> str:

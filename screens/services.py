@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from stacktui import catalog
+from stacktui import catalog, registry
 
 from .base import WizardScreen, problem_text
 
@@ -88,6 +88,7 @@ class ServicesScreen(WizardScreen):
 
     def _selections(self):
         out = []
+        plugins = registry.load_plugins()    # their rows join the catalog's
         groups = list(catalog.GROUP_ORDER)
         for svc in sorted(catalog.SERVICES.values(),
                           key=lambda s: (groups.index(s.group) if s.group in groups else 99,
@@ -99,6 +100,8 @@ class ServicesScreen(WizardScreen):
             t.append(f"{svc.name:<16} ", style="bold")
             t.append(f"{svc.ram_mb:>4} MB  " if svc.ram_mb else "        ")
             t.append(svc.title)
+            if svc.module in plugins:
+                t.append(f"  (plugin {registry.plugin_dist(svc.module)})", style="dim italic")
             if not svc.implemented:
                 t.append("  (not yet deployable)", style="dim italic")
             out.append(Selection(t, svc.name, svc.name in self.chosen,

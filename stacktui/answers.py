@@ -307,6 +307,9 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
     import difflib
     import ipaddress
 
+    from . import registry
+    registry.load_plugins()     # their services are names the answers may use
+
     # dest
     if out["dest"] in (None, ""):
         out["dest"] = str(default_dest())

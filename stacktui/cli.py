@@ -72,6 +72,8 @@ def tui_args(argv: list[str]) -> SimpleNamespace | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    from . import registry
+    registry.load_plugins()     # the wizard and every command see plugins' services
     args = tui_args(argv)
     if args is not None:
         from . import cmd_tui

@@ -724,16 +724,39 @@ def _statement(st: _State, lineno: int, text: str) -> None:
     elif cmd == "disable_all_services":
         st.env.set("ENABLED_SERVICES", "")
     elif cmd == "enable_plugin":
-        name = args[0] if args else "?"
-        why = _why_unsupported(name)
-        st.warn(lineno, f"enable_plugin {name}: DevStack plugins are not supported"
-                        + (f"; {why}" if why else "") + "; left out")
+        _plugin(st, args[0] if args else "?", lineno)
     elif cmd in ("export", "unset") and not args:
         return
     else:
         raise _Unsupported(f"`{cmd[:40]}` is not something stacktui can translate; a local.conf "
                            "block holds assignments, enable_service, disable_service, "
                            "disable_all_services and enable_plugin")
+
+
+# DevStack plugins with a stacktui plugin package that provides them (the
+# packages under plugins/ in stacktui's repository).
+PLUGIN_PACKAGES = {"barbican": "stacktui-barbican", "octavia": "stacktui-octavia",
+                   "ovn-octavia-provider": "stacktui-octavia"}
+
+
+def _plugin(st: _State, name: str, lineno: int) -> None:
+    """``enable_plugin NAME URL``: the installed stacktui plugin that stands
+    for NAME brings its services; DevStack's plugin code itself never runs."""
+    spec = registry.by_devstack_plugin(name)
+    if spec is not None:
+        rows = [s for s in spec.services if s in catalog.SERVICES and catalog.get(s).implemented]
+        _enable_service(st, rows, lineno)
+        st.warn(lineno, f"enable_plugin {name}: provided by the stacktui plugin "
+                        f"{registry.plugin_dist(spec.name) or spec.name} "
+                        f"({', '.join(rows) or 'no services'})")
+        return
+    pkg = PLUGIN_PACKAGES.get(name)
+    why = _why_unsupported(name)
+    st.warn(lineno, f"enable_plugin {name}: "
+            + (f"no stacktui plugin for it is installed; `pip install {pkg}` into stacktui's "
+               "environment provides it" if pkg else
+               "DevStack plugins are not supported" + (f"; {why}" if why else ""))
+            + "; left out")
 
 
 # ---- post-config / test-config blocks, as DevStack's merge_config_file reads them
@@ -877,9 +900,6 @@ def import_localconf(text: str | bytes, filename: str = "local.conf") -> tuple[d
     """Translate a local.conf (or bare localrc) into an answers dict (with a
     ``passwords`` mapping for secrets.yaml) and warnings "file:line: ...".
 
-    Reads what DevStack reads; what it cannot carry over is a warning with
-    file and line. Raises UserError only for input no setting explains
-    (expansions nested beyond reason)."""
     st = _State(filename)
     if isinstance(text, bytes):
         text, st.warnings = decode(text, filename)

@@ -99,7 +99,7 @@ def plugin_dist(module: str) -> str | None:
 def by_devstack_plugin(name: str) -> ServiceSpec | None:
     """The installed spec that stands for DevStack's ``enable_plugin NAME``."""
     for spec in specs().values():
-        if spec.devstack_plugin == name:
+        if name in spec.devstack_plugins:
             return spec
     return None
 

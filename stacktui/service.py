@@ -117,7 +117,7 @@ class ServiceSpec:
     repo_names: Mapping[str, str] = field(default_factory=dict)     # project -> git repo name
     port_vars: Mapping[str, str] = field(default_factory=dict)      # service -> DevStack port var
     refused: Mapping[str, str] = field(default_factory=dict)   # DevStack names it will not run: why
-    devstack_plugin: str | None = None   # the `enable_plugin NAME` this spec stands for
+    devstack_plugins: tuple[str, ...] = ()   # the `enable_plugin NAME`s this spec stands for
     kolla_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> enable_*
     kolla_notes: Mapping[str, str] = field(default_factory=dict)  # service -> why Kolla lacks it
     api_paths: Mapping[str, str] = field(default_factory=dict)  # service -> path its API answers at
