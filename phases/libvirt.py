@@ -248,7 +248,16 @@ def cleanup(ctx):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def adjust_services(names: list[str], answers: dict) -> list[str]:
+    """n-cpu on libvirt brings libvirt's daemons; on the fake driver they go."""
+    from stacktui import virt
+    names = [n for n in names if n not in SERVICES]
+    if "n-cpu" in names and virt.choose(answers["virt_driver"], services=names).libvirt:
+        names.extend(SERVICES)
+    return names
+
+
 SPEC = ServiceSpec(
     "libvirt", SERVICES, configure=configure, panes=panes, before_up=before_up,
     cleanup=cleanup, inputs=inputs, start_early=START_EARLY, ready_timeout=READY_TIMEOUT,
-    packages=PACKAGES)
+    packages=PACKAGES, hidden=True, adjust_services=adjust_services)

@@ -239,4 +239,4 @@ SPEC = ServiceSpec(
     "mysql", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
     before_up=before_up, cleanup=cleanup, inputs=inputs,
     start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
-    kolla_flags={"mysql": ("enable_mariadb",)})
+    database_type="mysql", kolla_flags={"mysql": ("enable_mariadb",)})

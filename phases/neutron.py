@@ -309,6 +309,9 @@ SPEC = ServiceSpec(
                   ConfigFile("$Q_PLUGIN_CONF_FILE", "neutron", "ml2_conf.ini",
                              "/etc/neutron/plugins/ml2/ml2_conf.ini", "neutron/ml2_conf.ini")),
     source_prefix={"neutron": "NEUTRON"}, port_vars={"q-svc": "Q_PORT"},
+    replaces={"n-net": ("q-svc", "q-ovn-agent", "ovn-northd", "ovn-controller", "ovs-vswitchd",
+                        "ovsdb-server"),
+              "q-meta": ("q-ovn-agent",)},
     refused={
         "q-ovn-metadata-agent": "the OVN metadata agent is folded into q-ovn-agent",
         "q-fake": "the fake neutron agent is not supported",

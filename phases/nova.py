@@ -433,6 +433,7 @@ SPEC = ServiceSpec(
                   ConfigFile("$NOVA_CPU_CONF", "nova", "nova-cpu.conf", "/etc/nova/nova-cpu.conf",
                              "nova/nova-compute.conf")),
     source_prefix={"nova": "NOVA"}, port_vars={"n-api": "NOVA_SERVICE_PORT"},
+    replaces={"n-xvnc": ("n-novnc",)},
     refused={"n-spice": "the SPICE console proxy is not supported; n-novnc gives a console",
              "n-sproxy": "the serial console proxy is not supported; n-novnc gives a console"},
     kolla_flags={s: ("enable_nova",) for s in ("n-api", "n-cpu", "n-cond", "n-sch", "n-api-meta",

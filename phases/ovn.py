@@ -278,5 +278,7 @@ SPEC = ServiceSpec(
     "ovn", SERVICES, configure=configure, init=init, panes=panes, after_start=after_start,
     before_up=before_up, cleanup=cleanup, inputs=inputs, ready_timeout=READY_TIMEOUT,
     packages=PACKAGES,
+    replaces={"q-agt": ("ovn-controller", "ovs-vswitchd", "ovsdb-server"),
+              "q-l3": ("ovn-northd",), "q-dhcp": ("ovn-northd",)},
     kolla_flags={"ovn-northd": ("enable_ovn",), "ovn-controller": ("enable_ovn",),
                  "ovsdb-server": ("enable_openvswitch",), "ovs-vswitchd": ("enable_openvswitch",)})

@@ -93,7 +93,7 @@ class ServicesScreen(WizardScreen):
         for svc in sorted(catalog.SERVICES.values(),
                           key=lambda s: (groups.index(s.group) if s.group in groups else 99,
                                          list(catalog.SERVICES).index(s.name))):
-            if svc.name in catalog.LIBVIRT_DAEMONS:
+            if svc.name in registry.hidden_services():
                 continue    # come with n-cpu when its driver is libvirt, never chosen by hand
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{svc.group:<9} ", style="dim")

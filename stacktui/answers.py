@@ -366,8 +366,9 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         bad(("public_interface",), f"no interface {out['public_interface']!r} on this machine",
             f"use one of {', '.join(hostinfo.interfaces())} or leave it empty")
 
-    if out["database"] not in ("sqlite", "mysql"):
-        bad(("database",), f"must be sqlite or mysql, got {out['database']!r}")
+    kinds = ("sqlite", *(s.database_type for s in registry.specs().values() if s.database_type))
+    if out["database"] not in kinds:
+        bad(("database",), f"must be {' or '.join(kinds)}, got {out['database']!r}")
 
     prof = out["profile"]
     if prof is not None:
@@ -377,7 +378,7 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
             keep, _left_out = catalog.profile_services(prof)
             out["enabled_services"] = keep
             if prof == "devstack" and "database" not in given:
-                out["database"] = "mysql"
+                out["database"] = kinds[-1]     # DevStack's own: MySQL
     svcs = out["enabled_services"]
     if isinstance(svcs, str):
         svcs = [s.strip() for s in svcs.split(",") if s.strip()]
@@ -394,14 +395,13 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
                 f"did you mean `{close[0]}`?" if close else "see `stacktui services`")
         else:
             names.extend(catalog.expand([s]))
-    if out["database"] == "mysql" and "mysql" not in names:
-        names.append("mysql")
-    # n-cpu on libvirt brings libvirt's daemons; on the fake driver they go.
-    from . import virt
-    names = [n for n in names if n not in catalog.LIBVIRT_DAEMONS]
-    if "n-cpu" in names and out["virt_driver"] in VIRT_DRIVERS \
-            and virt.choose(out["virt_driver"], services=names).libvirt:
-        names.extend(catalog.LIBVIRT_DAEMONS)
+    db = registry.database_service(out["database"])
+    if db and db not in names:
+        names.append(db)
+    if out["virt_driver"] in VIRT_DRIVERS:
+        for spec in registry.specs().values():
+            if spec.adjust_services:
+                names = spec.adjust_services(names, out)
     for n in names:
         svc = catalog.get(n)
         if not svc.implemented:

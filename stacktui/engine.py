@@ -159,11 +159,11 @@ class Context:
         """One admin session for every step of this run that talks to
         Keystone: one token, and the ids it has seen, for all of them."""
         with self._shared["lock"]:
-            if self._shared.get("keystone") is None:
+            if self._shared.get("identity") is None:
                 from .keystone_api import KeystoneAdmin
-                self._shared["keystone"] = KeystoneAdmin(
+                self._shared["identity"] = KeystoneAdmin(
                     self.endpoint(identity_service(self.answers)) + "/v3", self.answers.password("admin"), self.answers.region)
-            return self._shared["keystone"]
+            return self._shared["identity"]
 
     @property
     def specs(self) -> list[ServiceSpec]:

@@ -23,6 +23,10 @@ from .errors import Problem, UserError
 
 # ---------------------------------------------------------------- tables
 
+# DevStack's DATABASE_TYPE, the only one it still has; stacktui's answers
+# use the same word.
+DEVSTACK_DATABASE = "mysql"
+
 PASSWORD_VARS = {"ADMIN_PASSWORD": "admin", "DATABASE_PASSWORD": "database",
                  "RABBIT_PASSWORD": "rabbit", "SERVICE_PASSWORD": "service"}
 
@@ -56,17 +60,6 @@ def _port_var(svc: str) -> str:
             or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper())
 
 
-# When a retired service is *enabled*, these stand in for it, so the import
-# still describes a cloud that does what the user asked for.
-RETIRED_REPLACEMENT = {
-    "n-net": ("q-svc", "q-ovn-agent", "ovn-northd", "ovn-controller", "ovs-vswitchd",
-              "ovsdb-server"),
-    "q-agt": ("ovn-controller", "ovs-vswitchd", "ovsdb-server"),
-    "q-l3": ("ovn-northd",),
-    "q-dhcp": ("ovn-northd",),
-    "q-meta": ("q-ovn-agent",),
-    "n-xvnc": ("n-novnc",),
-}
 
 # DevStack projects stacktui does not deploy: name prefix -> what to do instead.
 _KOLLA = "Kolla-Ansible deploys it (stacktui export-kolla, then enable_{} in globals.yml)"
@@ -594,7 +587,10 @@ def _final_services(st: _State) -> list[str]:
                                     []).append(s)
         elif n2 in catalog.RETIRED or n2 in EXTRA_RETIRED:
             why = catalog.RETIRED.get(n2) or EXTRA_RETIRED[n2]
-            repl = [r for r in RETIRED_REPLACEMENT.get(n2, ()) if r not in raw and r not in out]
+            # What stands in for it (ServiceSpec.replaces), so the import
+            # still describes a cloud that does what the user asked for.
+            repl = [r for r in registry.table("replaces").get(n2, ())
+                    if r not in raw and r not in out]
             repl = [r for r in repl if catalog.get(r).implemented]
             st.warn(line, f"{n}: {why}" + (f"; enabled {', '.join(repl)} instead" if repl
                                            else "; left out"))
@@ -1005,17 +1001,18 @@ def _to_answers(st: _State) -> dict:
     services = _final_services(st)
     db = v.get("STACKTUI_DATABASE") or v.get("DATABASE_TYPE")
     used_vars.update({"STACKTUI_DATABASE", "DATABASE_TYPE"})
+    dbsvc = registry.database_service(DEVSTACK_DATABASE)
     if db == "sqlite":
         out["database"] = "sqlite"
-        # export adds mysql only so stack.sh has a database; stacktui does not need it
-        if "mysql" in services:
-            services.remove("mysql")
-    elif db in (None, "", "mysql"):
-        out["database"] = "mysql" if "mysql" in services else "sqlite"
+        # export adds the database only so stack.sh has one; stacktui does not need it
+        if dbsvc in services:
+            services.remove(dbsvc)
+    elif db in (None, "", DEVSTACK_DATABASE):
+        out["database"] = DEVSTACK_DATABASE if dbsvc in services else "sqlite"
     else:
         st.warn(at("DATABASE_TYPE"), f"DATABASE_TYPE={db} is not supported; "
-                "stacktui uses MariaDB (mysql) or SQLite")
-        out["database"] = "mysql" if "mysql" in services else "sqlite"
+                f"stacktui uses MariaDB ({DEVSTACK_DATABASE}) or SQLite")
+        out["database"] = DEVSTACK_DATABASE if dbsvc in services else "sqlite"
     out["enabled_services"] = catalog.ordered(services)
 
     ports = {}
@@ -1167,15 +1164,16 @@ def export_localconf(ans) -> str:
     out.append(f"VOLUME_BACKING_FILE_SIZE={_q(d.get('volume_backing_file_size', '24G'))}")
 
     services = list(catalog.expand(d.get("enabled_services") or []))
-    if d.get("database") == "mysql":
-        out.append("DATABASE_TYPE=mysql")
-        if "mysql" not in services:
-            services.append("mysql")
+    dbsvc = registry.database_service(DEVSTACK_DATABASE)
+    if d.get("database") == DEVSTACK_DATABASE:
+        out.append(f"DATABASE_TYPE={DEVSTACK_DATABASE}")
+        if dbsvc not in services:
+            services.append(dbsvc)
     else:
         out.append("# stack.sh needs MySQL; stacktui runs this stack on SQLite.")
         out.append("STACKTUI_DATABASE=sqlite")
-        if "mysql" not in services:
-            services.append("mysql")
+        if dbsvc not in services:
+            services.append(dbsvc)
     for svc, port in sorted((d.get("ports") or {}).items()):
         if svc in catalog.SERVICES and port and port != catalog.get(svc).port:
             out.append(f"{_port_var(svc)}={_q(port)}")
@@ -1194,7 +1192,7 @@ def export_localconf(ans) -> str:
     out.append("disable_all_services")
     for svc in catalog.ordered(services):
         # DevStack runs libvirt as part of n-cpu (VIRT_DRIVER above), under no name of its own.
-        if svc not in catalog.LIBVIRT_DAEMONS:
+        if svc not in registry.hidden_services():
             out.append(f"enable_service {svc}")
     notes = []
     for target, sections in (d.get("post_config") or {}).items():

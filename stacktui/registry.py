@@ -104,6 +104,15 @@ def by_devstack_plugin(name: str) -> ServiceSpec | None:
     return None
 
 
+def database_service(kind: str) -> str | None:
+    """The service that is the answers' ``database: KIND``; None for SQLite."""
+    return next((s.services[0] for s in specs().values() if s.database_type == kind), None)
+
+
+def hidden_services() -> set[str]:
+    return {n for s in specs().values() if s.hidden for n in s.services}
+
+
 def table(field: str) -> dict:
     """One mapping field of every spec merged (``port_vars``, ``kolla_flags``
     ...): what a central table held before the contract."""

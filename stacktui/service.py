@@ -101,6 +101,17 @@ class ServiceSpec:
     ready_timeout: float = 120   # seconds for its panes to answer their ready probe
     start_after: frozenset[str] = frozenset()   # modules to start first when both run
 
+    # --- how the answers choose it
+    database_type: str | None = None   # it is the answers' `database:` of this name (mysql)
+    # Never chosen by hand nor written to a local.conf: another service's
+    # choice brings it (libvirt's daemons come with n-cpu on libvirt).
+    hidden: bool = False
+    # Given the chosen names and the answers, the names with this module's
+    # brought-along services put in or taken out.
+    adjust_services: Callable[[list[str], dict], list[str]] | None = None
+    # Retired DevStack names, enabled, stand for these of its services.
+    replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
     # --- what it needs from the rest of the stack
     databases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # db -> users
     messaging: bool = False      # reaches RabbitMQ through oslo.messaging

@@ -67,7 +67,7 @@ def test_service_list_is_devstacks_reading(name):
         else:
             assert any(re.search(rf"(^|[ ,(]){re.escape(n)}[:( ,;]", w_.split(": ", 1)[-1])
                        for w_ in w), f"{n}: neither enabled nor explained"
-        for r in localconf.RETIRED_REPLACEMENT.get(m, ()):
+        for r in registry.table("replaces").get(m, ()):
             asked.add(r)
     if a["database"] == "mysql":
         asked.add("mysql")
