@@ -17,6 +17,8 @@ import yaml
 from stacktui import catalog, localconf, registry
 from stacktui.service import ServiceSpec
 
+from .conftest import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ECHO = ROOT / "tests" / "data" / "plugin_echo"
 CORE = ("answers", "engine", "supervisor", "localconf", "kolla", "postconfig")
@@ -135,29 +137,30 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
     configures, starts and verifies its service, post-config reaches its
     file, the wizard's catalog lists it with its RAM, and clean removes it."""
     dest = tmp_path / "dest"
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "PATH": f"{plugin_venv}/bin:{os.environ['PATH']}"}
+    port = free_port()
+    # conftest's isolated user dirs (XDG_*) reach the commands through os.environ
+    env = {**os.environ, "PATH": f"{plugin_venv}/bin:{os.environ['PATH']}"}
     stacktui = [str(plugin_venv / "bin" / "stacktui")]
     conf = tmp_path / "local.conf"
     conf.write_text(f"[[local|localrc]]\nDEST={dest}\nHOST_IP=127.0.0.1\nADMIN_PASSWORD=pw\n"
                     "disable_all_services\nenable_plugin echo https://example.invalid/echo\n"
-                    "ECHO_PORT=18997\n\n[[post-config|$ECHO_CONF]]\n[DEFAULT]\ngreeting = hi\n")
+                    f"ECHO_PORT={port}\n\n[[post-config|$ECHO_CONF]]\n[DEFAULT]\ngreeting = hi\n")
     answers = tmp_path / "stacktui.yaml"
     r = subprocess.run([*stacktui, "import-localconf", conf, "-o", answers], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "enable_plugin echo: provided by the stacktui plugin stacktui-echo (echo-api)" in r.stderr
     data = yaml.safe_load(answers.read_text())
-    assert data["enabled_services"] == ["echo-api"] and data["ports"] == {"echo-api": 18997}
+    assert data["enabled_services"] == ["echo-api"] and data["ports"] == {"echo-api": port}
     try:
         r = subprocess.run([*stacktui, "install", "--answers", answers], env=env,
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert "start:echo" in r.stdout and "verify" in r.stdout
         log = (dest / "logs" / "stack.log").read_text()
-        assert "echo: http://127.0.0.1:18997/index.html answers 'echo from RegionOne'" in log
+        assert f"echo: http://127.0.0.1:{port}/index.html answers 'echo from RegionOne'" in log
         assert "greeting = hi" in (dest / "etc" / "echo" / "echo.conf").read_text()
-        with urllib.request.urlopen("http://127.0.0.1:18997/index.html", timeout=10) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as resp:
             assert resp.read().startswith(b"echo from")
         r = subprocess.run([*stacktui, "status", "--dest", dest], env=env, capture_output=True,
                            text=True, timeout=60)
@@ -175,4 +178,4 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
                        timeout=120)
     assert not (dest / "etc" / "echo").exists()
     with pytest.raises(OSError):
-        urllib.request.urlopen("http://127.0.0.1:18997/index.html", timeout=2)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
