@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from stacktui import inifile, svckit
+from stacktui import inifile, shims, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.phases import verify as checks
@@ -110,63 +110,8 @@ def _has(ctx, name: str) -> bool:
 # PYTHONPATH in DEST/etc/cinder.
 FILE_FAKE_MODULE = "stacktui_cinder_fake"
 FILE_FAKE_DRIVER = f"{FILE_FAKE_MODULE}.FileBackedFakeDriver"
-FILE_FAKE_SOURCE = '''"""Written by stacktui: cinder's gate fake driver with each volume's bytes in a sparse file."""
-import os
-import shutil
-
-from oslo_config import cfg
-
-from cinder.tests.fake_driver import FakeLoggingVolumeDriver
-
-
-class FileBackedFakeDriver(FakeLoggingVolumeDriver):
-    def _dir(self):
-        d = os.path.join(cfg.CONF.state_path, "fake-volumes")
-        os.makedirs(d, exist_ok=True)
-        return d
-
-    def local_path(self, volume, vg=None):
-        return os.path.join(self._dir(), volume["name"])
-
-    def _size(self, volume, gigabytes):
-        with open(self.local_path(volume), "ab") as f:
-            f.truncate(int(gigabytes) << 30)
-
-    def create_volume(self, volume):
-        self._size(volume, volume["size"])
-        return super().create_volume(volume)
-
-    def delete_volume(self, volume):
-        try:
-            os.unlink(self.local_path(volume))
-        except FileNotFoundError:
-            pass
-
-    def extend_volume(self, volume, new_size):
-        self._size(volume, new_size)
-
-    def copy_image_to_volume(self, context, volume, image_service, image_id, **kw):
-        # qemu-img writes a new file of the image's size: back to the volume's.
-        super().copy_image_to_volume(context, volume, image_service, image_id, **kw)
-        self._size(volume, volume["size"])
-
-    def create_cloned_volume(self, volume, src_vref):
-        shutil.copyfile(self.local_path(src_vref), self.local_path(volume))
-        self._size(volume, volume["size"])
-
-    def create_volume_from_snapshot(self, volume, snapshot):
-        self._size(volume, volume["size"])
-'''
 
 WSGI_MODULE = "stacktui_cinder_api"
-WSGI_SOURCE = '''"""Written by stacktui: cinder's API reading the config file named in the environment."""
-import os
-import sys
-
-sys.argv = [sys.argv[0], "--config-file", os.environ["STACKTUI_CINDER_CONF"]]
-
-from cinder.wsgi.api import application  # noqa: E402,F401
-'''
 
 
 # ------------------------------------------------------------ phases
@@ -274,8 +219,8 @@ def configure(ctx):
     for name in ("api-paste.ini", "resource_filters.json"):
         shutil.copyfile(src / name, etc / name)
     _rootwrap(ctx)
-    (etc / f"{WSGI_MODULE}.py").write_text(WSGI_SOURCE)
-    (etc / f"{FILE_FAKE_MODULE}.py").write_text(FILE_FAKE_SOURCE)
+    (etc / f"{WSGI_MODULE}.py").write_text(shims.source("cinder_wsgi"))
+    (etc / f"{FILE_FAKE_MODULE}.py").write_text(shims.source("cinder_fake_driver"))
     kind, why = backend(ctx.answers)
     ctx.say(f"cinder backend {backend_name(ctx.answers)}: {why}")
     inifile.write(_conf(L), config(ctx), mode=0o640)

@@ -25,7 +25,6 @@ then shows those servers SHUTOFF.
 from __future__ import annotations
 
 import shutil
-import sys
 import sysconfig
 from pathlib import Path
 

@@ -11,14 +11,13 @@ to Placement.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import sys
 import time
 
-from stacktui import inifile, svckit
+from stacktui import inifile, shims, svckit
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.phases import verify as checks
@@ -30,11 +29,8 @@ SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
 DATABASES = {"nova_api": ["nova_api"], "nova": ["nova"], "nova_cell0": ["nova"]}
 READY_TIMEOUT = 180
 CELL0_UUID = "00000000-0000-0000-0000-000000000000"
-# Without neutron (q-svc), nova's API still asks the network API for every
-# server's ports and security groups (nova/network/security_group_api.py)
-# and answers 500 when there is none in the catalog. This pane stands in on
-# q-svc's port: an empty network API, so servers booted with `--nic none`
-# can be listed and shown.
+# Without neutron, an empty network API stands in on q-svc's port
+# (stacktui/shims/no_network_api.py says why).
 NO_NETWORK = "no-network"
 
 # DevStack's flavors (lib/nova create_flavors): id, name, RAM MB, disk GB, vCPUs.
@@ -72,20 +68,6 @@ def _has(ctx, name: str) -> bool:
 # nova loads drivers from nova.virt only, so the module goes there.
 FAKE_MODULE = "stacktui_fakevirt"
 FAKE_DRIVER = f"{FAKE_MODULE}.StableFakeDriver"
-FAKE_SOURCE = '''"""Written by stacktui: nova's fake driver with a node UUID that survives a restart."""
-from nova.virt import fake, node
-
-
-class StableFakeDriver(fake.FakeDriver):
-    def get_available_resource(self, nodename):
-        res = super().get_available_resource(nodename)
-        if res:
-            res["uuid"] = node.get_local_node_uuid()
-        return res
-
-    def get_nodenames_by_uuid(self, refresh=False):
-        return {node.get_local_node_uuid(): n for n in self.get_available_nodes()}
-'''
 
 
 LIBVIRT_DRIVER = "libvirt.LibvirtDriver"
@@ -211,7 +193,7 @@ def configure(ctx):
         shutil.copyfile(src / name, etc / name)
     driver, why = virt_choice(ctx.answers)
     for virt in ctx.layout.venv.glob("lib/python3*/site-packages/nova/virt"):
-        (virt / f"{FAKE_MODULE}.py").write_text(FAKE_SOURCE)
+        (virt / f"{FAKE_MODULE}.py").write_text(shims.source("nova_fakevirt"))
     ctx.say(f"nova-compute driver: {driver} ({why})")
     sections = {k: v for k, v in config(ctx).items() if v is not None}
     inifile.write(_conf(ctx), sections, mode=0o640)
@@ -277,8 +259,8 @@ def panes(ctx) -> list[dict]:
                                port=a.port("n-api-meta")))
     if "q-svc" not in a.services and specs:
         host, port = a.bind_host, a.port("q-svc")
-        specs.append(pane_spec(ctx, NO_NETWORK, [sys.executable, "-m", "stacktui.phases.nova",
-                                                  "--no-network-api", host, str(port)],
+        specs.append(pane_spec(ctx, NO_NETWORK, [sys.executable, "-m",
+                                                  "stacktui.shims.no_network_api", host, str(port)],
                                ready=svckit.http_ready(ctx, "q-svc", "/"), port=port))
     for name, exe in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler"),
                       ("n-cpu", "nova-compute")):
@@ -361,63 +343,8 @@ def cleanup(ctx):
         shutil.rmtree(d, ignore_errors=True)
 
 
-# ------------------------------------------------------------ no-network API
-
 def no_network_url(answers) -> str:
     return f"http://{answers.url_host()}:{answers.port('q-svc')}"
-
-
-def serve_no_network(host: str, port: int) -> None:
-    """Every list is empty, every item is missing: what a cloud without
-    networks looks like through Neutron's API."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, code: int, body: dict | None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):  # noqa: N802 - http.server's naming
-            path = self.path.split("?", 1)[0].rstrip("/")
-            if path.endswith(".json"):
-                path = path[:-5]
-            parts = [p for p in path.split("/") if p]
-            if not parts:
-                self._send(200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": []}]})
-            elif parts == ["v2.0"]:
-                self._send(200, {"resources": []})
-            elif len(parts) == 2 and parts[0] == "v2.0":
-                self._send(200, {parts[1].replace("-", "_"): []})
-            else:
-                self._send(404, {"NeutronError": {"type": "NotFound", "message": "no networks here",
-                                                  "detail": ""}})
-
-        def do_DELETE(self):  # noqa: N802
-            self._send(404, {"NeutronError": {"type": "NotFound", "message": "no networks here",
-                                              "detail": ""}})
-
-        do_POST = do_PUT = do_DELETE
-
-        def log_message(self, fmt, *args):
-            sys.stdout.write("%s %s\n" % (self.address_string(), fmt % args))
-            sys.stdout.flush()
-
-    server = ThreadingHTTPServer((host.strip("[]"), port), Handler)
-    print(f"empty network API on {host}:{port}", flush=True)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--no-network-api":
-        serve_no_network(sys.argv[2], int(sys.argv[3]))
-    else:
-        sys.exit("usage: python -m stacktui.phases.nova --no-network-api HOST PORT")
 
 
 SPEC = ServiceSpec(

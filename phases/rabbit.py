@@ -25,7 +25,6 @@ import struct
 import time
 from urllib.parse import quote
 
-from stacktui import catalog
 from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
