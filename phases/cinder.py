@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 from stacktui import inifile, shims, svckit
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.phases import verify as checks
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("c-api", "c-sch", "c-vol")
 # Bumped when this module writes a different config: the engine's
@@ -117,7 +116,6 @@ WSGI_MODULE = "stacktui_cinder_api"
 # ------------------------------------------------------------ phases
 
 def inputs(answers, phase):
-    from stacktui.engine import default_inputs
     import sys
     got = default_inputs(answers, "cinder")
     got["revision"] = REVISION

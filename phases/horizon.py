@@ -20,9 +20,8 @@ import shutil
 import socket
 
 from stacktui import svckit
-from stacktui.engine import pane_spec
 from stacktui.fsutil import atomic_write
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("horizon",)
 # uwsgi takes static files' Content-Type from /etc/mime.types; without it CSS

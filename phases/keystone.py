@@ -13,10 +13,9 @@ import os
 import shutil
 
 from stacktui import inifile, svckit
-from stacktui.engine import pane_spec
 from stacktui.fsutil import atomic_write
 from stacktui.phases import verify as checks
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
 SERVICES = ("key",)
 

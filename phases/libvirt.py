@@ -28,10 +28,9 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("virtlogd", "libvirtd")
 # libvirt-dev, pkg-config and gcc build libvirt-python (an sdist only) in the
@@ -154,7 +153,6 @@ def configure(ctx):
 
 
 def inputs(answers, phase):
-    from stacktui.engine import default_inputs
     got = default_inputs(answers, "libvirt")
     got["conf"] = [LIBVIRTD_CONF, VIRTLOGD_CONF, QEMU_CONF]
     return got

@@ -7,9 +7,8 @@ from __future__ import annotations
 import getpass
 import shutil
 
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("memcached",)
 PACKAGES = ("memcached",)

@@ -18,10 +18,9 @@ import os
 import shutil
 import subprocess
 
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("mysql",)
 PACKAGES = ("mariadb-server", "mariadb-client")

@@ -21,10 +21,9 @@ import shutil
 import time
 
 from stacktui import inifile, svckit
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.phases import verify as checks
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("q-svc",)
 READY_TIMEOUT = 180
@@ -54,7 +53,6 @@ def _env(ctx) -> dict:
 
 
 def inputs(answers, phase):
-    from stacktui.engine import default_inputs
     from stacktui.phases import ovn
     got = default_inputs(answers, "neutron")
     for infra in ("mysql", "rabbit"):

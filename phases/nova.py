@@ -18,10 +18,9 @@ import sys
 import time
 
 from stacktui import inifile, shims, svckit
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.phases import verify as checks
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("n-api", "n-api-meta", "n-cond", "n-sch", "n-cpu")
 # The main database is cell1; cell0's is its name plus _cell0, reached by the
@@ -108,7 +107,6 @@ def privsep(ctx) -> dict:
 # ------------------------------------------------------------ phases
 
 def inputs(answers, phase):
-    from stacktui.engine import default_inputs
     got = default_inputs(answers, "nova")
     got["virt_driver"] = answers.data["virt_driver"]
     got["virt_choice"] = virt_choice(answers)[0]

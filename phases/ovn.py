@@ -27,10 +27,9 @@ import shutil
 import socket
 import uuid
 
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller")
 PACKAGES = ("openvswitch-switch", "ovn-central", "ovn-host")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 
 from stacktui import inifile, svckit
-from stacktui.engine import pane_spec
 from stacktui.phases import verify as checks
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
 SERVICES = ("placement-api",)
 

@@ -25,10 +25,9 @@ import struct
 import time
 from urllib.parse import quote
 
-from stacktui.engine import pane_spec
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write
-from stacktui.service import ServiceSpec
+from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("rabbit",)
 PACKAGES = ("rabbitmq-server",)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from stacktui import tempest_conf
 from stacktui.errors import StackError
-from stacktui.service import ConfigFile, ServiceSpec
+from stacktui.service import ConfigFile, ServiceSpec, default_inputs
 
 SERVICES = ("tempest",)
 
@@ -28,7 +28,6 @@ def lock_file() -> Path:
 
 
 def inputs(answers, phase):
-    from stacktui.engine import default_inputs
     got = default_inputs(answers, "tempest")
     # tempest.conf names every service (available or not) and their ports.
     got["all_services"] = answers.services

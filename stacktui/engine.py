@@ -9,7 +9,6 @@ so a change flows forward to exactly the steps that depend on it.
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import hashlib
 import hmac
@@ -20,7 +19,6 @@ import secrets as _secrets
 import time
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import catalog, events, registry
@@ -28,7 +26,9 @@ from .answers import Answers
 from .errors import StackError, failure_summary
 from .fsutil import atomic_write
 from .masking import Masker
-from .paths import Layout, remember_last, user_cache_env
+from .context import Context, Step, default_inputs, service_specs
+from .context import pane_spec  # noqa: F401 - phases written before stacktui.service import it here
+from .paths import Layout, remember_last
 from .runner import Runner
 from .service import ServiceSpec
 
@@ -43,16 +43,6 @@ GLOBAL_AFTER = ("verify", "summary")
 # Rough seconds per step on the reference machine, for the progress estimate.
 ESTIMATES = {"preflight": 1, "prerequisites": 1, "database": 1, "install": 5, "configure": 0.5,
              "init": 6, "post-config": 0.2, "start": 5, "accounts": 1, "verify": 3, "summary": 0.2}
-
-
-@dataclass
-class Step:
-    phase: str
-    module: str | None = None   # phases/<module>.py, None for a global phase
-
-    @property
-    def id(self) -> str:
-        return f"{self.phase}:{self.module}" if self.module else self.phase
 
 
 class StateFile:
@@ -109,81 +99,6 @@ class StackLock:
     def __exit__(self, *exc):
         os.ftruncate(self.fd, 0)
         os.close(self.fd)
-
-
-class Context:
-    """What a phase function gets: the answers, the layout, and the tools."""
-
-    def __init__(self, answers: Answers, layout: Layout, bus: events.Bus, runner: Runner,
-                 force: bool = False):
-        self.answers = answers
-        self.layout = layout
-        self.bus = bus
-        self.runner = runner
-        self.force = force
-        self.step: Step | None = None
-        self.sudo_password: str | None = None
-        self._shared = {"client": None, "lock": threading.Lock()}
-
-    def for_step(self, step: Step) -> "Context":
-        """A copy for one step: steps of a batch run on their own threads."""
-        c = copy.copy(self)
-        c.step = step
-        return c
-
-    # --- commands
-    def run(self, argv, **kw):
-        kw["env"] = {**user_cache_env(self.layout), **(kw.get("env") or {})}
-        return self.runner.run([str(a) for a in argv], tag=self.step.id if self.step else None, **kw)
-
-    def venv_bin(self, name: str) -> str:
-        return str(self.layout.bin / name)
-
-    def progress(self, fraction: float, text: str = "") -> None:
-        self.bus.emit(events.PROGRESS, self.step.id if self.step else None, text, fraction=fraction)
-
-    def say(self, text: str) -> None:
-        self.runner.note(text)
-        self.bus.emit(events.OUTPUT, self.step.id if self.step else None, self.runner.masker(text))
-
-    # --- supervisor
-    @property
-    def client(self):
-        with self._shared["lock"]:
-            if self._shared["client"] is None:
-                from .client import ensure_daemon
-                self._shared["client"] = ensure_daemon(self.layout)
-            return self._shared["client"]
-
-    def keystone(self):
-        """One admin session for every step of this run that talks to
-        Keystone: one token, and the ids it has seen, for all of them."""
-        with self._shared["lock"]:
-            if self._shared.get("identity") is None:
-                from .keystone_api import KeystoneAdmin
-                self._shared["identity"] = KeystoneAdmin(
-                    self.endpoint(identity_service(self.answers)) + "/v3", self.answers.password("admin"), self.answers.region)
-            return self._shared["identity"]
-
-    @property
-    def specs(self) -> list[ServiceSpec]:
-        return service_specs(self.answers)
-
-    def endpoint(self, service: str) -> str:
-        return f"http://{self.answers.url_host()}:{self.answers.port(service)}"
-
-
-def service_specs(answers: Answers) -> list[ServiceSpec]:
-    """The spec of each enabled service's module, in stack.sh order, once each."""
-    return registry.for_services(answers.services)
-
-
-def identity_service(answers: Answers) -> str:
-    """The catalog name of the identity API (keystone's `key`)."""
-    for spec in registry.specs().values():
-        if spec.identity:
-            return spec.services[0]
-    raise StackError("no service module provides identity")
 
 
 def _identity_module(mods) -> str | None:
@@ -473,26 +388,6 @@ class Engine:
         return all(status.get(n, {}).get("state") == "running" for n in names)
 
 
-def default_inputs(a: Answers, module: str) -> dict:
-    """What a service's steps depend on: its own ports and those of what it
-    needs, the shared network and database answers, its source, passwords."""
-    own = [s for s in a.services if catalog.get(s).module == module]
-    related = set(own)
-    for s in own:
-        related.update(catalog.get(s).needs)
-    pkgs = {catalog.get(s).package for s in own}
-    return {
-        "ports": {s: a.port(s) for s in sorted(related) if s in a.data["ports"]},
-        "host_ip": a.data["host_ip"], "database": a.data["database"], "region": a.data["region"],
-        "workers": a.data["workers"], "passwords": a.data["passwords"],
-        "sources": {p: a.data["sources"].get(p) for p in sorted(pkgs, key=str) if p},
-        "services": own,
-        # A service every other one points at when it runs (the token cache).
-        **{s: a.port(s) if s in a.services else None
-           for other in registry.specs().values() if other.used_by_all for s in other.services},
-    }
-
-
 # ------------------------------------------------------------ panes
 
 _PANES_LOCK = threading.Lock()
@@ -550,18 +445,6 @@ def prune_panes(ctx: Context) -> list[str]:
         if up:
             client.reload()
     return stale
-
-
-def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = None,
-              cwd: str | None = None, ready: dict | None = None, port: int | None = None,
-              infra: bool = False, stop_timeout: float = 10) -> dict:
-    svc = catalog.SERVICES.get(name)
-    return {
-        "name": name, "argv": [str(a) for a in argv], "env": env or {},
-        "cwd": str(cwd or ctx.layout.dest), "group": svc.group if svc else name,
-        "infra": infra or bool(svc and svc.infra), "port": port, "ready": ready,
-        "stop_timeout": stop_timeout, "cgroup": None, "order": 0,
-    }
 
 
 def start_panes(ctx: Context, spec: ServiceSpec) -> None:

@@ -19,7 +19,7 @@ Nothing in stacktui changes for a plugin: ``stacktui.registry`` finds both
 kinds. A plugin imports only this module (and its own dependencies).
 
 The verbs, in the order a stack runs them (each is optional; ``ctx`` is the
-engine's :class:`Context`: ``ctx.answers``, ``ctx.layout``, ``ctx.run``,
+phase API's :class:`Context` (stacktui/context.py): ``ctx.answers``, ``ctx.layout``, ``ctx.run``,
 ``ctx.say``, ``ctx.endpoint``, ``ctx.keystone()``, ``ctx.venv_bin``):
 
 ``configure(ctx)``   write the service's config files under ``layout.etc``
@@ -39,8 +39,8 @@ engine's :class:`Context`: ``ctx.answers``, ``ctx.layout``, ``ctx.run``,
                      namespaces), put back before ``stacktui up``
 ``cleanup(ctx)``     remove what the service left under DEST (``clean``)
 ``inputs(answers, phase) -> dict`` what the steps' fingerprints cover; the
-                     default is the service's ports, network, database,
-                     passwords and sources
+                     default (:func:`default_inputs`) is the service's ports,
+                     network, database, passwords and sources
 
 Everything else is data. The step runs again only when its inputs change, so
 a verb must be safe to run twice.
@@ -54,10 +54,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .catalog import Service
+from .context import Context, default_inputs, pane_spec
 
-if TYPE_CHECKING:   # the engine imports the phases; the phases import this
+if TYPE_CHECKING:
     from .answers import Answers
-    from .engine import Context
     from .paths import Layout
 
 Verb = Callable[["Context"], Any]
@@ -144,12 +144,4 @@ class ServiceSpec:
         return sum(r.ram_mb for r in self.rows)
 
 
-def pane_spec(ctx: "Context", name: str, argv: list[str], **kw) -> dict:
-    """A pane for ``panes()``: ``env``, ``cwd``, ``ready`` (a probe such as
-    ``{"http": URL}`` or ``{"tcp": [host, port]}``), ``port``, ``infra``,
-    ``stop_timeout``."""
-    from .engine import pane_spec as make
-    return make(ctx, name, argv, **kw)
-
-
-__all__ = ["ConfigFile", "Service", "ServiceSpec", "pane_spec"]
+__all__ = ["ConfigFile", "Context", "Service", "ServiceSpec", "default_inputs", "pane_spec"]
