@@ -10,10 +10,7 @@ def inputs(answers):
 
 
 def run(ctx):
-    try:
-        from stacktui import checks
-    except ImportError:
-        return
+    from stacktui import checks
     results = checks.run_checks(ctx.answers)
     own = _own_pids(ctx)
     for c in results:

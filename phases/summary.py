@@ -11,12 +11,8 @@ def inputs(answers):
 
 def run(ctx):
     a = ctx.answers
-    files = {}
-    try:
-        from stacktui import credentials
-        files = credentials.write_credentials(a, ctx.layout)
-    except ImportError:
-        pass
+    from stacktui import credentials
+    files = credentials.write_credentials(a, ctx.layout)
     from stacktui.client_link import link_client
     link, link_note = link_client(ctx.layout)
     urls = {s: ctx.endpoint(s) + catalog.API_PATHS[s] for s in a.services if s in catalog.API_PATHS}

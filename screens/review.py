@@ -17,10 +17,7 @@ from .base import WizardScreen, problem_text
 
 
 def localconf_text(ans) -> str:
-    try:
-        from stacktui import localconf
-    except ImportError:
-        return "# local.conf export is not available in this stacktui build"
+    from stacktui import localconf
     data = dict(ans.data)
     data["passwords"] = {}   # the export would spell them out; secrets.yaml holds them
     text = localconf.export_localconf(data)

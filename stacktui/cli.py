@@ -34,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "or the stack you installed last)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(name).register(sub)
     # `stacktui status --dest D` as well as `stacktui --dest D status`;
     # SUPPRESS keeps a subcommand from resetting a --dest given before it.
     for sp in sub.choices.values():
@@ -83,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         func = getattr(args, "func", None)
     if func is None:
-        try:
-            from . import cmd_tui
-        except ModuleNotFoundError:
-            parser.print_help()
-            return 0
+        from . import cmd_tui
         func = cmd_tui.run_default
     try:
         return int(func(args) or 0)

@@ -11,14 +11,12 @@ because guessing its value would install a different cloud than the user's.
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalog, registry
-from .answers import DEFAULTS
 from .errors import Problem, UserError
 
 # ---------------------------------------------------------------- tables
@@ -1221,7 +1219,3 @@ def _ini_text(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return "" if v is None else str(v)
-
-
-def answers_defaults() -> dict:
-    return copy.deepcopy(DEFAULTS)
