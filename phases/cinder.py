@@ -120,7 +120,7 @@ def inputs(answers, phase):
     got = default_inputs(answers, "cinder")
     got["revision"] = REVISION
     got["backend"] = backend(answers)[0]
-    got["volume_backing_file_size"] = answers.data["volume_backing_file_size"]
+    got["volume_backing_file_size"] = answers.volume_backing_file_size
     for other in ("mysql", "rabbit", "memcached", "g-api"):
         if other in answers.services:
             got["ports"][other] = answers.port(other)
@@ -144,13 +144,13 @@ def config(ctx) -> dict:
     if kind == "lvm":
         be = {"volume_driver": LVM_DRIVER, "volume_group": VG, "volume_backend_name": name,
               "target_helper": "lioadm", "target_protocol": "iscsi",
-              "target_ip_address": a.data["host_ip"], "lvm_type": "auto",
+              "target_ip_address": a.host_ip, "lvm_type": "auto",
               "volume_clear": "none"}
     else:
         be = {"volume_driver": FILE_FAKE_DRIVER, "volume_backend_name": FAKE_REPORTS}
     default = {
         "debug": False, "use_stderr": True, "transport_url": rabbit.transport_url(a),
-        "my_ip": a.data["host_ip"], "state_path": data, "auth_strategy": "keystone",
+        "my_ip": a.host_ip, "state_path": data, "auth_strategy": "keystone",
         "enabled_backends": name, "default_volume_type": name,
         "rootwrap_config": _etc(ctx.layout) / "rootwrap.conf",
         "api_paste_config": _etc(ctx.layout) / "api-paste.ini",
@@ -378,7 +378,7 @@ def setup_lvm(answers, layout, say=print) -> None:
     f = backing_file(layout)
     if not f.exists():
         f.parent.mkdir(parents=True, exist_ok=True)
-        _sh(["truncate", "-s", answers.data["volume_backing_file_size"], f])
+        _sh(["truncate", "-s", answers.volume_backing_file_size, f])
     dev = attach_loop(f)
     if not _vg_exists():
         _sh(["pvcreate", "-f", dev])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def inputs(answers):
-    return {"database": answers.data["database"]}
+    return {"database": answers.database}
 
 
 def run(ctx):

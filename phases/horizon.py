@@ -89,7 +89,7 @@ def render_settings(ctx) -> str:
         "DEBUG": False,
         "WEBROOT": WEBROOT,
         "ALLOWED_HOSTS": allowed_hosts(ctx),
-        "OPENSTACK_HOST": a.data["host_ip"],
+        "OPENSTACK_HOST": a.host_ip,
         "OPENSTACK_KEYSTONE_URL": key_url,
         "OPENSTACK_KEYSTONE_DEFAULT_DOMAIN": "Default",
         "OPENSTACK_KEYSTONE_DEFAULT_ROLE": "member",

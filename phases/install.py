@@ -42,7 +42,7 @@ def needed_projects(answers) -> set[str]:
     need = {catalog.get(s).package for s in answers.services if catalog.get(s).package}
     for spec in service_specs(answers):
         need |= set(spec.pip_packages)
-    if answers.data["database"] == "mysql":
+    if answers.database == "mysql":
         need.add("pymysql")
     return {n.lower() for n in need} | {"python-openstackclient", "pyuwsgi"}
 
@@ -106,7 +106,7 @@ def inputs(answers):
             **({"plugin_locks": [hashlib.sha256(p.read_bytes()).hexdigest()
                                  for p in plugin_locks(answers)]} if plugin_locks(answers) else {}),
             **({"skipped": sorted(skip)} if skip else {}),
-            "sources": answers.data["sources"], "python": sys.executable}
+            "sources": answers.sources, "python": sys.executable}
 
 
 def present(ctx) -> bool:
@@ -138,7 +138,7 @@ def run(ctx):
     for lock in plugin_locks(ctx.answers):
         ctx.progress(0.5, f"installing a plugin's locked packages ({lock.name})")
         ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock], timeout=1800)
-    for project, spec in ctx.answers.data["sources"].items():
+    for project, spec in ctx.answers.sources.items():
         if spec.get("git"):
             ref = spec.get("branch") or "master"
             ctx.say(f"installing {project} from {spec['git']} ({ref})")

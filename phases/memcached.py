@@ -24,7 +24,7 @@ def servers(answers) -> str:
 
 
 def inputs(answers, phase):
-    return {"port": answers.port("memcached"), "host_ip": answers.data["host_ip"]}
+    return {"port": answers.port("memcached"), "host_ip": answers.host_ip}
 
 
 def panes(ctx) -> list[dict]:

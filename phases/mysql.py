@@ -119,7 +119,7 @@ def my_cnf(answers, layout) -> str:
 
 
 def inputs(answers, phase):
-    return {"port": answers.port("mysql"), "host_ip": answers.data["host_ip"],
+    return {"port": answers.port("mysql"), "host_ip": answers.host_ip,
             "password": answers.password("database") if phase == "accounts" else None,
             "databases": databases(answers) if phase == "accounts" else None}
 

@@ -59,7 +59,7 @@ def inputs(answers, phase):
         got["ports"][infra] = answers.port(infra)
     got["ovn"] = [ovn.nb_connection(answers), ovn.sb_connection(answers)]
     got["nova"] = "n-api" in answers.services
-    got["ranges"] = [answers.data["fixed_range"], answers.data["floating_range"]]
+    got["ranges"] = [answers.fixed_range, answers.floating_range]
     return got
 
 
@@ -94,7 +94,7 @@ def config(ctx) -> tuple[dict, dict]:
     ml2 = {
         "ml2": {"type_drivers": "local,flat,vlan,geneve", "project_network_types": "geneve",
                 "mechanism_drivers": "ovn", "extension_drivers": "port_security",
-                "overlay_ip_version": 6 if ":" in a.data["host_ip"] else 4},
+                "overlay_ip_version": 6 if ":" in a.host_ip else 4},
         "ml2_type_flat": {"flat_networks": ovn.PHYSICAL_NETWORK},
         "ml2_type_vlan": {"network_vlan_ranges": ovn.PHYSICAL_NETWORK},
         "ml2_type_geneve": {"vni_ranges": "1:65536", "max_header_size": 38},
@@ -206,8 +206,8 @@ def initial_networks(net: NetworkAPI, answers, demo_project: str) -> list[str]:
     """DevStack's public and private networks and router1; returns what was made."""
     from stacktui.phases import ovn
     made = []
-    floating = ipaddress.ip_network(answers.data["floating_range"], strict=False)
-    fixed = ipaddress.ip_network(answers.data["fixed_range"], strict=False)
+    floating = ipaddress.ip_network(answers.floating_range, strict=False)
+    fixed = ipaddress.ip_network(answers.fixed_range, strict=False)
     ipv = floating.version
 
     public = net.find("networks", name=PUBLIC_NET)

@@ -108,7 +108,7 @@ def privsep(ctx) -> dict:
 
 def inputs(answers, phase):
     got = default_inputs(answers, "nova")
-    got["virt_driver"] = answers.data["virt_driver"]
+    got["virt_driver"] = answers.virt_driver
     got["virt_choice"] = virt_choice(answers)[0]
     got["neutron"] = "q-svc" in answers.services
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
@@ -134,7 +134,7 @@ def config(ctx) -> dict:
     fake = driver == FAKE_DRIVER
     return {
         "DEFAULT": {"debug": False, "use_stderr": True, "transport_url": rabbit.transport_url(a),
-                    "my_ip": a.data["host_ip"], "state_path": data,
+                    "my_ip": a.host_ip, "state_path": data,
                     "instances_path": data / "instances", "compute_driver": driver,
                     "allow_resize_to_same_host": True,
                     # oslo.service waits up to 60 s for a stopping service;
@@ -153,7 +153,7 @@ def config(ctx) -> dict:
         "keystone_authtoken": authtoken,
         "service_user": {"send_service_user_token": True, **_auth_section(a)},
         "placement": _auth_section(a),
-        "glance": {"region_name": a.data["region"]},
+        "glance": {"region_name": a.region},
         "neutron": neutron_section(a),
         "conductor": {"workers": w},
         "scheduler": {"workers": w},

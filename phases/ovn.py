@@ -131,7 +131,7 @@ def _daemon_opts(run, name: str) -> list[str]:
 # ------------------------------------------------------------ phases
 
 def inputs(answers, phase):
-    return {"host_ip": answers.data["host_ip"], "nb_port": nb_port(answers),
+    return {"host_ip": answers.host_ip, "nb_port": nb_port(answers),
             "services": [s for s in answers.services if s in SERVICES],
             "datapath": datapath_type()}
 
@@ -239,7 +239,7 @@ def chassis_settings(answers, layout) -> dict[str, str]:
         "hostname": socket.gethostname(),
         "ovn-remote": sb_connection(answers),
         "ovn-encap-type": "geneve",
-        "ovn-encap-ip": answers.data["host_ip"],
+        "ovn-encap-ip": answers.host_ip,
         "ovn-bridge": INTEGRATION_BRIDGE,
         "ovn-bridge-datapath-type": datapath_type(),
         "ovn-bridge-mappings": f"{PHYSICAL_NETWORK}:{PUBLIC_BRIDGE}",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 
 def inputs(answers):
-    return {"post_config": answers.data["post_config"]}
+    return {"post_config": answers.post_config}
 
 
 def run(ctx):
-    if not ctx.answers.data["post_config"]:
+    if not ctx.answers.post_config:
         return
     from stacktui import postconfig
     for path in postconfig.apply(ctx.answers, ctx.layout):

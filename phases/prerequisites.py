@@ -19,7 +19,7 @@ def packages(answers) -> list[str]:
         for p in spec.packages:
             if p not in pkgs:
                 pkgs.append(p)
-    if answers.data["sources"] and "git" not in pkgs and not shutil.which("git"):
+    if answers.sources and "git" not in pkgs and not shutil.which("git"):
         pkgs.append("git")
     return pkgs
 

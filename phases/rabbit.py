@@ -157,7 +157,7 @@ def check_password(answers) -> None:
 
 
 def inputs(answers, phase):
-    return {"port": node_port(answers), "host_ip": answers.data["host_ip"],
+    return {"port": node_port(answers), "host_ip": answers.host_ip,
             "password": answers.password("rabbit") if phase == "accounts" else None}
 
 

@@ -17,7 +17,7 @@ def run(ctx):
     link, link_note = link_client(ctx.layout)
     urls = {s: ctx.endpoint(s) + catalog.API_PATHS[s] for s in a.services if s in catalog.API_PATHS}
     summary = {
-        "dest": str(ctx.layout.dest), "host_ip": a.data["host_ip"], "urls": urls,
+        "dest": str(ctx.layout.dest), "host_ip": a.host_ip, "urls": urls,
         "admin_user": "admin", "passwords_file": str(ctx.layout.secrets_file),
         "openrc": str(files.get("openrc", ctx.layout.dest / "openrc")),
         "clouds_yaml": str(files.get("clouds.yaml", ctx.layout.dest / "clouds.yaml")),

@@ -31,8 +31,8 @@ def inputs(answers, phase):
     got = default_inputs(answers, "tempest")
     # tempest.conf names every service (available or not) and their ports.
     got["all_services"] = answers.services
-    got["all_ports"] = dict(sorted(answers.data["ports"].items()))
-    got["fixed_range"] = answers.data["fixed_range"]
+    got["all_ports"] = dict(sorted(answers.ports.items()))
+    got["fixed_range"] = answers.fixed_range
     got["lock"] = hashlib.sha256(lock_file().read_bytes()).hexdigest()
     return got
 
@@ -91,7 +91,7 @@ def discover(answers) -> dict:
     ctx = SimpleNamespace(answers=answers,
                           endpoint=lambda s: f"http://{answers.url_host()}:{answers.port(s)}")
     sess = admin_session(ctx)
-    region = answers.data["region"]
+    region = answers.region
 
     def get(stype, path):
         return sess.get(path, endpoint_filter={"service_type": stype, "region_name": region},

@@ -60,11 +60,70 @@ class Answers:
     generated: list[str] = field(default_factory=list)  # password keys made up here
     given: set = field(default_factory=set)             # keys the user wrote down
 
-    def __getattr__(self, name):
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    # The answers keys, typed (validation has made them so; see DEFAULTS).
+    @property
+    def host_ip(self) -> str:
+        return self.data["host_ip"]
+
+    @property
+    def service_ip_version(self) -> int:
+        return int(self.data["service_ip_version"])
+
+    @property
+    def fixed_range(self) -> str:
+        return self.data["fixed_range"]
+
+    @property
+    def floating_range(self) -> str:
+        return self.data["floating_range"]
+
+    @property
+    def public_interface(self) -> str:
+        return self.data["public_interface"]
+
+    @property
+    def database(self) -> str:
+        return self.data["database"]
+
+    @property
+    def profile(self) -> str | None:
+        return self.data.get("profile")
+
+    @property
+    def enabled_services(self) -> list[str]:
+        return self.data["enabled_services"]
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return self.data["ports"]
+
+    @property
+    def sources(self) -> dict[str, dict]:
+        return self.data["sources"]
+
+    @property
+    def region(self) -> str:
+        return self.data["region"]
+
+    @property
+    def virt_driver(self) -> str:
+        return self.data["virt_driver"]
+
+    @property
+    def workers(self) -> int | str:
+        return self.data["workers"]
+
+    @property
+    def volume_backing_file_size(self) -> str:
+        return self.data["volume_backing_file_size"]
+
+    @property
+    def post_config(self) -> dict[str, dict]:
+        return self.data["post_config"]
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        return self.data["passwords"]
 
     @property
     def dest(self) -> Path:
@@ -72,26 +131,26 @@ class Answers:
 
     @property
     def services(self) -> list[str]:
-        return catalog.ordered(self.data["enabled_services"])
+        return catalog.ordered(self.enabled_services)
 
     def port(self, service: str) -> int:
-        return int(self.data["ports"].get(service) or catalog.get(service).port)
+        return int(self.ports.get(service) or catalog.get(service).port)
 
     def password(self, key: str) -> str:
-        return self.data["passwords"][key]
+        return self.passwords[key]
 
     @property
     def secret_values(self) -> list[str]:
-        return [v for v in self.data["passwords"].values() if v]
+        return [v for v in self.passwords.values() if v]
 
     @property
     def bind_host(self) -> str:
         """The address services listen on: HOST_IP, never a wildcard, so a
         host with IPv6 does not end up with services on IPv6 only."""
-        return self.data["host_ip"]
+        return self.host_ip
 
     def url_host(self) -> str:
-        ip = self.data["host_ip"]
+        ip = self.host_ip
         return f"[{ip}]" if ":" in ip else ip
 
     def public_dict(self) -> dict:

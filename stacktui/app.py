@@ -61,7 +61,7 @@ class Draft:
         ans = answers_mod.load(None, dest=self.values.get("dest") or self.dest,
                                overrides=self._overrides(extra))
         for k in ans.generated:
-            ans.data["passwords"][k] = self._generated.setdefault(k, ans.data["passwords"][k])
+            ans.passwords[k] = self._generated.setdefault(k, ans.passwords[k])
         return ans
 
     def problems(self, extra: dict | None = None, keys: tuple[str, ...] | None = None) -> list[Problem]:

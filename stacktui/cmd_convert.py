@@ -219,7 +219,7 @@ def load_for_export(given: str | None) -> answers.Answers:
     try:
         ans = answers.load(path)
         for k in ans.generated:
-            ans.data["passwords"].pop(k, None)
+            ans.passwords.pop(k, None)
         # Values the file leaves to "auto" stay auto in the translation
         # (DevStack computes them the same way), not this machine's values.
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -278,7 +278,7 @@ def cmd_export_kolla(args) -> int:
     ans = load_for_export(args.answers)
     if not ans.data.get("host_ip"):
         ans.data["host_ip"] = hostinfo.default_host_ip(int(ans.data.get("service_ip_version") or 4))
-    missing = [k for k in answers.PASSWORD_KEYS if not ans.data["passwords"].get(k)]
+    missing = [k for k in answers.PASSWORD_KEYS if not ans.passwords.get(k)]
     if missing:
         _say(f"note: the answers have no {', '.join(missing)} password; passwords.yml keeps what "
              "an earlier export wrote there, else Kolla-style new ones")

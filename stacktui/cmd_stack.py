@@ -61,7 +61,7 @@ def load_for_install(args) -> answers_mod.Answers:
         ans = answers_mod.load(None, dest=dest)
     reuse_installed_passwords(ans)
     if ans.data.get("profile") and "enabled_services" not in (ans.given or ()):
-        _, left_out = catalog.profile_services(ans.data["profile"])
+        _, left_out = catalog.profile_services(ans.profile)
         for name, why in left_out.items():
             print(f"profile {ans.data['profile']}: leaving out {name}: {why}")
     return ans
@@ -76,12 +76,12 @@ def reuse_installed_passwords(ans: answers_mod.Answers) -> None:
     if not layout.secrets_file.exists():
         return
     try:
-        old = answers_mod.load(layout.answers_file).data["passwords"]
+        old = answers_mod.load(layout.answers_file).passwords
     except UserError:
         return
     for k in list(ans.generated):
         if k in old:
-            ans.data["passwords"][k] = old[k]
+            ans.passwords[k] = old[k]
             ans.generated.remove(k)
 
 

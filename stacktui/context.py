@@ -132,10 +132,10 @@ def default_inputs(a: Answers, module: str) -> dict:
         related.update(catalog.get(s).needs)
     pkgs = {catalog.get(s).package for s in own}
     return {
-        "ports": {s: a.port(s) for s in sorted(related) if s in a.data["ports"]},
-        "host_ip": a.data["host_ip"], "database": a.data["database"], "region": a.data["region"],
-        "workers": a.data["workers"], "passwords": a.data["passwords"],
-        "sources": {p: a.data["sources"].get(p) for p in sorted(pkgs, key=str) if p},
+        "ports": {s: a.port(s) for s in sorted(related) if s in a.ports},
+        "host_ip": a.host_ip, "database": a.database, "region": a.region,
+        "workers": a.workers, "passwords": a.passwords,
+        "sources": {p: a.sources.get(p) for p in sorted(pkgs, key=str) if p},
         "services": own,
         # A service every other one points at when it runs (the token cache).
         **{s: a.port(s) if s in a.services else None

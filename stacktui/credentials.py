@@ -37,7 +37,7 @@ def openrc_text(ans) -> str:
     # Both users carry the admin password, as DevStack's demo user does.
     pw = shlex.quote(ans.password("admin"))
     url = shlex.quote(auth_url(ans))
-    region = shlex.quote(ans.data["region"])
+    region = shlex.quote(ans.region)
     return f"""\
 # Written by stacktui; sourced by bash, like DevStack's openrc:
 #   source openrc            -> demo user, demo project
@@ -69,7 +69,7 @@ unset OS_CLOUD
 def clouds(ans) -> dict:
     """The three clouds DevStack's write_clouds_yaml defines."""
     url = auth_url(ans)
-    region = ans.data["region"]
+    region = ans.region
     admin_pw = ans.password("admin")
 
     def cloud(auth: dict) -> dict:

@@ -353,7 +353,7 @@ class Engine:
                 # The post-config answers, not the post-config step: that step
                 # reruns whenever any service's configure did, and keystone
                 # must not restart because glance's port moved.
-                chain.append(json.dumps(self.answers.data["post_config"], sort_keys=True))
+                chain.append(json.dumps(self.answers.post_config, sort_keys=True))
             return chain
         if step.phase in ("post-config", "verify", "summary"):
             return [done.get(s.id, "") for s in steps if s.id in done]

@@ -135,7 +135,7 @@ def merge(path: Path, sections: dict, ans=None) -> None:
 
 
 def apply(ans, layout, *, skip_missing: bool = True) -> list[Path]:
-    """Merge ``ans.data["post_config"]`` into the files under DEST; returns
+    """Merge ``ans.post_config`` into the files under DEST; returns
     the files changed. A $VARIABLE file that does not exist belongs to a
     service that is not deployed here, so it is skipped (absolute paths are
     created, as DevStack's merge does)."""

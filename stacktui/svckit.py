@@ -13,7 +13,7 @@ def workers(answers) -> int:
     """API workers per service: DevStack's max(2, nproc/4) on hosts of 4 cores
     or more; one on smaller hosts, where every extra worker is RAM the host
     does not have."""
-    w = answers.data["workers"]
+    w = answers.workers
     if w != "auto":
         return int(w)
     n = os.cpu_count() or 1
@@ -21,7 +21,7 @@ def workers(answers) -> int:
 
 
 def db_url(answers, layout: Layout, name: str) -> str:
-    if answers.data["database"] == "sqlite":
+    if answers.database == "sqlite":
         path = layout.data / name / f"{name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
@@ -41,7 +41,7 @@ def service_auth(answers, user: str) -> dict:
     return {"auth_type": "password", "auth_url": auth_url(answers), "username": user,
             "password": answers.password("service"), "user_domain_name": "Default",
             "project_name": "service", "project_domain_name": "Default",
-            "region_name": answers.data["region"]}
+            "region_name": answers.region}
 
 
 def authtoken(answers, user: str) -> dict:
@@ -51,7 +51,7 @@ def authtoken(answers, user: str) -> dict:
         "www_authenticate_uri": url, "auth_url": url, "auth_type": "password",
         "username": user, "password": answers.password("service"), "project_name": "service",
         "user_domain_name": "Default", "project_domain_name": "Default",
-        "region_name": answers.data["region"], "service_token_roles_required": True,
+        "region_name": answers.region, "service_token_roles_required": True,
     }
 
 

@@ -51,7 +51,7 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
     found = found or {}
     svcs = set(a.services)
     host = a.url_host()
-    region = a.data["region"]
+    region = a.region
     enabled = lambda s: s in svcs  # noqa: E731
     conf: dict[str, dict] = {
         "DEFAULT": {"log_dir": root(layout) / "logs", "log_file": "tempest.log",
@@ -118,7 +118,7 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
         }
     if enabled("q-svc"):
         conf["network"] = {"region": region, "endpoint_type": "publicURL",
-                           "project_network_cidr": a.data["fixed_range"],
+                           "project_network_cidr": a.fixed_range,
                            "floating_network_name": "public",
                            "public_network_id": found.get("public_network_id", "")}
         # Project subnets of either family are neutron's own business, not

@@ -134,4 +134,4 @@ def choose(want: str, kvm_version: int | None = None, blocker: str | None = None
 
 
 def for_answers(answers) -> Choice:
-    return choose(answers.data["virt_driver"], services=answers.services)
+    return choose(answers.virt_driver, services=answers.services)
