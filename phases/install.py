@@ -136,7 +136,7 @@ def run(ctx):
     ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", requirements(ctx)],
             timeout=1800)
     for lock in plugin_locks(ctx.answers):
-        ctx.progress(0.5, f"installing a plugin's locked packages ({lock.name})")
+        ctx.say(f"installing a plugin's locked packages ({lock})")
         ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock], timeout=1800)
     for project, spec in ctx.answers.sources.items():
         if spec.get("git"):

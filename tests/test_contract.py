@@ -160,6 +160,10 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
         log = (dest / "logs" / "stack.log").read_text()
         assert f"echo: http://127.0.0.1:{port}/index.html answers 'echo from RegionOne'" in log
         assert "greeting = hi" in (dest / "etc" / "echo" / "echo.conf").read_text()
+        # The plugin's project comes from its own lock, over stacktui's minimal one.
+        assert "installing a plugin's locked packages (" in log and "stacktui_echo/lock.txt)" in log
+        assert "minimal.txt" in log and "full.txt" not in log
+        assert list((dest / "venv").glob("lib/python3*/site-packages/pymemcache-4.0.0.dist-info"))
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as resp:
             assert resp.read().startswith(b"echo from")
         r = subprocess.run([*stacktui, "status", "--dest", dest], env=env, capture_output=True,

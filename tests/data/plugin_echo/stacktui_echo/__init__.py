@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import urllib.request
+from pathlib import Path
 
 from stacktui.service import ConfigFile, Service, ServiceSpec, pane_spec
 
@@ -52,7 +53,9 @@ def cleanup(ctx):
 
 SPEC = ServiceSpec(
     NAME, (API,),
-    rows=(Service(API, NAME, "Echo test service", 18999, (), 12, 1, 0, NAME, implemented=True),),
+    rows=(Service(API, NAME, "Echo test service", 18999, (), 12, 1, 0, NAME, "pymemcache",
+                  implemented=True),),
+    lock=Path(__file__).with_name("lock.txt"),
     configure=configure, panes=panes, verify=verify, cleanup=cleanup,
     config_files=(ConfigFile("$ECHO_CONF", NAME, "echo.conf", "/etc/echo/echo.conf"),),
     port_vars={API: "ECHO_PORT"}, devstack_plugins=("echo",),
