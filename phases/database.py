@@ -5,6 +5,7 @@ brought up by their own phase modules (phases/mysql.py, phases/rabbit.py).
 """
 
 from __future__ import annotations
+from stacktui.context import GlobalStep
 
 
 def inputs(answers):
@@ -15,3 +16,6 @@ def run(ctx):
     d = ctx.layout.data
     d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o750)
+
+
+STEP = GlobalStep(run, inputs)

@@ -14,6 +14,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from stacktui.context import GlobalStep
 from stacktui.errors import StackError
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -148,3 +149,6 @@ def run(ctx):
             ctx.run([uv(), "pip", "install", "--python", py, "--no-deps",
                      f"{project}=={spec['version']}"], timeout=1800)
     ctx.progress(1.0)
+
+
+STEP = GlobalStep(run, inputs, present)

@@ -2,6 +2,7 @@
 generated files before the services start (stack.sh step 9)."""
 
 from __future__ import annotations
+from stacktui.context import GlobalStep
 
 
 def inputs(answers):
@@ -14,3 +15,6 @@ def run(ctx):
     from stacktui import postconfig
     for path in postconfig.apply(ctx.answers, ctx.layout):
         ctx.say(f"merged post-config into {path}")
+
+
+STEP = GlobalStep(run, inputs)

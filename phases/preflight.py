@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stacktui.context import GlobalStep
 from stacktui.errors import StackError
 
 
@@ -49,3 +50,6 @@ def _own_pids(ctx) -> set[int]:
             except psutil.Error:
                 pass
     return pids
+
+
+STEP = GlobalStep(run, inputs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 
 from stacktui import distro
+from stacktui.context import GlobalStep
 
 
 def packages(answers) -> list[str]:
@@ -34,3 +35,6 @@ def run(ctx):
         ctx.say("all distro packages present")
         return
     distro.install(ctx, missing)
+
+
+STEP = GlobalStep(run, inputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stacktui import catalog
+from stacktui.context import GlobalStep
 
 
 def inputs(answers):
@@ -31,3 +32,6 @@ def run(ctx):
         choice = virt.for_answers(a)
         summary["nova_compute"] = f"{choice.label} ({choice.why})"
     return summary
+
+
+STEP = GlobalStep(run, inputs)

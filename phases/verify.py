@@ -10,6 +10,7 @@ import os
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
+from stacktui.context import GlobalStep
 from stacktui.errors import StackError
 
 
@@ -167,3 +168,6 @@ def check_neutron(ctx, sess) -> None:
     address, and the OVN controller reports alive (phases/neutron.py)."""
     from stacktui.phases import neutron
     ctx.say(neutron.check(sess, ctx.answers))
+
+
+STEP = GlobalStep(run)

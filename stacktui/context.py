@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import catalog, events
 from .errors import StackError
@@ -28,6 +29,16 @@ class Step:
     @property
     def id(self) -> str:
         return f"{self.phase}:{self.module}" if self.module else self.phase
+
+
+@dataclass(frozen=True)
+class GlobalStep:
+    """One of stack.sh's steps that belongs to no service (preflight,
+    prerequisites, database, install, post-config, verify, summary): the
+    module phases/<name>.py holds one as ``STEP``."""
+    run: Callable[["Context"], Any]
+    inputs: Callable[["Answers"], dict] | None = None   # default: the answers, no passwords
+    present: Callable[["Context"], bool] | None = None  # its effect still there (the venv)
 
 
 class Context:

@@ -26,7 +26,7 @@ from .answers import Answers
 from .errors import StackError, failure_summary
 from .fsutil import atomic_write
 from .masking import Masker
-from .context import Context, Step, default_inputs, service_specs
+from .context import Context, GlobalStep, Step, default_inputs, service_specs
 from .context import pane_spec  # noqa: F401 - phases written before stacktui.service import it here
 from .paths import Layout, remember_last
 from .runner import Runner
@@ -105,9 +105,9 @@ def _identity_module(mods) -> str | None:
     return next((m for m in mods if registry.get(m).identity), None)
 
 
-def global_module(phase: str):
+def global_step(phase: str) -> GlobalStep:
     from . import phases
-    return importlib.import_module(f"{phases.__name__}.{phase.replace('-', '_')}")
+    return importlib.import_module(f"{phases.__name__}.{phase.replace('-', '_')}").STEP
 
 
 def _early_modules(mods: list[str]) -> list[str]:
@@ -223,8 +223,8 @@ class Engine:
                 # A changed command line (a new uwsgi option) restarts the pane.
                 got = {**got, "panes": spec.panes(ctx)}
             return got
-        mod = global_module(step.phase)
-        return mod.inputs(a) if hasattr(mod, "inputs") else a.public_dict()
+        glob = global_step(step.phase)
+        return glob.inputs(a) if glob.inputs else a.public_dict()
 
     def _fingerprint(self, key: bytes, step: Step, chained: list[str], ctx: Context) -> str:
         blob = json.dumps({"rev": ENGINE_REVISION, "step": step.id, "in": self._inputs(step, ctx),
@@ -367,7 +367,7 @@ class Engine:
             if step.phase == "start":
                 return lambda ctx: start_panes(ctx, spec)
             return getattr(spec, step.phase)
-        return global_module(step.phase).run
+        return global_step(step.phase).run
 
     def _still_there(self, ctx: Context, step: Step) -> bool:
         """A step done before may have lost its effect since: services stop,
@@ -376,7 +376,7 @@ class Engine:
             return self._running(ctx, step)
         if step.module:
             return True
-        present = getattr(global_module(step.phase), "present", None)
+        present = global_step(step.phase).present
         return present(ctx) if present else True
 
     def _running(self, ctx: Context, step: Step) -> bool:
