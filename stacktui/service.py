@@ -37,6 +37,9 @@ phase API's :class:`Context` (stacktui/context.py): ``ctx.answers``, ``ctx.layou
                      an admin keystoneauth session
 ``before_up(answers, layout)`` host state lost on reboot (loop devices,
                      namespaces), put back before ``stacktui up``
+``serving(ctx) -> str | None`` after ``up``'s panes answer, wait until the
+                     service really serves (a compute node reported); says
+                     what it saw
 ``cleanup(ctx)``     remove what the service left under DEST (``clean``)
 ``inputs(answers, phase) -> dict`` what the steps' fingerprints cover; the
                      default (:func:`default_inputs`) is the service's ports,
@@ -91,6 +94,7 @@ class ServiceSpec:
     after_start: Verb | None = None
     verify: Callable[["Context", Any], Any] | None = None
     before_up: Callable[["Answers", "Layout"], Any] | None = None
+    serving: Callable[["Context"], str | None] | None = None
     cleanup: Verb | None = None
     inputs: Callable[["Answers", str], dict] | None = None
 
