@@ -416,9 +416,16 @@ def cleanup(ctx):
     for d in (_etc(L), _data(L)):
         shutil.rmtree(d, ignore_errors=True)
 
+def tempest(a, found) -> dict:
+    # Before any volume service has reported, the backend configure named
+    # (the conf is written at install, verify refreshes it).
+    return {"volume": {"region": a.region, "endpoint_type": "publicURL", "build_timeout": 300,
+                       "backend_names": found.get("volume_backends") or backend_name(a)},
+            "volume-feature-enabled": {"backup": "c-bak" in a.services, "api_v3": True}}
+
 
 SPEC = ServiceSpec(
-    "cinder", SERVICES, verify=checks.check_cinder,
+    "cinder", SERVICES, tempest=tempest, verify=checks.check_cinder,
     configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT, packages=PACKAGES,

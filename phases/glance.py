@@ -59,9 +59,17 @@ def cleanup(ctx):
     for d in (_etc(ctx), ctx.layout.data / "glance"):
         shutil.rmtree(d, ignore_errors=True)
 
+def tempest(a, found) -> dict:
+    return {"image": {"region": a.region, "endpoint_type": "publicURL", "build_timeout": 120},
+            "image-feature-enabled": {
+                "api_v2": True,
+                # glance-direct through the staging store works; web-download
+                # would need the internet, which the tests are not given.
+                "import_image": True, "os_glance_reserved": True}}
+
 
 SPEC = ServiceSpec(
-    "glance", SERVICES, verify=checks.check_glance,
+    "glance", SERVICES, tempest=tempest, verify=checks.check_glance,
     configure=configure, init=init, panes=panes, accounts=accounts,
     cleanup=cleanup,
     databases={"glance": ("glance",)},

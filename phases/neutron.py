@@ -295,9 +295,20 @@ def cleanup(ctx):
     for d in (_etc(ctx), _data(ctx.layout)):
         shutil.rmtree(d, ignore_errors=True)
 
+def tempest(a, found) -> dict:
+    return {"auth": {"create_isolated_networks": True},
+            "network": {"region": a.region, "endpoint_type": "publicURL",
+                        "project_network_cidr": a.fixed_range,
+                        "floating_network_name": "public",
+                        "public_network_id": found.get("public_network_id", "")},
+            # Project subnets of either family are neutron's own business, not
+            # the host's (DevStack's IP_VERSION defaults to 4+6).
+            "network-feature-enabled": {"ipv6": True,
+                                        "api_extensions": found.get("network_extensions", "")}}
+
 
 SPEC = ServiceSpec(
-    "neutron", SERVICES, verify=checks.check_neutron,
+    "neutron", SERVICES, tempest=tempest, verify=checks.check_neutron,
     configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,

@@ -344,9 +344,21 @@ def cleanup(ctx):
 def no_network_url(answers) -> str:
     return f"http://{answers.url_host()}:{answers.port('q-svc')}"
 
+def tempest(a, found) -> dict:
+    compute = {"region": a.region, "endpoint_type": "publicURL", "build_timeout": 300,
+               "fixed_network_name": "private"}
+    for key in ("image_ref", "image_ref_alt", "flavor_ref", "flavor_ref_alt"):
+        if found.get(key):
+            compute[key] = found[key]
+    return {"compute": compute,
+            "compute-feature-enabled": {
+                "console_output": found.get("virt_driver") != "fake",
+                "resize": True, "cold_migration": False, "live_migration": False,
+                "vnc_console": "n-novnc" in a.services, "change_password": False}}
+
 
 SPEC = ServiceSpec(
-    "nova", SERVICES, verify=checks.check_nova,
+    "nova", SERVICES, tempest=tempest, verify=checks.check_nova,
     configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,

@@ -53,9 +53,12 @@ def cleanup(ctx):
     for d in (_etc(ctx), ctx.layout.data / "placement"):
         shutil.rmtree(d, ignore_errors=True)
 
+def tempest(a, found) -> dict:
+    return {"placement": {"region": a.region, "endpoint_type": "public"}}
+
 
 SPEC = ServiceSpec(
-    "placement", SERVICES, verify=checks.check_placement,
+    "placement", SERVICES, tempest=tempest, verify=checks.check_placement,
     configure=configure, init=init, panes=panes, accounts=accounts,
     cleanup=cleanup,
     databases={"placement": ("placement",)},

@@ -139,6 +139,9 @@ class ServiceSpec:
     # tempest: [service_available] name -> service, [enforce_scope] name -> service
     tempest_available: Mapping[str, str] = field(default_factory=dict)
     tempest_scoped: Mapping[str, str] = field(default_factory=dict)
+    # tempest.conf sections (and options of shared ones) when it runs; given
+    # the answers and what install found (image, flavors, networks)
+    tempest: Callable[["Answers", dict], dict[str, dict]] | None = None
 
     def has(self, phase: str) -> bool:
         """Whether the engine has a step ``phase`` for this module."""

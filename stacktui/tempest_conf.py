@@ -66,7 +66,7 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
             # Keystone's bootstrap gives admin the system-scope admin role too.
             "admin_system": "all",
             "tempest_roles": "member",
-            "create_isolated_networks": enabled("q-svc"),
+            "create_isolated_networks": False,
         },
         "identity": {
             "uri_v3": f"http://{host}:{a.port('key')}/v3", "auth_version": "v3",
@@ -80,8 +80,6 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
             "security_compliance": False, "domain_specific_drivers": False,
         },
         "service_available": {name: enabled(svc) for name, svc in available().items()},
-        "dashboard": {"dashboard_url": f"http://{host}:{a.port('horizon')}/dashboard/"}
-        if enabled("horizon") else {},
         "enforce_scope": {name: True for name, svc in scoped().items() if enabled(svc)},
         "validation": {
             # No guest is reachable over SSH from the test runner here (fake
@@ -89,47 +87,11 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
             "run_validation": False,
         },
     }
-    if enabled("horizon") and not enabled("n-api"):
-        # Tempest's one dashboard test logs in and looks for the Overview
-        # panel, which is Nova's: without Nova it would fail for a reason that
-        # is no fault of Horizon's (tests/test_e2e_horizon.py covers it).
-        conf["service_available"]["horizon"] = False
-    if enabled("g-api"):
-        conf["image"] = {"region": region, "endpoint_type": "publicURL",
-                         "build_timeout": 120}
-        conf["image-feature-enabled"] = {
-            "api_v2": True,
-            # glance-direct through the staging store works; web-download
-            # would need the internet, which the tests are not given.
-            "import_image": True, "os_glance_reserved": True,
-        }
-    if enabled("placement-api"):
-        conf["placement"] = {"region": region, "endpoint_type": "public"}
-    if enabled("n-api"):
-        conf["compute"] = {"region": region, "endpoint_type": "publicURL",
-                           "build_timeout": 300, "fixed_network_name": "private"}
-        for key in ("image_ref", "image_ref_alt", "flavor_ref", "flavor_ref_alt"):
-            if found.get(key):
-                conf["compute"][key] = found[key]
-        conf["compute-feature-enabled"] = {
-            "console_output": found.get("virt_driver") != "fake",
-            "resize": True, "cold_migration": False, "live_migration": False,
-            "vnc_console": enabled("n-novnc"), "change_password": False,
-        }
-    if enabled("q-svc"):
-        conf["network"] = {"region": region, "endpoint_type": "publicURL",
-                           "project_network_cidr": a.fixed_range,
-                           "floating_network_name": "public",
-                           "public_network_id": found.get("public_network_id", "")}
-        # Project subnets of either family are neutron's own business, not
-        # the host's (DevStack's IP_VERSION defaults to 4+6).
-        conf["network-feature-enabled"] = {"ipv6": True,
-                                           "api_extensions": found.get("network_extensions", "")}
-    if enabled("c-api"):
-        conf["volume"] = {"region": region, "endpoint_type": "publicURL",
-                          "build_timeout": 300,
-                          "backend_names": found.get("volume_backends") or _cinder_backend(a)}
-        conf["volume-feature-enabled"] = {"backup": enabled("c-bak"), "api_v3": True}
+    # Each running service's own sections and flags (ServiceSpec.tempest).
+    for spec in registry.for_services(a.services):
+        if spec.tempest:
+            for name, opts in spec.tempest(a, found).items():
+                conf.setdefault(name, {}).update(opts)
     for name, sec in list(conf.items()):
         for k, v in list(sec.items()):
             if v == "" or v is None:
@@ -159,9 +121,3 @@ def write(answers, layout: Layout, found: dict | None = None) -> Path:
         postconfig.merge(path, sections, answers)
     return path
 
-
-def _cinder_backend(answers) -> str:
-    """The backend cinder's configure named, before any volume service has
-    reported it (the conf is written at install, verify refreshes it)."""
-    from .phases import cinder
-    return cinder.backend_name(answers)
