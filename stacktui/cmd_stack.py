@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from . import answers as answers_mod
 from . import catalog, events
 from .errors import Problem, StackError, UserError
-from .paths import Layout
+from .credentials import user_clouds_path
+from .paths import Layout, check_owned, forget_last, read_marker
 from .stacks import find_answers_file, installed, resolve_dest
 
 
@@ -353,10 +356,41 @@ def _module_cleanups(layout: Layout) -> None:
         runner.close()
 
 
+def _refuse_unsafe_clean(layout: Layout) -> list[str]:
+    """What `clean` may remove in DEST: the names the stack marker says
+    install made there. Refuses /, the home folder (and what holds it), and
+    any folder without stacktui's marker."""
+    dest = layout.dest
+    home = Path.home().resolve()
+    if dest == Path("/") or dest == home or dest in home.parents:
+        raise UserError(Problem(f"refusing to clean {dest}: it is / or holds your home folder",
+                                key="dest", fix="pass the --dest of the stack itself"))
+    marker = read_marker(layout)
+    if marker is None:
+        # Stacks installed before the marker existed: both of these are
+        # files only install writes, in names no one else uses.
+        if layout.answers_file.exists() and layout.state_file.exists():
+            return [p.name for p in layout.created()]
+        raise UserError(Problem(f"{dest} holds no stack made by stacktui (no {layout.marker.name}); "
+                                f"nothing removed", key="dest",
+                                fix="pass the --dest of an installed stack"))
+    if marker.get("uid") not in (None, os.geteuid()):
+        raise UserError(Problem(f"the stack in {dest} was installed by another user", key="dest",
+                                fix="run clean as that user"))
+    return [str(n) for n in marker["made"]]
+
+
 def cmd_clean(args) -> int:
+    from .credentials import remove_user_clouds
     dest = resolve_dest(args)
     layout = Layout(dest)
-    if not args.yes and sys.stdin.isatty():
+    made = _refuse_unsafe_clean(layout)
+    check_owned(layout)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError(Problem(f"clean removes the stack in {dest} and asks first, but there "
+                                    f"is no terminal to ask on", key="--yes",
+                                    fix="run it in a terminal, or pass --yes"))
         if input(f"Remove the stack in {dest} (venv, configs, data, logs)? [y/N] ").strip().lower() \
                 not in ("y", "yes"):
             return 1
@@ -368,11 +402,18 @@ def cmd_clean(args) -> int:
     _module_cleanups(layout)
     from .client_link import unlink_client
     unlink_client(layout)
+    gone = remove_user_clouds(layout)
+    if gone:
+        print(f"removed {', '.join(gone)} from {user_clouds_path()}")
     for path in layout.created():
+        if path.name not in made:
+            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         elif path.exists() or path.is_symlink():
             path.unlink()
+    layout.marker.unlink(missing_ok=True)
+    forget_last(dest)
     try:
         dest.rmdir()   # only if nothing else of the user's is in it
     except OSError:

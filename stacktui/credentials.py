@@ -115,6 +115,34 @@ def merge_user_clouds(entries: dict, path: Path | None = None) -> Path:
     return path
 
 
+def remove_user_clouds(layout, path: Path | None = None) -> list[str]:
+    """Take this stack's clouds out of the user's clouds.yaml (they hold its
+    admin password). Only entries that point at this stack's Keystone, as
+    DEST/clouds.yaml records it, go: a cloud of the same name that another
+    stack wrote later stays."""
+    path = path or user_clouds_path()
+    try:
+        ours = yaml.safe_load((layout.dest / "clouds.yaml").read_text(encoding="utf-8"))
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return []
+    if not isinstance(ours, dict) or not isinstance(doc, dict) or not isinstance(doc.get("clouds"), dict):
+        return []
+
+    def url(c) -> str | None:
+        return ((c or {}).get("auth") or {}).get("auth_url") if isinstance(c, dict) else None
+
+    gone = []
+    for name, entry in (ours.get("clouds") or {}).items():
+        mine = doc["clouds"].get(name)
+        if mine is not None and url(mine) == url(entry):
+            del doc["clouds"][name]
+            gone.append(name)
+    if gone:
+        atomic_write(path, _dump(doc), mode=0o600)
+    return gone
+
+
 def write_credentials(ans, layout, *, user_config: bool = True) -> dict[str, Path]:
     """Write DEST/openrc and DEST/clouds.yaml (0600), and merge the clouds
     into ~/.config/openstack/clouds.yaml so `--os-cloud devstack-admin`

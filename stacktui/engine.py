@@ -28,7 +28,7 @@ from .fsutil import atomic_write
 from .masking import Masker
 from .context import Context, GlobalStep, Step, default_inputs, service_specs
 from .context import pane_spec  # noqa: F401 - phases written before stacktui.service import it here
-from .paths import Layout, remember_last
+from .paths import Layout, check_owned, claim, private_dir, remember_last
 from .runner import Runner
 from .service import ServiceSpec
 
@@ -235,8 +235,11 @@ class Engine:
         """Run every step that is not done and unchanged. Returns the summary data."""
         t0 = time.monotonic()
         layout = self.layout
-        for d in (layout.dest, layout.etc, layout.logs, layout.data, layout.run):
+        check_owned(layout)
+        claim(layout)
+        for d in (layout.dest, layout.etc, layout.logs, layout.data):
             d.mkdir(parents=True, exist_ok=True)
+        private_dir(layout.run)
         os.chmod(layout.etc, 0o750)
         with StackLock(layout.lock_file):
             self._save_answers()
