@@ -56,8 +56,20 @@ def register(sub) -> None:
 # ------------------------------------------------------------------ install
 
 def load_for_install(args) -> answers_mod.Answers:
+    """The answers to install with. A stack already in DEST is resumed or
+    rerun with the answers it was installed with (ports, services, ranges);
+    only an explicit --answers changes them."""
+    explicit = getattr(args, "answers", None)
+    dest = Path(args.dest).expanduser().resolve() if getattr(args, "dest", None) else None
     f = find_answers_file(args)
-    dest = args.dest if getattr(args, "dest", None) else None
+    if not explicit:
+        target = dest or (answers_mod.load(f).dest if f else answers_mod.default_dest())
+        saved = Layout(target).answers_file
+        if saved.exists():
+            check_owned(Layout(target))
+            print(f"resuming the stack in {target} with its saved answers ({saved}); "
+                  f"--answers FILE changes them")
+            return answers_mod.load(saved, dest=target)
     ans = answers_mod.load(f, dest=dest) if f else None
     if ans is None:
         # No answers file: the minimal cloud, into --dest or the default DEST.

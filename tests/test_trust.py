@@ -95,3 +95,25 @@ def test_clean_keeps_a_cloud_of_the_same_name_from_another_stack(tmp_path):
     assert cli("clean", "--dest", a, "--yes").returncode == 0
     clouds = yaml.safe_load(credentials.user_clouds_path().read_text())["clouds"]
     assert clouds["devstack-admin"]["auth"]["auth_url"].endswith("/b/v3")
+
+
+# ------------------------------------------------------------------ resume
+
+def test_resume_uses_the_saved_answers(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from stacktui import answers as answers_mod
+    from stacktui.cmd_stack import load_for_install
+    d = tmp_path / "st"
+    ans = answers_mod.load(None, dest=d, overrides={"ports": {"key": 15123}, "region": "Saved"})
+    answers_mod.save(ans, Layout(d).answers_file)
+    monkeypatch.chdir(tmp_path)        # no ./stacktui.yaml here
+    got = load_for_install(argparse.Namespace(dest=str(d), answers=None))
+    assert got.port("key") == 15123 and got.data["region"] == "Saved"
+    assert got.password("admin") == ans.password("admin")
+    assert "saved answers" in capsys.readouterr().out
+    # An explicit --answers file is what changes them.
+    other = tmp_path / "new.yaml"
+    other.write_text("region: Other\n")
+    got = load_for_install(argparse.Namespace(dest=str(d), answers=str(other)))
+    assert got.data["region"] == "Other" and got.port("key") == 5000
