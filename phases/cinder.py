@@ -18,6 +18,7 @@ from pathlib import Path
 
 from stacktui import inifile, shims, svckit
 from stacktui.errors import StackError
+from stacktui.fsutil import copy_file, make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
@@ -211,11 +212,10 @@ def configure(ctx):
     L = ctx.layout
     etc, data = _etc(L), _data(L)
     for d in (etc, data, data / "locks", data / "volumes", data / "coordination"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     src = L.venv / "etc" / "cinder"
     for name in ("api-paste.ini", "resource_filters.json"):
-        shutil.copyfile(src / name, etc / name)
+        copy_file(src / name, etc / name)
     _rootwrap(ctx)
     (etc / f"{WSGI_MODULE}.py").write_text(shims.source("cinder_wsgi"))
     (etc / f"{FILE_FAKE_MODULE}.py").write_text(shims.source("cinder_fake_driver"))

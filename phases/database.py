@@ -6,6 +6,7 @@ brought up by their own phase modules (phases/mysql.py, phases/rabbit.py).
 
 from __future__ import annotations
 from stacktui.context import GlobalStep
+from stacktui.fsutil import make_dirs
 
 
 def inputs(answers):
@@ -14,8 +15,7 @@ def inputs(answers):
 
 def run(ctx):
     d = ctx.layout.data
-    d.mkdir(parents=True, exist_ok=True)
-    d.chmod(0o750)
+    make_dirs(d, mode=0o750)
 
 
 STEP = GlobalStep(run, inputs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 from stacktui import inifile, svckit
+from stacktui.fsutil import copy_file, make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
@@ -19,10 +20,9 @@ def _etc(ctx):
 def configure(ctx):
     etc, data = _etc(ctx), ctx.layout.data / "glance"
     for d in (etc, data / "images", data / "staging", data / "tasks", data / "locks"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     paste = ctx.layout.venv / "etc" / "glance" / "glance-api-paste.ini"
-    shutil.copyfile(paste, etc / "glance-api-paste.ini")
+    copy_file(paste, etc / "glance-api-paste.ini")
     inifile.write(etc / "glance-api.conf", {
         "DEFAULT": {"debug": False, "use_stderr": True, "enabled_backends": "fast:file",
                     "worker_self_reference_url": ctx.endpoint("g-api")},

@@ -20,7 +20,7 @@ import shutil
 import socket
 
 from stacktui import svckit
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("horizon",)
@@ -141,8 +141,7 @@ def render_settings(ctx) -> str:
 def configure(ctx):
     etc, data = _etc(ctx), _data(ctx)
     for d in (etc, etc / "local", data, data / "sessions", data / "media"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     (data / "sessions").chmod(0o700)
     if not secret_key_file(ctx).exists():
         atomic_write(secret_key_file(ctx), secrets.token_urlsafe(48), mode=0o600)

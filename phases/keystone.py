@@ -13,7 +13,7 @@ import os
 import shutil
 
 from stacktui import inifile, svckit
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
@@ -32,8 +32,7 @@ def configure(ctx):
     etc = ctx.layout.etc / "keystone"
     data = ctx.layout.data / "keystone"
     for d in (etc, data):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     inifile.write(_conf(ctx), {
         "DEFAULT": {"debug": False, "use_stderr": True,
                     "max_token_size": 255},
@@ -94,8 +93,7 @@ def make_key_repository(path) -> None:
     imports, and these are two files."""
     if (path / "0").exists():
         return
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
+    make_dirs(path, mode=0o700)
     for name in ("0", "1"):
         atomic_write(path / name, base64.urlsafe_b64encode(os.urandom(32)), mode=0o600)
 

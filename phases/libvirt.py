@@ -29,7 +29,7 @@ import sysconfig
 from pathlib import Path
 
 from stacktui.errors import StackError
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("virtlogd", "libvirtd")
@@ -139,8 +139,7 @@ def configure(ctx):
                          "(or auto) in the answers")
     L = ctx.layout
     for d in set(binds(L).values()) - {binds(L)["/etc/passwd"], binds(L)["/etc/group"]}:
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o700)
+        make_dirs(d, mode=0o700)
     etc = L.etc / "libvirt"
     atomic_write(etc / "libvirtd.conf", LIBVIRTD_CONF, mode=0o600)
     atomic_write(etc / "virtlogd.conf", VIRTLOGD_CONF, mode=0o600)

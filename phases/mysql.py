@@ -19,7 +19,7 @@ import shutil
 import subprocess
 
 from stacktui.errors import StackError
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("mysql",)
@@ -127,8 +127,7 @@ def inputs(answers, phase):
 def configure(ctx):
     L = ctx.layout
     for d in (_etc(L), _datadir(L), L.data / "mysql-tmp"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     atomic_write(_cnf(L), my_cnf(ctx.answers, L), mode=0o640)
 
 

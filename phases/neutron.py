@@ -22,6 +22,7 @@ import time
 
 from stacktui import inifile, svckit
 from stacktui.errors import StackError
+from stacktui.fsutil import copy_file, make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
@@ -114,9 +115,8 @@ def _host() -> str:
 def configure(ctx):
     etc, data = _etc(ctx), _data(ctx.layout)
     for d in (etc, data, data / "locks", data / "tmp"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
-    shutil.copyfile(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini", etc / "api-paste.ini")
+        make_dirs(d, mode=0o750)
+    copy_file(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini", etc / "api-paste.ini")
     neutron_conf, ml2 = config(ctx)
     inifile.write(etc / "neutron.conf", {k: v for k, v in neutron_conf.items() if v is not None},
                   mode=0o640)

@@ -19,6 +19,7 @@ import time
 
 from stacktui import inifile, shims, svckit
 from stacktui.errors import StackError
+from stacktui.fsutil import copy_file, make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
@@ -184,11 +185,10 @@ def configure(ctx):
     etc = _etc(ctx)
     data = ctx.layout.data / "nova"
     for d in (etc, data, data / "instances", data / "locks"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     src = ctx.layout.venv / "etc" / "nova"
     for name in ("api-paste.ini", "rootwrap.conf"):
-        shutil.copyfile(src / name, etc / name)
+        copy_file(src / name, etc / name)
     driver, why = virt_choice(ctx.answers)
     for virt in ctx.layout.venv.glob("lib/python3*/site-packages/nova/virt"):
         (virt / f"{FAKE_MODULE}.py").write_text(shims.source("nova_fakevirt"))

@@ -28,7 +28,7 @@ import socket
 import uuid
 
 from stacktui.errors import StackError
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller")
@@ -139,8 +139,7 @@ def inputs(answers, phase):
 def configure(ctx):
     L = ctx.layout
     for d in (ovs_data(L), ovn_data(L), L.logs / "ovs", L.logs / "ovn"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     before_up(ctx.answers, L)
     ident = ovs_data(L) / "system-id.conf"
     if not ident.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from stacktui import inifile, svckit
+from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
@@ -20,8 +21,7 @@ def _env(ctx):
 
 
 def configure(ctx):
-    _etc(ctx).mkdir(parents=True, exist_ok=True)
-    _etc(ctx).chmod(0o750)
+    make_dirs(_etc(ctx), mode=0o750)
     inifile.write(_etc(ctx) / "placement.conf", {
         "DEFAULT": {"debug": False, "use_stderr": True},
         "placement_database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "placement")},

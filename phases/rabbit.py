@@ -26,7 +26,7 @@ import time
 from urllib.parse import quote
 
 from stacktui.errors import StackError
-from stacktui.fsutil import atomic_write
+from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("rabbit",)
@@ -166,8 +166,7 @@ def configure(ctx):
     check_password(ctx.answers)
     ctx.say("RabbitMQ: " + check_hostname(node_name(ctx.answers)))
     for d in (_etc(L), _dir(L), _dir(L) / "mnesia", L.logs / "rabbit"):
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o750)
+        make_dirs(d, mode=0o750)
     atomic_write(_etc(L) / "rabbitmq-env.conf", "", mode=0o640)
     atomic_write(_etc(L) / "enabled_plugins", "[].\n", mode=0o640)
     atomic_write(_etc(L) / "rabbitmq.conf", "\n".join([

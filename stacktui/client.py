@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
 from .errors import StackError
-from .paths import Layout
+from .fsutil import open_log
+from .paths import Layout, check_owned, private_dir
 
 DEFAULT_TIMEOUT = 30.0       # plain queries; a daemon that takes longer is stuck
 START_TIMEOUT = 10.0         # ensure_daemon: from spawn to the first answer
@@ -311,12 +312,13 @@ def ensure_daemon(layout: Layout, timeout: float = START_TIMEOUT) -> Client:
             layout.socket.unlink()
         except FileNotFoundError:
             pass
-    layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_owned(layout)
+    private_dir(layout.run)
     layout.logs.mkdir(parents=True, exist_ok=True)
     log_path = layout.logs / "supervisor.log"
     proc = None
     if daemon_pid(layout) is None:
-        with open(log_path, "ab") as errlog:
+        with os.fdopen(open_log(log_path), "ab") as errlog:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "stacktui.supervisor", "--dest", str(layout.dest)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,

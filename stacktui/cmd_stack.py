@@ -231,6 +231,7 @@ def _client(args, start: bool = False):
     if not layout.answers_file.exists() and not layout.socket.exists():
         raise UserError(Problem(f"no stack installed in {layout.dest}", key="dest",
                                 fix="run `stacktui install`, or pass --dest DIR"))
+    check_owned(layout)
     return layout, (ensure_daemon(layout) if start else Client(layout))
 
 

@@ -491,8 +491,8 @@ class Monitor:
         if self.log_path is None:
             return
         try:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a", encoding="utf-8") as f:
+            from .fsutil import open_log
+            with os.fdopen(open_log(self.log_path), "a", encoding="utf-8") as f:
                 f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text + "\n")
         except OSError:
             log.warning("cannot write %s", self.log_path)

@@ -24,6 +24,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import pexpect
 import psutil
 
+from .fsutil import open_log
 from .masking import MASK, Masker
 from .paths import stack_cache
 
@@ -185,9 +186,7 @@ class RotatingLog:
         self._size = 0
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        self._f = os.fdopen(fd, "ab")
+        self._f = os.fdopen(open_log(self.path), "ab")
         self._size = self._f.tell()
 
     def write(self, data: bytes) -> None:

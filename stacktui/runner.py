@@ -17,6 +17,7 @@ from pathlib import Path
 import pexpect
 
 from .errors import StackError
+from .fsutil import open_log
 from .masking import Masker
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
@@ -28,9 +29,7 @@ class Runner:
         self.masker = masker
         self.on_line = on_line or (lambda line, tag: None)
         self.base_env = base_env or {}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "a", encoding="utf-8", buffering=1)
-        os.chmod(self.log_path, 0o640)
+        self._log = os.fdopen(open_log(self.log_path), "a", encoding="utf-8", buffering=1)
 
     def close(self) -> None:
         self._log.close()

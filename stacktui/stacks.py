@@ -11,7 +11,7 @@ from pathlib import Path
 from . import answers as answers_mod
 from .answers import Answers
 from .errors import Problem, UserError
-from .paths import Layout, last_dest
+from .paths import Layout, check_owned, last_dest
 
 
 def find_answers_file(args) -> Path | None:
@@ -44,4 +44,5 @@ def installed_answers(layout: Layout) -> Answers:
 
 def installed(args) -> tuple[Layout, Answers]:
     layout = Layout(resolve_dest(args))
+    check_owned(layout)
     return layout, installed_answers(layout)

@@ -34,7 +34,9 @@ import psutil
 from .fsutil import atomic_write
 from .pane import (ENV_DEST, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
                    normalise_spec, signal_procs, trees_rss, wait_gone)
-from .paths import Layout
+from .errors import UserError
+from .fsutil import open_log
+from .paths import Layout, check_owned, private_dir
 
 log = logging.getLogger("stacktui.supervisor")
 
@@ -110,7 +112,7 @@ class Supervisor:
 
     async def run(self) -> int:
         layout = self.layout
-        layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(layout.run)
         layout.logs.mkdir(parents=True, exist_ok=True)
         if not self._acquire_lock():
             log.info("another supervisor holds %s; exiting", layout.run / "supervisor.lock")
@@ -562,8 +564,7 @@ def _jsonable(o: Any) -> Any:
 
 
 def _setup_logging(layout: Layout, foreground: bool) -> None:
-    layout.logs.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(layout.logs / "supervisor.log")
+    handler = logging.StreamHandler(os.fdopen(open_log(layout.logs / "supervisor.log"), "a"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("stacktui")
     root.setLevel(logging.INFO)
@@ -578,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dest", required=True, help="the stack's DEST folder")
     args = ap.parse_args(argv)
     layout = Layout(Path(args.dest).resolve())
+    try:
+        # Before any file of DEST is read: panes.json is run as this user.
+        check_owned(layout)
+    except UserError as e:
+        print(f"stacktui supervisor: {e}", file=sys.stderr)
+        return 2
     _setup_logging(layout, foreground=True)
     try:
         return asyncio.run(Supervisor(layout).run())

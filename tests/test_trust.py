@@ -117,3 +117,112 @@ def test_resume_uses_the_saved_answers(tmp_path, monkeypatch, capsys):
     other.write_text("region: Other\n")
     got = load_for_install(argparse.Namespace(dest=str(d), answers=str(other)))
     assert got.data["region"] == "Other" and got.port("key") == 5000
+
+
+# ------------------------------------------------- symlinks and ownership
+
+import shutil  # noqa: E402
+import stat  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from stacktui.client import Client, ensure_daemon  # noqa: E402
+from stacktui.errors import StackError, UserError  # noqa: E402
+
+
+@pytest.fixture
+def short_dest():
+    # A Unix socket path must fit in 108 bytes: tmp_path is too long.
+    d = Path(tempfile.mkdtemp(prefix="tr", dir="/tmp"))
+    try:
+        yield d
+    finally:
+        try:
+            Client(Layout(d)).shutdown(stop_panes=True)
+        except (StackError, UserError):
+            pass
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def write_panes(layout: Layout, specs: list[dict]) -> None:
+    layout.panes_file.parent.mkdir(parents=True, exist_ok=True)
+    layout.panes_file.write_text(json.dumps(specs))
+
+
+def test_pane_log_symlink_is_not_followed(short_dest, tmp_path):
+    layout = Layout(short_dest)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    layout.logs.mkdir(parents=True)
+    (layout.logs / "p.log").symlink_to(victim)
+    (layout.logs / "stack.log").symlink_to(victim)
+    write_panes(layout, [{"name": "p", "argv": [sys.executable, "-c", "print('hello'*3)"]}])
+    c = ensure_daemon(layout)
+    c.start(["p"])
+    deadline = time.monotonic() + 10
+    while not any("hellohello" in ln for ln in c.tail("p", 10)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any("hellohello" in ln for ln in c.tail("p", 10))     # the ring still has it
+    from stacktui.masking import Masker
+    from stacktui.runner import Runner
+    with pytest.raises(OSError):
+        Runner(layout.stack_log, Masker([]))
+    assert victim.read_text() == "precious\n"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+
+
+def test_copy_file_and_make_dirs_do_not_write_through_links(tmp_path):
+    from stacktui.fsutil import copy_file, make_dirs
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    etc = tmp_path / "etc" / "glance"
+    etc.mkdir(parents=True)
+    (etc / "paste.ini").symlink_to(victim)
+    src = tmp_path / "src.ini"
+    src.write_text("[pipeline]\n")
+    copy_file(src, etc / "paste.ini")
+    assert (etc / "paste.ini").read_text() == "[pipeline]\n" and not (etc / "paste.ini").is_symlink()
+    (etc / "images").symlink_to(tmp_path)
+    with pytest.raises(OSError, match="symlink"):
+        make_dirs(etc / "images", mode=0o777)
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert stat.S_IMODE(tmp_path.stat().st_mode) != 0o777
+
+
+def test_run_folder_is_private_whatever_it_was(short_dest):
+    layout = Layout(short_dest)
+    layout.run.mkdir(mode=0o755)
+    os.chmod(layout.run, 0o755)
+    write_panes(layout, [])
+    ensure_daemon(layout)
+    assert stat.S_IMODE(layout.run.stat().st_mode) == 0o700
+
+
+def test_a_dest_of_another_user_is_refused(short_dest):
+    """panes.json written by another user is never run by us (root here)."""
+    layout = Layout(short_dest)
+    proof = short_dest / "ran"
+    write_panes(layout, [{"name": "evil", "argv": ["/bin/sh", "-c", f"touch {proof}"]}])
+    (layout.etc / "stacktui" / "stacktui.yaml").write_text("{}\n")
+    nobody = 65534
+    for p in (short_dest, layout.etc, layout.etc / "stacktui", layout.panes_file):
+        os.chown(p, nobody, nobody)
+    r = cli("start", "evil", "--dest", short_dest)
+    assert r.returncode == 2, r
+    assert "belongs to nobody" in r.stderr and "--dest" in r.stderr
+    with pytest.raises(UserError, match="belongs to"):
+        ensure_daemon(layout)
+    r = subprocess.run([sys.executable, "-m", "stacktui.supervisor", "--dest", str(short_dest)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "belongs to" in r.stderr
+    assert not proof.exists() and not layout.socket.exists()
+
+
+def test_a_dest_writable_by_everyone_is_refused(short_dest):
+    layout = Layout(short_dest)
+    write_panes(layout, [])
+    os.chmod(layout.etc, 0o777)
+    with pytest.raises(UserError, match="chmod o-w"):
+        ensure_daemon(layout)
