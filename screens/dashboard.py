@@ -89,9 +89,17 @@ class DashboardScreen(Screen):
     def connect(self) -> None:
         if self.client is None:
             try:
-                from stacktui.client import ensure_daemon
+                from stacktui.client import Client
                 from stacktui.paths import Layout
-                self.client = ensure_daemon(Layout(self.dest))
+                # Attaching looks, it never starts: a stopped stack stays
+                # stopped until its user says `stacktui up`.
+                client = Client(Layout(self.dest))
+                if not client.ping():
+                    self.app.call_from_thread(
+                        self.show_error, f"the stack in {self.dest} is stopped: its supervisor is not "
+                                         f"running. `stacktui up --dest {self.dest}` brings it back")
+                    return
+                self.client = client
             except Exception as e:  # noqa: BLE001 - shown in the title line
                 self.app.call_from_thread(self.show_error, str(e))
                 return

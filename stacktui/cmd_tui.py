@@ -23,11 +23,20 @@ def _dest(args) -> Path:
 
 
 def run_default(args) -> int:
-    """The wizard when DEST holds no installed stack, else the dashboard."""
-    from .paths import Layout
-    dest = _dest(args)
-    if Layout(dest).answers_file.exists():
-        return _run("dashboard", dest)
+    """The dashboard of the stack meant (see stacks.resolve_dest), else the
+    wizard. Without --dest, only a stack this user installed and owns: a
+    stack someone else left in /opt/stack is not this user's to watch."""
+    from .paths import Layout, check_owned
+    from .stacks import own_stack, remembered_dest
+    if getattr(args, "dest", None):
+        layout = Layout(_dest(args))
+        if layout.answers_file.exists():
+            check_owned(layout)
+            return _run("dashboard", layout.dest)
+    else:
+        dest = remembered_dest(args)
+        if dest is not None and own_stack(Layout(dest)):
+            return _run("dashboard", dest)
     # Only an explicit --dest is pinned; otherwise the wizard shows the default
     # and lets the user change it.
     return _run("wizard", Path(args.dest).expanduser().resolve() if getattr(args, "dest", None)
@@ -42,6 +51,8 @@ def cmd_attach(args) -> int:
     if not layout.answers_file.exists() and not layout.socket.exists():
         raise UserError(Problem(f"no stack installed in {dest}", key="dest",
                                 fix="run `stacktui` to install one, or pass --dest DIR"))
+    from .paths import check_owned
+    check_owned(layout)
     return _run("dashboard", dest)
 
 

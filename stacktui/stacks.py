@@ -6,12 +6,13 @@ stack this user installed last.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import answers as answers_mod
 from .answers import Answers
 from .errors import Problem, UserError
-from .paths import Layout, check_owned, last_dest
+from .paths import Layout, check_owned, last_dest, read_marker
 
 
 def find_answers_file(args) -> Path | None:
@@ -32,6 +33,30 @@ def resolve_dest(args) -> Path:
     if last:
         return last
     return answers_mod.default_dest()
+
+
+def remembered_dest(args) -> Path | None:
+    """The stack a command without --dest means when this user has one:
+    ./stacktui.yaml's, else the one last installed from this home folder.
+    Never the default DEST by itself: what is there may be anyone's."""
+    f = find_answers_file(args)
+    if f:
+        return answers_mod.load(f).dest
+    return last_dest()
+
+
+def own_stack(layout: Layout) -> bool:
+    """True for a stack this user installed (its marker says so, or, for a
+    stack older than the marker, this user owns its folders) and that no
+    one else could have changed."""
+    if not layout.answers_file.exists():
+        return False
+    try:
+        check_owned(layout)
+    except UserError:
+        return False
+    marker = read_marker(layout)
+    return marker is None or marker.get("uid") == os.geteuid()
 
 
 def installed_answers(layout: Layout) -> Answers:

@@ -226,3 +226,56 @@ def test_a_dest_writable_by_everyone_is_refused(short_dest):
     os.chmod(layout.etc, 0o777)
     with pytest.raises(UserError, match="chmod o-w"):
         ensure_daemon(layout)
+
+
+# ------------------------------------------------------ someone else's stack
+
+def _installed_look(dest: Path, uid: int | None = None) -> Layout:
+    """A stopped stack as install leaves it: marker, saved answers, panes."""
+    from stacktui import answers as answers_mod
+    layout = Layout(dest)
+    paths.claim(layout)
+    answers_mod.save(answers_mod.load(None, dest=dest), layout.answers_file)
+    write_panes(layout, [{"name": "p", "argv": ["sleep", "600"]}])
+    if uid is not None:
+        for root, dirs, files in os.walk(dest):
+            for n in [root, *(os.path.join(root, f) for f in files)]:
+                os.chown(n, uid, uid)
+    return layout
+
+
+def _supervisors(dest: Path) -> list:
+    import psutil
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "stacktui.supervisor" in " ".join(p.info["cmdline"] or [])
+            and str(dest) in " ".join(p.info["cmdline"] or [])]
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_attach_never_starts_a_stopped_stack_and_no_dest_opens_only_ones_own(short_dest, tmp_path):
+    from tests.test_tui_tmux import Term
+    layout = _installed_look(short_dest)
+    env = {"XDG_STATE_HOME": tmp_path / "state", "XDG_CONFIG_HOME": tmp_path / "config",
+           "PYTHONPATH": Path(__file__).parent.parent}
+    t = Term("trust")
+    try:
+        t.start(f"sh -c 'cd {tmp_path} && exec {sys.executable} -m stacktui.cli attach --dest {short_dest}'", env)
+        t.wait("is stopped", timeout=30)
+        time.sleep(1.0)
+        assert not _supervisors(short_dest) and not layout.socket.exists()
+        t.keys("q")
+        t.wait("STACKTUI-EXITED 0")
+        t.kill()
+        # Without --dest: the last stack of this home, owned by someone else
+        # now, is not opened; the wizard is.
+        (tmp_path / "state" / "stacktui").mkdir(parents=True)
+        (tmp_path / "state" / "stacktui" / "last-dest").write_text(f"{short_dest}\n")
+        for root, dirs, files in os.walk(short_dest):
+            for n in [root, *(os.path.join(root, f) for f in files)]:
+                os.chown(n, 65534, 65534)
+        t = Term("trust2")
+        t.start(f"sh -c 'cd {tmp_path} && exec {sys.executable} -m stacktui.cli'", env)
+        t.wait("Welcome to stacktui", timeout=30)
+        assert not _supervisors(short_dest)
+    finally:
+        t.kill()
