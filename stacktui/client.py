@@ -26,10 +26,22 @@ from typing import Any, AsyncIterator, Iterator
 
 from .errors import StackError
 from .fsutil import open_log
+from .panetypes import PROTOCOL, PaneStatus
 from .paths import Layout, check_owned, private_dir
 
 DEFAULT_TIMEOUT = 30.0       # plain queries; a daemon that takes longer is stuck
 START_TIMEOUT = 10.0         # ensure_daemon: from spawn to the first answer
+
+
+class NotAnswering(StackError):
+    """The supervisor's process is there but does not answer (stopped with
+    SIGSTOP, or stuck): its panes may be fine, nothing can control them."""
+
+    def __init__(self, layout: Layout, op: str, seconds: float):
+        self.pid = daemon_pid(layout)
+        who = f"pid {self.pid}" if self.pid else "no live supervisor process found"
+        super().__init__(f"the supervisor of {layout.dest} is not answering ({who}): no answer to "
+                         f"{op!r} within {seconds:g} s; see {layout.logs / 'supervisor.log'}")
 
 
 def _not_running(layout: Layout, why: str = "") -> StackError:
@@ -50,6 +62,9 @@ def _connect(layout: Layout, timeout: float | None) -> socket.socket:
     s.settimeout(timeout)
     try:
         s.connect(path)
+    except socket.timeout:
+        s.close()
+        raise NotAnswering(layout, "connect", timeout or 0) from None
     except (FileNotFoundError, ConnectionRefusedError) as e:
         s.close()
         raise _not_running(layout, e.strerror or str(e)) from None
@@ -151,8 +166,7 @@ class Client:
             try:
                 line = _recv_line(s, bytearray())
             except socket.timeout:
-                raise StackError(f"the supervisor did not answer {op!r} within {t:g} s; "
-                                 f"see {self.layout.logs / 'supervisor.log'}") from None
+                raise NotAnswering(self.layout, op, t) from None
             except OSError as e:
                 raise StackError(f"lost the supervisor during {op!r}: {e}") from None
         finally:
@@ -178,8 +192,8 @@ class Client:
         """Re-read panes.json and secrets.yaml; returns {added, updated, removed, panes}."""
         return self.call("reload")
 
-    def status(self, rss: bool = True) -> list[dict]:
-        return self.call("status", {"rss": rss})
+    def status(self, rss: bool = True) -> list[PaneStatus]:
+        return [PaneStatus.from_dict(d) for d in self.call("status", {"rss": rss})]
 
     def start(self, names: list[str] | str) -> list[dict]:
         return self.call("start", {"names": _names(names)}, None)

@@ -223,8 +223,11 @@ def print_summary(s: dict) -> None:
 
 # ------------------------------------------------------------------ panes
 
-def _client(args, start: bool = False):
-    from .client import Client, ensure_daemon
+STATUS_TIMEOUT = 4.0    # a supervisor that answers does so in milliseconds
+
+
+def _client(args, start: bool = False, timeout: float | None = None):
+    from .client import DEFAULT_TIMEOUT, Client, ensure_daemon
     layout = Layout(resolve_dest(args))
     # A supervisor that still answers is reason enough: a half-removed DEST
     # must not leave its services unreachable.
@@ -232,7 +235,7 @@ def _client(args, start: bool = False):
         raise UserError(Problem(f"no stack installed in {layout.dest}", key="dest",
                                 fix="run `stacktui install`, or pass --dest DIR"))
     check_owned(layout)
-    return layout, (ensure_daemon(layout) if start else Client(layout))
+    return layout, (ensure_daemon(layout) if start else Client(layout, timeout or DEFAULT_TIMEOUT))
 
 
 def _fmt_uptime(sec) -> str:
@@ -243,10 +246,17 @@ def _fmt_uptime(sec) -> str:
 
 
 def cmd_status(args) -> int:
-    layout, client = _client(args)
+    from .client import NotAnswering
+    layout, client = _client(args, timeout=STATUS_TIMEOUT)
     try:
         panes = client.status()
         mon = client.monitor() if hasattr(client, "monitor") else {}
+    except NotAnswering as e:
+        if args.json:
+            print(json.dumps({"supervisor": "not answering", "pid": e.pid, "panes": []}))
+        else:
+            print(str(e))
+        return 3
     except StackError:
         panes, mon = [], {}
         if args.json:
@@ -255,13 +265,17 @@ def cmd_status(args) -> int:
             print(f"the supervisor of {layout.dest} is not running: `stacktui up` brings the stack back")
         return 3
     if args.json:
-        print(json.dumps({"supervisor": "running", "panes": panes, "monitor": mon}, default=str))
+        print(json.dumps({"supervisor": "running", "panes": [p.to_dict() for p in panes],
+                          "monitor": mon}, default=str))
         return 0
-    print(f"{'NAME':16} {'STATE':10} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8} {'RSS':>8} {'PORT':>6}  CAUSE")
+    print(f"{'NAME':16} {'STATE':13} {'PID':>7} {'UPTIME':>8} {'RESTARTS':>8} {'RSS':>8} {'PORT':>6}  CAUSE")
     for p in panes:
-        rss = f"{(p.get('rss') or 0) / 2**20:.0f}M" if p.get("rss") else "-"
-        print(f"{p['name']:16} {p['state']:10} {p.get('pid') or '-':>7} {_fmt_uptime(p.get('uptime')):>8} "
-              f"{p.get('restarts', 0):>8} {rss:>8} {p.get('port') or '-':>6}  {p.get('cause') or ''}")
+        rss = f"{(p.rss or 0) / 2**20:.0f}M" if p.rss else "-"
+        cause = p.cause or ""
+        if p.not_answering_since:
+            cause = f"no answer since {time.strftime('%H:%M:%S', time.localtime(p.not_answering_since))}"
+        print(f"{p.name:16} {p.state:13} {p.pid or '-':>7} {_fmt_uptime(p.uptime):>8} "
+              f"{p.restarts:>8} {rss:>8} {p.port or '-':>6}  {cause}")
     for w in (mon or {}).get("warnings") or []:
         print(f"! {w if isinstance(w, str) else w.get('text', w)}")
     return 0

@@ -12,7 +12,6 @@ import asyncio
 import errno
 import logging
 import os
-import re
 import shlex
 import signal
 import time
@@ -26,6 +25,7 @@ import psutil
 
 from .fsutil import open_log
 from .masking import MASK, Masker
+from .panetypes import PaneSpec, PaneSpecError, PaneStatus, Ready, State
 from .paths import stack_cache
 
 log = logging.getLogger("stacktui.supervisor")
@@ -40,11 +40,9 @@ PARTIAL_MAX = 256 * 1024     # a newline-free flood is flushed anyway
 READ_CHUNK = 256 * 1024
 READS_PER_WAKEUP = 16        # bounded so one chatty pane cannot starve the others
 DIMENSIONS = (50, 200)       # rows, cols: wide enough that services do not wrap
-DEFAULT_STOP_TIMEOUT = 10.0
 LEFTOVER_GRACE = 2.0         # descendants left behind by a pane that died on its own
 MARK = "[stacktui]"
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+HEALTH_TIMEOUT = 2.0         # a probe of a running service; loopback answers in ms
 
 # Environment a pane inherits from the daemon. Everything else comes from the
 # spec: the daemon's own environment belongs to whoever started it (possibly
@@ -60,60 +58,11 @@ class PaneError(Exception):
     pass
 
 
-# --------------------------------------------------------------------- specs
-
-def normalise_spec(raw: Any, index: int = 0) -> dict:
-    """Check one entry of panes.json and fill defaults; raise PaneError naming
-    the entry, so the engine learns about a bad spec at reload, not at start."""
-    where = f"panes.json entry {index}"
-    if not isinstance(raw, dict):
-        raise PaneError(f"{where}: expected an object")
-    name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise PaneError(f"{where}: bad or missing name {name!r} (letters, digits, _ . @ -)")
-    where = f"pane {name}"
-    argv = raw.get("argv")
-    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        raise PaneError(f"{where}: argv must be a non-empty list of strings")
-    env = raw.get("env") or {}
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise PaneError(f"{where}: env must map strings to strings")
-    ready = raw.get("ready")
-    if ready is not None:
-        ok = isinstance(ready, dict) and (
-            ("tcp" in ready and isinstance(ready["tcp"], (list, tuple)) and len(ready["tcp"]) == 2)
-            or ("http" in ready and isinstance(ready["http"], str))
-            or ("unix" in ready and isinstance(ready["unix"], str)))
-        if not ok:
-            raise PaneError(f"{where}: ready must be {{\"tcp\": [host, port]}}, {{\"http\": URL}}, "
-                            f"{{\"unix\": socket path}} or null")
-    stop_signal = raw.get("stop_signal") or "SIGTERM"
+def parse_spec(raw: Any, index: int = 0) -> PaneSpec:
     try:
-        stop_signal = int(signal.Signals[stop_signal] if isinstance(stop_signal, str) else stop_signal)
-    except (KeyError, ValueError):
-        raise PaneError(f"{where}: unknown stop_signal {raw.get('stop_signal')!r}") from None
-    try:
-        stop_timeout = float(raw.get("stop_timeout") if raw.get("stop_timeout") is not None
-                             else DEFAULT_STOP_TIMEOUT)
-        order = int(raw.get("order") or 0)
-        port = int(raw["port"]) if raw.get("port") is not None else None
-    except (TypeError, ValueError) as e:
-        raise PaneError(f"{where}: {e}") from None
-    return {
-        "name": name,
-        "argv": list(argv),
-        "env": dict(env),
-        "cwd": raw.get("cwd") or None,
-        "group": raw.get("group") or name,
-        "infra": bool(raw.get("infra", False)),
-        "port": port,
-        "ready": ready,
-        "stop_timeout": max(0.0, stop_timeout),
-        # optional: for programs where SIGTERM means something else (reload)
-        "stop_signal": stop_signal,
-        "cgroup": raw.get("cgroup") or None,
-        "order": order,
-    }
+        return PaneSpec.from_dict(raw, index)
+    except PaneSpecError as e:
+        raise PaneError(str(e)) from None
 
 
 # ------------------------------------------------------------------- secrets
@@ -390,21 +339,21 @@ def signal_name(sig: int) -> str:
 
 # ------------------------------------------------------------------ probes
 
-async def probe_ready(ready: dict, timeout: float = 1.0) -> bool:
+async def probe_ready(ready: Ready, timeout: float = 1.0) -> bool:
     """tcp or unix: something accepts a connection (unix: daemons that
     listen on a socket file only, libvirtd). http: any answer below 500 (a
     401 from Keystone still means the service is up)."""
     try:
-        if "unix" in ready:
-            _, w = await asyncio.wait_for(asyncio.open_unix_connection(ready["unix"]), timeout)
+        if ready.unix:
+            _, w = await asyncio.wait_for(asyncio.open_unix_connection(ready.unix), timeout)
             w.close()
             return True
-        if "tcp" in ready:
-            host, port = ready["tcp"]
+        if ready.tcp:
+            host, port = ready.tcp
             _, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
             w.close()
             return True
-        url = urlsplit(ready["http"])
+        url = urlsplit(ready.http)
         ssl_ctx = None
         if url.scheme == "https":
             import ssl
@@ -430,20 +379,14 @@ async def probe_ready(ready: dict, timeout: float = 1.0) -> bool:
         return False
 
 
-def describe_ready(ready: dict | None) -> str:
-    if not ready:
-        return "no readiness check"
-    if "tcp" in ready:
-        return f"tcp {ready['tcp'][0]}:{ready['tcp'][1]}"
-    if "unix" in ready:
-        return f"unix {ready['unix']}"
-    return f"http {ready['http']}"
+def describe_ready(ready: Ready | None) -> str:
+    return str(ready) if ready else "no readiness check"
 
 
 # -------------------------------------------------------------------- pane
 
 class Pane:
-    def __init__(self, spec: dict, dest: Path, secrets: SecretFilter,
+    def __init__(self, spec: PaneSpec, dest: Path, secrets: SecretFilter,
                  oom: OomWatch | None = None, on_change: Callable[["Pane"], None] | None = None):
         self.spec = spec
         self.dest = Path(dest)
@@ -451,7 +394,7 @@ class Pane:
         self.oom = oom or OomWatch()
         self.on_change = on_change
         self.removed = False          # gone from panes.json, kept until stopped
-        self.state = "defined"
+        self.state = State.DEFINED
         self.pid: int | None = None
         self.started_at: float | None = None
         self.starts = 0
@@ -476,11 +419,15 @@ class Pane:
         self._memcg = None
         self._memcg_floor = 0
         self._cleanup_task: asyncio.Task | None = None
+        # Health after ready: a stopped (SIGSTOP) or hung service keeps its
+        # pid and its state; only its probe tells it no longer answers.
+        self.not_answering_since: float | None = None
+        self._probe_misses = 0
 
     # ---------------------------------------------------------- properties
     @property
     def name(self) -> str:
-        return self.spec["name"]
+        return self.spec.name
 
     @property
     def alive(self) -> bool:
@@ -494,13 +441,13 @@ class Pane:
         env["PYTHONUNBUFFERED"] = "1"
         # stevedore and friends cache under XDG_CACHE_HOME: keep it in DEST.
         env["XDG_CACHE_HOME"] = str(stack_cache(self.dest))
-        env.update(self.spec["env"])
+        env.update(self.spec.env)
         env[ENV_DEST] = str(self.dest)
         env[ENV_PANE] = self.name
         return env
 
     def _preexec(self) -> Callable[[], None] | None:
-        cgroup = self.spec.get("cgroup")
+        cgroup = self.spec.cgroup
         if not cgroup:
             return None
         targets = [os.path.join(cgroup, "cgroup.procs"), os.path.join(cgroup, "tasks")]
@@ -537,10 +484,12 @@ class Pane:
         self._exited = asyncio.Event()
         self._ready = asyncio.Event()
         self.exit_code = self.signal = None
+        self.not_answering_since = None
+        self._probe_misses = 0
         self.oom_killed = False
         self.cause = None
-        argv = self.spec["argv"]
-        cwd = self.spec["cwd"] or str(self.dest)
+        argv = list(self.spec.argv)
+        cwd = self.spec.cwd or str(self.dest)
         self._oom_floor = global_oom_count()
         try:
             child = pexpect.spawn(argv[0], argv[1:], env=self._env(), cwd=cwd,
@@ -548,7 +497,7 @@ class Pane:
                                   preexec_fn=self._preexec(), echo=False)
         except Exception as e:
             self.pid = None
-            self.state = "exited"
+            self.state = State.EXITED
             self.cause = f"failed to start: {e}"
             self._marker(self.cause)
             self._exited.set()
@@ -561,27 +510,49 @@ class Pane:
         self.started_at = time.time()
         os.set_blocking(self._fd, False)
         loop.add_reader(self._fd, self._on_readable)
-        if _memory_cgroup is not None and self.spec.get("cgroup"):
+        if _memory_cgroup is not None and self.spec.cgroup:
             try:
                 self._memcg = _memory_cgroup(self.pid)
                 self._memcg_floor = self._memcg.oom_kills() if self._memcg else 0
             except Exception:
                 self._memcg = None
-        self.state = "starting" if self.spec["ready"] else "running"
+        self.state = State.STARTING if self.spec.ready else State.RUNNING
         self._marker(f"started pid {self.pid}: " + shlex.join(argv).replace("\n", "\\n"))
-        if self.spec["ready"]:
+        if self.spec.ready:
             self._ready_task = asyncio.ensure_future(self._watch_ready())
         else:
             self._ready.set()
         self._changed()
 
+    async def check_health(self) -> None:
+        """Run the ready probe of a running pane once more; two misses in a
+        row mark it `not answering` (one may be a slow request), one answer
+        clears it."""
+        if self.state != State.RUNNING or not self.spec.ready or not self.alive:
+            return
+        ok = await probe_ready(self.spec.ready, timeout=HEALTH_TIMEOUT)
+        if not self.alive or self.state != State.RUNNING:
+            return
+        if ok:
+            if self.not_answering_since is not None:
+                self._marker("answers again")
+                self.not_answering_since = None
+                self._changed()
+            self._probe_misses = 0
+            return
+        self._probe_misses += 1
+        if self._probe_misses >= 2 and self.not_answering_since is None:
+            self.not_answering_since = time.time()
+            self._marker(f"not answering ({describe_ready(self.spec.ready)})")
+            self._changed()
+
     async def _watch_ready(self) -> None:
         delay = 0.1
         exited = self._exited
         while not exited.is_set():
-            if await probe_ready(self.spec["ready"]):
+            if await probe_ready(self.spec.ready):
                 if not exited.is_set():
-                    self.state = "running"
+                    self.state = State.RUNNING
                     self._ready.set()
                     self._changed()
                 return
@@ -728,12 +699,12 @@ class Pane:
         else:
             what = "exited (status unknown)"
         if self._stopping:
-            self.state = "stopped"
+            self.state = State.STOPPED
             clean = code == 0 or sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                                         self.spec.get("stop_signal"))
+                                         self.spec.stop_signal)
             self.cause = "stopped" if clean else f"stopped ({what})"
         else:
-            self.state = "exited" if sig is None else "killed"
+            self.state = State.EXITED if sig is None else State.KILLED
             self.cause = what
         self._marker(self.cause)
         self._close_pty()
@@ -790,10 +761,10 @@ class Pane:
             await self._cleanup_task
         if not self.alive:
             return
-        timeout = self.spec["stop_timeout"] if timeout is None else timeout
+        timeout = self.spec.stop_timeout if timeout is None else timeout
         self._stopping = True
         snapshot = tree(self.pid)
-        self._signal_group(self.spec.get("stop_signal", signal.SIGTERM), snapshot)
+        self._signal_group(self.spec.stop_signal, snapshot)
         try:
             await asyncio.wait_for(self._exited.wait(), timeout)
         except asyncio.TimeoutError:
@@ -812,7 +783,7 @@ class Pane:
         if pgid is None:
             return
         procs = {p.pid: p for p in snapshot if _alive(p)}
-        for pid in (scan_group(pgid) + cgroup_members(self.spec.get("cgroup"))
+        for pid in (scan_group(pgid) + cgroup_members(self.spec.cgroup)
                     + scan_marked(self.dest, self.name)):
             if pid not in procs and pid != os.getpid():
                 try:
@@ -849,7 +820,7 @@ class Pane:
         if self._exited.is_set():
             raise PaneError(self._failure(self.cause or "exited"))
         raise PaneError(self._failure(
-            f"not ready after {timeout:g} s ({describe_ready(self.spec['ready'])})"))
+            f"not ready after {timeout:g} s ({describe_ready(self.spec.ready)})"))
 
     def _failure(self, what: str) -> str:
         lines = [ln for ln in self.tail(21) if not ln.startswith(MARK)][-20:]
@@ -857,23 +828,18 @@ class Pane:
         return text + ("\n" + "\n".join("    " + ln for ln in lines) if lines else " (no output)")
 
     # --------------------------------------------------------------- status
-    def status(self, with_rss: bool = True, rss: int | None = None) -> dict:
+    def status(self, with_rss: bool = True, rss: int | None = None) -> PaneStatus:
         alive = self.alive
-        return {
-            "name": self.name,
-            "group": self.spec["group"],
-            "infra": self.spec["infra"],
-            "order": self.spec["order"],
-            "state": self.state,
-            "pid": self.pid if alive else None,
-            "started_at": self.started_at,
-            "uptime": (time.time() - self.started_at) if alive and self.started_at else None,
-            "restarts": max(0, self.starts - 1),
-            "rss": (rss if rss is not None else tree_rss(self.pid)) if alive and with_rss else None,
-            "port": self.spec["port"],
-            "exit_code": self.exit_code,
-            "signal": signal_name(self.signal) if self.signal else None,
-            "oom_killed": self.oom_killed,
-            "cause": self.cause,
-            "log": str(self.log.path),
-        }
+        state = self.state
+        if state == State.RUNNING and self.not_answering_since is not None:
+            state = State.NOT_ANSWERING
+        return PaneStatus(
+            name=self.name, group=self.spec.group, infra=self.spec.infra, order=self.spec.order,
+            state=state, pid=self.pid if alive else None, started_at=self.started_at,
+            uptime=(time.time() - self.started_at) if alive and self.started_at else None,
+            restarts=max(0, self.starts - 1),
+            rss=(rss if rss is not None else tree_rss(self.pid)) if alive and with_rss else None,
+            port=self.spec.port, exit_code=self.exit_code,
+            signal=signal_name(self.signal) if self.signal else None, oom_killed=self.oom_killed,
+            cause=self.cause, log=str(self.log.path),
+            not_answering_since=self.not_answering_since if alive else None)

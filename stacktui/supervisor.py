@@ -33,14 +33,16 @@ import psutil
 
 from .fsutil import atomic_write
 from .pane import (ENV_DEST, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
-                   normalise_spec, signal_procs, trees_rss, wait_gone)
+                   parse_spec, signal_procs, trees_rss, wait_gone)
 from .errors import UserError
 from .fsutil import open_log
+from .panetypes import PROTOCOL, PaneSpec
 from .paths import Layout, check_owned, private_dir
 
 log = logging.getLogger("stacktui.supervisor")
 
 HOUSEKEEPING = 1.0           # reap check and OOM counter sample
+HEALTH_EVERY = 3             # housekeeping rounds between two health probes of each pane
 FOLLOW_QUEUE_MAX = 2000      # batches a slow follower may lag before lines are dropped
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -86,6 +88,7 @@ class Supervisor:
         self._orphan_handle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task] = set()
         self._sid = os.getsid(0)
+        self._health_running = False
 
     # ------------------------------------------------------------ lifecycle
     def _acquire_lock(self) -> bool:
@@ -234,15 +237,15 @@ class Supervisor:
             raw = raw["panes"]
         if not isinstance(raw, list):
             raise OpError(f"{path}: expected a list of pane specs")
-        specs: dict[str, dict] = {}
+        specs: dict[str, PaneSpec] = {}
         for i, entry in enumerate(raw):
             try:
-                spec = normalise_spec(entry, i)
+                spec = parse_spec(entry, i)
             except PaneError as e:
                 raise OpError(f"{path}: {e}") from None
-            if spec["name"] in specs:
-                raise OpError(f"{path}: pane {spec['name']} defined twice")
-            specs[spec["name"]] = spec
+            if spec.name in specs:
+                raise OpError(f"{path}: pane {spec.name} defined twice")
+            specs[spec.name] = spec
         try:
             self.secrets = SecretFilter(load_secrets(self.layout.secrets_file))
         except Exception as e:
@@ -319,6 +322,18 @@ class Supervisor:
             n += 1
             if n % 2 == 0:
                 self.oom.sample()
+            if n % HEALTH_EVERY == 0 and not self._shutting_down:
+                self._spawn(self._check_health())
+
+    async def _check_health(self) -> None:
+        if self._health_running:
+            return      # the last round still waits on hung probes
+        self._health_running = True
+        try:
+            await asyncio.gather(*(p.check_health() for p in list(self.panes.values())),
+                                 return_exceptions=True)
+        finally:
+            self._health_running = False
 
     # -------------------------------------------------------------- monitor
     def _start_monitor(self) -> None:
@@ -350,26 +365,26 @@ class Supervisor:
         for n in names:
             if n == "all":
                 for p in self.panes.values():
-                    if stop_all and p.spec["infra"] and not infra:
+                    if stop_all and p.spec.infra and not infra:
                         continue
                     picked[p.name] = p
             elif n in self.panes:
                 picked[n] = self.panes[n]
             else:
-                group = [p for p in self.panes.values() if p.spec["group"] == n]
+                group = [p for p in self.panes.values() if p.spec.group == n]
                 if not group:
                     unknown.append(n)
                 for p in group:
                     picked[p.name] = p
         if unknown:
-            known = sorted(set(self.panes) | {p.spec["group"] for p in self.panes.values()})
+            known = sorted(set(self.panes) | {p.spec.group for p in self.panes.values()})
             raise OpError(f"unknown pane or group: {', '.join(map(str, unknown))} "
                           f"(known: {', '.join(known) or 'none; is panes.json written?'})")
         return list(picked.values())
 
     @staticmethod
     def _ordered(panes: list[Pane], reverse: bool = False) -> list[Pane]:
-        return sorted(panes, key=lambda p: (p.spec["order"], p.name), reverse=reverse)
+        return sorted(panes, key=lambda p: (p.spec.order, p.name), reverse=reverse)
 
     async def _start_panes(self, panes: list[Pane]) -> list[dict]:
         out, errors = [], []
@@ -390,7 +405,7 @@ class Supervisor:
         out = []
         levels: dict[int, list[Pane]] = {}
         for p in panes:
-            levels.setdefault(p.spec["order"], []).append(p)
+            levels.setdefault(p.spec.order, []).append(p)
         for order in sorted(levels, reverse=True):
             async def one(p: Pane) -> None:
                 async with p.lock:
@@ -403,14 +418,14 @@ class Supervisor:
     # ------------------------------------------------------------------ ops
     async def _op(self, op: str, req: dict) -> Any:
         if op == "ping":
-            return {"pid": os.getpid(), "dest": str(self.dest)}
+            return {"pid": os.getpid(), "dest": str(self.dest), "protocol": PROTOCOL}
         if op == "reload":
             return self._load()
         if op == "status":
             panes = self._ordered(list(self.panes.values()))
             with_rss = bool(req.get("rss", True))
             rss = trees_rss({p.name: p.pid for p in panes if p.alive}) if with_rss else {}
-            return [p.status(with_rss=with_rss, rss=rss.get(p.name)) for p in panes]
+            return [p.status(with_rss=with_rss, rss=rss.get(p.name)).to_dict() for p in panes]
         if self._shutting_down and op in ("start", "restart"):
             raise OpError("the supervisor is shutting down")
         if op == "start":

@@ -279,3 +279,58 @@ def test_attach_never_starts_a_stopped_stack_and_no_dest_opens_only_ones_own(sho
         assert not _supervisors(short_dest)
     finally:
         t.kill()
+
+
+# ------------------------------------------------------------- health
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    return pred()
+
+
+def test_a_stopped_service_shows_not_answering_and_a_stopped_supervisor_is_named(short_dest):
+    import signal
+    layout = Layout(short_dest)
+    port = _free_port()
+    write_panes(layout, [{"name": "web", "argv": [sys.executable, "-m", "http.server", "--bind",
+                                                  "127.0.0.1", str(port)],
+                          "ready": {"http": f"http://127.0.0.1:{port}/"}, "port": port}])
+    c = ensure_daemon(layout)
+    c.start(["web"])
+    c.wait_ready(["web"], timeout=20)
+    st = c.status()[0]
+    assert st.state == "running" and st.not_answering_since is None
+    os.killpg(st.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        hung = _wait(lambda: c.status()[0].state == "not answering", 20)
+        assert hung, c.status()
+        assert time.monotonic() - t0 < 15
+        r = cli("status", "--dest", short_dest)
+        assert "not answering" in r.stdout and "no answer since" in r.stdout
+    finally:
+        os.killpg(st.pid, signal.SIGCONT)
+    assert _wait(lambda: c.status()[0].state == "running", 15)
+    sup = json.loads(json.dumps(c.call("ping")))["pid"]
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = cli("status", "--dest", short_dest)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    assert r.returncode == 3, r
+    assert f"not answering (pid {sup})" in r.stdout
+    assert took < 8, took
