@@ -379,6 +379,65 @@ async def probe_ready(ready: Ready, timeout: float = 1.0) -> bool:
         return False
 
 
+def probe_port(ready: Ready | None) -> tuple[str, int] | None:
+    if ready is None or ready.unix:
+        return None
+    if ready.tcp:
+        return ready.tcp
+    url = urlsplit(ready.http)
+    return url.hostname or "127.0.0.1", url.port or (443 if url.scheme == "https" else 80)
+
+
+def port_holders(ready: Ready | None) -> list[tuple[int | None, int | None]]:
+    """(pid, uid) of every socket listening on the probe's TCP port; pid is
+    None for another user's socket when we are not root. One pass over
+    /proc: only when a pane becomes ready or fails, never on a timer."""
+    hp = probe_port(ready)
+    if hp is None:
+        return []
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return []
+    out = []
+    for c in conns:
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == hp[1]:
+            out.append((c.pid, _uid_of(c.pid)))
+    return sorted(set(out), key=lambda x: (x[0] or 0))
+
+
+def _uid_of(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def _marked(pid: int, dest: Path, name: str) -> bool:
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"{ENV_PANE}={name}".encode() in env and f"{ENV_DEST}={dest}".encode() in env
+
+
+def describe_holders(held: list[tuple[int | None, int | None]]) -> str:
+    out = []
+    for pid, _uid in held:
+        if pid is None:
+            out.append("a process of another user")
+            continue
+        try:
+            p = psutil.Process(pid)
+            cmd = " ".join(p.cmdline())[:80] or p.name()
+            out.append(f"pid {pid} ({cmd}, user {p.username()})")
+        except psutil.Error:
+            out.append(f"pid {pid}")
+    return ", ".join(dict.fromkeys(out)) or "another process"
+
+
 def describe_ready(ready: Ready | None) -> str:
     return str(ready) if ready else "no readiness check"
 
@@ -422,6 +481,7 @@ class Pane:
         # Health after ready: a stopped (SIGSTOP) or hung service keeps its
         # pid and its state; only its probe tells it no longer answers.
         self.not_answering_since: float | None = None
+        self._foreign_noted = False
         self._probe_misses = 0
 
     # ---------------------------------------------------------- properties
@@ -486,6 +546,7 @@ class Pane:
         self.exit_code = self.signal = None
         self.not_answering_since = None
         self._probe_misses = 0
+        self._foreign_noted = False
         self.oom_killed = False
         self.cause = None
         argv = list(self.spec.argv)
@@ -550,7 +611,8 @@ class Pane:
         delay = 0.1
         exited = self._exited
         while not exited.is_set():
-            if await probe_ready(self.spec.ready):
+            if await probe_ready(self.spec.ready) and self._answer_is_ours(
+                    await asyncio.get_running_loop().run_in_executor(None, port_holders, self.spec.ready)):
                 if not exited.is_set():
                     self.state = State.RUNNING
                     self._ready.set()
@@ -822,8 +884,28 @@ class Pane:
         raise PaneError(self._failure(
             f"not ready after {timeout:g} s ({describe_ready(self.spec.ready)})"))
 
+    def _answer_is_ours(self, held: list[tuple[int | None, int | None]]) -> bool:
+        """A probe that answers proves nothing when another process holds
+        the port (a leftover of an earlier run, another program): only a
+        listener in this pane's process tree makes the pane ready."""
+        if not held:
+            return True     # no listener seen (a namespace, an odd address): trust the probe
+        ours = {p.pid for p in tree(self.pid)} if self.pid else set()
+        if any(pid in ours or _marked(pid, self.dest, self.name) for pid, _ in held if pid):
+            return True
+        if not self._foreign_noted:
+            self._foreign_noted = True
+            self._marker(f"port {probe_port(self.spec.ready)[1]} answers, but from "
+                         f"{describe_holders(held)}, not from this pane")
+        return False
+
     def _failure(self, what: str) -> str:
         lines = [ln for ln in self.tail(21) if not ln.startswith(MARK)][-20:]
+        held = port_holders(self.spec.ready) if self.spec.ready else []
+        ours = {p.pid for p in tree(self.pid)} if self.alive and self.pid else set()
+        foreign = [(pid, uid) for pid, uid in held if pid not in ours]
+        if foreign:
+            what += f"; port {probe_port(self.spec.ready)[1]} is held by {describe_holders(foreign)}"
         text = f"{self.name}: {what}; last lines of {self.log.path}:"
         return text + ("\n" + "\n".join("    " + ln for ln in lines) if lines else " (no output)")
 

@@ -334,3 +334,40 @@ def test_a_stopped_service_shows_not_answering_and_a_stopped_supervisor_is_named
     assert r.returncode == 3, r
     assert f"not answering (pid {sup})" in r.stdout
     assert took < 8, took
+
+
+# ------------------------------------------------- a port someone else holds
+
+def test_a_pane_is_not_ready_on_a_port_another_process_answers(short_dest):
+    layout = Layout(short_dest)
+    port = _free_port()
+    squatter = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"]
+                                     ).returncode == 0, 10)
+        # Like a service that cannot bind: it starts, tries, and exits 3.
+        script = (f"import socket, sys, time; time.sleep(1.5); s = socket.socket(); "
+                  f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  f"try:\n    s.bind(('127.0.0.1', {port}))\n"
+                  f"except OSError as e:\n    print('bind failed:', e); sys.exit(3)\n")
+        write_panes(layout, [
+            {"name": "svc", "argv": [sys.executable, "-c", script], "port": port,
+             "ready": {"http": f"http://127.0.0.1:{port}/"}},
+            {"name": "idle", "argv": ["sleep", "60"], "ready": {"tcp": ["127.0.0.1", port]}}])
+        c = ensure_daemon(layout)
+        c.start(["svc", "idle"])
+        with pytest.raises(StackError) as e:
+            c.wait_ready(["svc"], timeout=20)
+        msg = str(e.value)
+        assert "svc: exited with code 3" in msg, msg
+        assert f"port {port} is held by pid {squatter.pid}" in msg and "http.server" in msg
+        assert "bind failed" in msg
+        # Alive but never listening: not ready, and the wait says who answers instead.
+        with pytest.raises(StackError) as e:
+            c.wait_ready(["idle"], timeout=3)
+        assert "not ready after 3 s" in str(e.value) and f"pid {squatter.pid}" in str(e.value)
+        assert {p.name: p.state for p in c.status()}["idle"] == "starting"
+    finally:
+        squatter.kill()
+        squatter.wait()
