@@ -318,7 +318,7 @@ def ensure_daemon(layout: Layout, timeout: float = START_TIMEOUT) -> Client:
     """A Client for a running daemon, starting one when none answers."""
     client = Client(layout)
     if client.ping():
-        return client
+        return _same_protocol(client)
     state = _socket_state(layout)
     if state == "stale" and daemon_pid(layout) is None:
         # Left by a daemon killed with -9 or by a reboot: nobody listens.
@@ -343,7 +343,7 @@ def ensure_daemon(layout: Layout, timeout: float = START_TIMEOUT) -> Client:
     while time.monotonic() < deadline:
         if client.ping():
             client._proc = proc
-            return client
+            return _same_protocol(client)
         if proc is not None and proc.poll() is not None:
             # Code 0: another command's daemon won the start race; keep
             # waiting for it to answer. Anything else is a crash.
@@ -354,6 +354,18 @@ def ensure_daemon(layout: Layout, timeout: float = START_TIMEOUT) -> Client:
         time.sleep(0.05)
     raise StackError(f"the supervisor did not answer within {timeout:g} s; see {log_path}:\n"
                      f"{_log_tail(log_path)}")
+
+
+def _same_protocol(client: Client) -> Client:
+    """A supervisor started by an older stacktui keeps running across an
+    upgrade; say so plainly instead of misreading its answers."""
+    info = client.call("ping", None, 5.0) or {}
+    theirs = info.get("protocol", 1)
+    if theirs != PROTOCOL:
+        raise StackError(f"the supervisor of {client.layout.dest} (pid {info.get('pid')}) speaks "
+                         f"protocol {theirs}, this stacktui {PROTOCOL}: restart it with "
+                         f"`stacktui unstack --all --dest {client.layout.dest}` then `stacktui up`")
+    return client
 
 
 def _daemon_env() -> dict[str, str]:

@@ -379,6 +379,19 @@ async def probe_ready(ready: Ready, timeout: float = 1.0) -> bool:
         return False
 
 
+PANE_OOM_ABOVE = 300
+
+
+def pane_oom_score_adj() -> int:
+    """A pane's oom_score_adj: 0 when the supervisor runs well below that,
+    else the supervisor's own plus PANE_OOM_ABOVE."""
+    try:
+        mine = int(Path("/proc/self/oom_score_adj").read_text())
+    except (OSError, ValueError):
+        return 0
+    return max(0, min(1000, mine + PANE_OOM_ABOVE)) if mine > -PANE_OOM_ABOVE else 0
+
+
 def probe_port(ready: Ready | None) -> tuple[str, int] | None:
     if ready is None or ready.unix:
         return None
@@ -506,15 +519,27 @@ class Pane:
         env[ENV_PANE] = self.name
         return env
 
-    def _preexec(self) -> Callable[[], None] | None:
+    def _preexec(self) -> Callable[[], None]:
         cgroup = self.spec.cgroup
-        if not cgroup:
-            return None
-        targets = [os.path.join(cgroup, "cgroup.procs"), os.path.join(cgroup, "tasks")]
+        targets = [os.path.join(cgroup, "cgroup.procs"), os.path.join(cgroup, "tasks")] if cgroup else []
+        oom_adj = str(pane_oom_score_adj()).encode()
 
         def join_cgroup() -> None:
             # Runs between fork and exec: raw syscalls only, no Python-level
             # locks that another thread of the daemon might have held.
+            # The OOM killer must take a service before the supervisor: a
+            # pane sits PANE_OOM_ABOVE above it (the supervisor's -800 is not
+            # inherited; where it could not lower itself, panes go up).
+            try:
+                fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                try:
+                    os.write(fd, oom_adj)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+            if not targets:
+                return
             data = str(os.getpid()).encode()
             last = None
             for t in targets:

@@ -6,10 +6,13 @@ and the CLI and the TUI attach to it over a Unix socket only its owner can
 use. ``python -m stacktui.supervisor --dest DEST`` runs it in the
 foreground; ``stacktui.client.ensure_daemon`` starts it detached.
 
-Protocol: one JSON object per line each way. A request is
-``{"op": NAME, ...}``; the answer ``{"ok": true, "result": ...}`` or
-``{"ok": false, "error": TEXT}``. ``follow`` answers with a stream of
-``{"lines": [...]}`` objects until the client hangs up.
+Protocol (version ``panetypes.PROTOCOL``, answered by ``ping``): one JSON
+object per line each way. A request is ``{"op": NAME, ...}``; the answer
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": TEXT, "code":
+CODE}``. ``follow`` answers with a stream of ``{"lines": [...]}`` objects
+(``{"skipped": N}`` when a slow reader lost N lines) until the client hangs
+up. Every malformed request gets an error answer; a connection idle for
+IDLE_TIMEOUT is closed; at most MAX_CONNECTIONS are served at once.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import signal
 import socket
 import struct
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from .fsutil import atomic_write
-from .pane import (ENV_DEST, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
+from .pane import (ENV_DEST, MARK, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
                    parse_spec, signal_procs, trees_rss, wait_gone)
 from .errors import UserError
 from .fsutil import open_log
@@ -43,7 +47,11 @@ log = logging.getLogger("stacktui.supervisor")
 
 HOUSEKEEPING = 1.0           # reap check and OOM counter sample
 HEALTH_EVERY = 3             # housekeeping rounds between two health probes of each pane
-FOLLOW_QUEUE_MAX = 2000      # batches a slow follower may lag before lines are dropped
+FOLLOW_BYTES_MAX = 2 << 20   # output a slow follower may lag behind before lines are skipped
+FOLLOW_SEND_MAX = 256 << 10  # one message to a follower: what piled up, coalesced up to this
+IDLE_TIMEOUT = 60.0          # a connection that sends no request for this long is closed
+MAX_CONNECTIONS = 64         # followers and requests together; more are refused at once
+REQUEST_MAX = 1 << 20
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -60,6 +68,21 @@ def _peer_uid(sock: socket.socket) -> int | None:
     return uid
 
 
+SUPERVISOR_OOM_SCORE_ADJ = -800
+
+
+def _shield_from_oom() -> None:
+    # Every pane dies with the supervisor (their PTYs close), so under
+    # memory pressure the kernel must take a service, not us. Lowering the
+    # score needs CAP_SYS_RESOURCE (and some sandboxes refuse it even to
+    # root); then the panes raise theirs instead (see pane.oom_score_adj).
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(SUPERVISOR_OOM_SCORE_ADJ))
+    except OSError as e:
+        log.info("cannot lower the supervisor's oom_score_adj (%s); panes raise theirs", e)
+
+
 def _become_subreaper() -> None:
     # Descendants orphaned by a pane (a daemonizing service, a uwsgi worker
     # whose master died) are re-parented to us instead of init, so we can
@@ -72,8 +95,12 @@ def _become_subreaper() -> None:
 
 
 class Supervisor:
-    def __init__(self, layout: Layout):
+    def __init__(self, layout: Layout, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS):
         self.layout = layout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._connections = 0
         self.dest = layout.dest
         self.panes: dict[str, Pane] = {}
         self.secrets = SecretFilter()
@@ -127,6 +154,7 @@ class Supervisor:
                 return 0
             sock_path.unlink()          # stale: left by a daemon killed with -9
         _become_subreaper()
+        _shield_from_oom()
         atomic_write(self.layout.run / "supervisor.pid", f"{os.getpid()}\n", mode=0o644)
         log.info("supervisor %d starting for %s", os.getpid(), self.dest)
         await self._kill_survivors()
@@ -144,7 +172,7 @@ class Supervisor:
         old = os.umask(0o177)           # the socket is 0600 from its first instant
         try:
             self._server = await asyncio.start_unix_server(self._handle, path=str(sock_path),
-                                                           limit=1 << 20)
+                                                           limit=REQUEST_MAX)
         finally:
             os.umask(old)
         os.chmod(sock_path, 0o600)
@@ -418,7 +446,8 @@ class Supervisor:
     # ------------------------------------------------------------------ ops
     async def _op(self, op: str, req: dict) -> Any:
         if op == "ping":
-            return {"pid": os.getpid(), "dest": str(self.dest), "protocol": PROTOCOL}
+            return {"pid": os.getpid(), "dest": str(self.dest), "protocol": PROTOCOL,
+                    "idle_timeout": self.idle_timeout, "max_connections": self.max_connections}
         if op == "reload":
             return self._load()
         if op == "status":
@@ -476,50 +505,74 @@ class Supervisor:
         uid = _peer_uid(sock) if sock is not None else None
         if uid is None or uid not in (os.getuid(), 0):
             log.warning("refused a connection from uid %s", uid)
-            await self._send(writer, {"ok": False, "error": "permission denied"})
+            await self._error(writer, "permission denied", "refused")
             writer.close()
             return
+        if self._connections >= self.max_connections:
+            await self._error(writer, f"busy: {self._connections} connections already", "busy")
+            writer.close()
+            return
+        self._connections += 1
         try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    await self._send(writer, {"ok": False, "error": "request too long"})
-                    break
-                if not line:
-                    break
-                try:
-                    req = json.loads(line)
-                    if not isinstance(req, dict):
-                        raise ValueError("not an object")
-                except ValueError as e:
-                    await self._send(writer, {"ok": False, "error": f"bad request: {e}"})
-                    continue
-                op = req.get("op")
-                if op == "follow":
-                    await self._follow(req, reader, writer)
-                    break
-                if op == "shutdown":
-                    await self._shutdown(stop_panes=bool(req.get("stop_panes", True)), finish=False)
-                    try:
-                        await self._send(writer, {"ok": True, "result": {"pid": os.getpid()}})
-                    finally:
-                        # Only now: the answer must reach the client before we exit.
-                        self._done.set()
-                    break
-                try:
-                    result = await self._op(op, req)
-                    resp = {"ok": True, "result": result}
-                except (OpError, PaneError) as e:
-                    resp = {"ok": False, "error": str(e)}
-                except Exception as e:
-                    log.exception("op %s failed", op)
-                    resp = {"ok": False, "error": f"internal error in {op}: {e!r} (see supervisor.log)"}
-                await self._send(writer, resp)
+            await self._serve(reader, writer)
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
+            self._connections -= 1
             writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                line = await asyncio.wait_for(reader.readline(), self.idle_timeout)
+            except asyncio.TimeoutError:
+                await self._error(writer, f"idle for {self.idle_timeout:g} s; closing", "idle")
+                return
+            except (ValueError, asyncio.LimitOverrunError):
+                await self._error(writer, f"request longer than {REQUEST_MAX} bytes", "bad_request")
+                return
+            if not line:
+                return
+            try:
+                req = json.loads(line)
+                if not isinstance(req, dict) or not isinstance(req.get("op"), str):
+                    raise ValueError('expected an object with "op": NAME')
+            except (ValueError, RecursionError) as e:
+                # RecursionError: deeply nested JSON, which json.loads
+                # cannot parse; an answer, not a dropped connection.
+                why = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+                await self._error(writer, f"bad request: {why}", "bad_request")
+                continue
+            op = req["op"]
+            if op == "follow":
+                await self._follow(req, reader, writer)
+                return
+            if op == "shutdown":
+                await self._shutdown(stop_panes=bool(req.get("stop_panes", True)), finish=False)
+                try:
+                    await self._send(writer, {"ok": True, "result": {"pid": os.getpid()}})
+                finally:
+                    # Only now: the answer must reach the client before we exit.
+                    self._done.set()
+                return
+            try:
+                result = await self._op(op, req)
+                resp = {"ok": True, "result": result}
+            except (OpError, PaneError) as e:
+                resp = {"ok": False, "error": str(e), "code": "failed"}
+            except (TypeError, ValueError) as e:
+                resp = {"ok": False, "error": f"bad request: {op}: {e}", "code": "bad_request"}
+            except Exception as e:
+                log.exception("op %s failed", op)
+                resp = {"ok": False, "error": f"internal error in {op}: {e!r} (see supervisor.log)",
+                        "code": "internal"}
+            await self._send(writer, resp)
+
+    async def _error(self, writer: asyncio.StreamWriter, text: str, code: str) -> None:
+        try:
+            await self._send(writer, {"ok": False, "error": text, "code": code})
+        except (ConnectionError, BrokenPipeError):
+            pass
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, obj: dict) -> None:
@@ -529,38 +582,58 @@ class Supervisor:
     async def _follow(self, req: dict, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             pane = self._pane(req.get("name"))
+            first = int(req.get("lines", 100))
         except OpError as e:
-            await self._send(writer, {"ok": False, "error": str(e)})
+            await self._error(writer, str(e), "failed")
             return
-        queue: asyncio.Queue[list[str]] = asyncio.Queue()
-        dropped = 0
+        except (TypeError, ValueError) as e:
+            await self._error(writer, f"bad request: follow: {e}", "bad_request")
+            return
+        # Bounded by bytes, not batches: one batch of a flood can be 256 KB,
+        # and a reader that never reads (`logs -f | less` left open) must
+        # not grow the supervisor. What does not fit is skipped, and the
+        # reader is told how much.
+        queue: deque[list[str]] = deque()
+        queued = 0
+        skipped = 0
+        wake = asyncio.Event()
 
         def push(lines: list[str]) -> None:
-            nonlocal dropped
-            if queue.qsize() >= FOLLOW_QUEUE_MAX:
-                dropped += len(lines)
+            nonlocal queued, skipped
+            size = sum(len(ln) + 1 for ln in lines)
+            if queued + size > FOLLOW_BYTES_MAX:
+                skipped += len(lines)
             else:
-                queue.put_nowait(lines)
+                queue.append(lines)
+                queued += size
+            wake.set()
 
         await self._send(writer, {"ok": True, "result": {"name": pane.name}})
-        await self._send(writer, {"lines": pane.tail(int(req.get("lines", 100)))})
+        await self._send(writer, {"lines": pane.tail(first)})
         pane.followers.add(push)
         hangup = asyncio.ensure_future(reader.read(1))   # EOF: the client went away
         try:
             while not hangup.done() and not self._done.is_set():
-                get = asyncio.ensure_future(queue.get())
-                await asyncio.wait({get, hangup}, return_when=asyncio.FIRST_COMPLETED)
-                if not get.done():
-                    get.cancel()
-                    break
-                batch = get.result()
-                # Coalesce what piled up so a flood costs few writes.
-                while not queue.empty() and len(batch) < 5000:
-                    batch = batch + queue.get_nowait()
-                if dropped:
-                    batch = [f"[stacktui] … {dropped} lines dropped (follower too slow) …"] + batch
-                    dropped = 0
-                await self._send(writer, {"lines": batch})
+                if not queue and not skipped:
+                    wake.clear()
+                    waiter = asyncio.ensure_future(wake.wait())
+                    await asyncio.wait({waiter, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    continue
+                batch: list[str] = []
+                size = 0
+                while queue and size < FOLLOW_SEND_MAX:
+                    lines = queue.popleft()
+                    n = sum(len(ln) + 1 for ln in lines)
+                    queued -= n
+                    size += n
+                    batch.extend(lines)
+                msg: dict = {"lines": batch}
+                if skipped:
+                    msg["skipped"] = skipped
+                    batch.insert(0, f"{MARK} … {skipped} lines skipped: this reader was too slow …")
+                    skipped = 0
+                await self._send(writer, msg)
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
@@ -592,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stacktui.supervisor",
                                  description="Run the stacktui pane supervisor in the foreground.")
     ap.add_argument("--dest", required=True, help="the stack's DEST folder")
+    ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, help=argparse.SUPPRESS)
+    ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     layout = Layout(Path(args.dest).resolve())
     try:
@@ -602,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(layout, foreground=True)
     try:
-        return asyncio.run(Supervisor(layout).run())
+        return asyncio.run(Supervisor(layout, args.idle_timeout, args.max_connections).run())
     except Exception:
         log.exception("supervisor crashed")
         raise

@@ -371,3 +371,116 @@ def test_a_pane_is_not_ready_on_a_port_another_process_answers(short_dest):
     finally:
         squatter.kill()
         squatter.wait()
+
+
+# ------------------------------------------------------- socket protocol
+
+import socket as _socket  # noqa: E402
+
+import psutil  # noqa: E402
+
+from stacktui.panetypes import PROTOCOL  # noqa: E402
+
+
+def _talk(path: Path, payload: bytes, timeout: float = 5.0) -> tuple[_socket.socket, bytes]:
+    s = _socket.socket(_socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(str(path))
+    if payload:
+        s.sendall(payload)
+    return s, _read_line(s)
+
+
+def _read_line(s) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+@pytest.fixture
+def own_supervisor(short_dest):
+    """A supervisor started by hand, with a short idle timeout and a small
+    connection cap, so the limits can be reached in a second or two."""
+    layout = Layout(short_dest)
+    write_panes(layout, [{"name": "p", "argv": ["sleep", "600"]}])
+    proc = subprocess.Popen([sys.executable, "-m", "stacktui.supervisor", "--dest", str(short_dest),
+                             "--idle-timeout", "2", "--max-connections", "3"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _wait(lambda: Client(layout).ping(), 10)
+    yield layout
+    Client(layout).shutdown()
+    proc.wait(10)
+
+
+def test_protocol_answers_every_malformed_request_and_bounds_connections(own_supervisor):
+    layout = own_supervisor
+    info = Client(layout).call("ping")
+    assert info["protocol"] == PROTOCOL == 2
+    s, answer = _talk(layout.socket, b"[" * 200000 + b"\n")
+    assert json.loads(answer) == {"ok": False, "error": "bad request: nested too deeply",
+                                  "code": "bad_request"}
+    for bad in (b"not json\n", b"[1,2]\n", b'{"op": 7}\n', b'{"op": "tail", "name": "p", "lines": "x"}\n',
+                b'{"op": "nope"}\n'):
+        s.sendall(bad)
+        msg = json.loads(_read_line(s))
+        assert msg["ok"] is False and msg["code"] in ("bad_request", "failed"), (bad, msg)
+    s.sendall(b'{"op": "ping"}\n')
+    assert json.loads(_read_line(s))["ok"] is True       # the connection survived all of that
+    s.close()
+    # Idle: closed with a word after 2 s.
+    t0 = time.monotonic()
+    s, answer = _talk(layout.socket, b"")
+    assert json.loads(answer)["code"] == "idle" and 1.5 < time.monotonic() - t0 < 5
+    assert s.recv(10) == b""
+    s.close()
+    # Cap: three idle connections are served, the fourth is told it is busy.
+    held = []
+    for _ in range(3):
+        c = _socket.socket(_socket.AF_UNIX)
+        c.connect(str(layout.socket))
+        held.append(c)
+    time.sleep(0.3)
+    s, answer = _talk(layout.socket, b"")
+    assert json.loads(answer)["code"] == "busy"
+    for c in held + [s]:
+        c.close()
+    time.sleep(0.3)
+    assert Client(layout).ping()
+    assert "Traceback" not in (layout.logs / "supervisor.log").read_text()
+
+
+def test_a_follower_that_never_reads_is_bounded_and_told_what_it_missed(short_dest):
+    layout = Layout(short_dest)
+    flood = "import sys\nline = 'x' * 120 + '\\n'\nwhile True:\n    sys.stdout.write(line * 200)\n"
+    write_panes(layout, [{"name": "flood", "argv": [sys.executable, "-c", flood]}])
+    c = ensure_daemon(layout)
+    sup = psutil.Process(c.call("ping")["pid"])
+    c.start(["flood"])
+    pane_pid = c.status()[0].pid
+    sup_adj = int(Path(f"/proc/{sup.pid}/oom_score_adj").read_text())
+    pane_adj = int(Path(f"/proc/{pane_pid}/oom_score_adj").read_text())
+    # -800 for the supervisor where the kernel lets it lower itself (not in
+    # every sandbox, root or not); the panes rank above it either way.
+    assert sup_adj in (-800, 0) and pane_adj >= 0 and pane_adj - sup_adj >= 300, (sup_adj, pane_adj)
+    time.sleep(1.0)
+    base = sup.memory_info().rss
+    s = _socket.socket(_socket.AF_UNIX)
+    s.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 4096)
+    s.connect(str(layout.socket))
+    s.sendall(b'{"op": "follow", "name": "flood", "lines": 1}\n')
+    peak = base
+    for _ in range(16):                       # 8 s of flood while the follower reads nothing
+        time.sleep(0.5)
+        peak = max(peak, sup.memory_info().rss)
+    s.settimeout(10)
+    got = b""
+    while b"\"skipped\": " not in got and len(got) < 50 << 20:
+        got += s.recv(1 << 20)
+    s.close()
+    c.stop(["flood"])
+    assert b"lines skipped: this reader was too slow" in got and b'"skipped":' in got
+    assert peak - base < 20 << 20, f"supervisor grew {(peak - base) >> 20} MB"
