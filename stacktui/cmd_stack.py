@@ -307,21 +307,23 @@ def cmd_control(args) -> int:
 def cmd_logs(args) -> int:
     layout = Layout(resolve_dest(args))
     from .client import Client
+    from .termtext import for_terminal
     client = Client(layout)
+    colour = sys.stdout.isatty()
     try:
         if args.follow:
             for line in client.follow(args.name, args.lines):
-                print(line, flush=True)
+                print(for_terminal(line, colour), flush=True)
         else:
             for line in client.tail(args.name, args.lines):
-                print(line)
+                print(for_terminal(line, colour))
         return 0
     except StackError:
         log = layout.logs / f"{args.name}.log"
         if not log.exists():
             raise UserError(Problem(f"no log for {args.name!r} in {layout.logs}", key="NAME")) from None
         lines = log.read_text(errors="replace").splitlines()[-args.lines:]
-        print("\n".join(lines))
+        print("\n".join(for_terminal(ln, colour) for ln in lines))
         return 0
 
 

@@ -484,3 +484,26 @@ def test_a_follower_that_never_reads_is_bounded_and_told_what_it_missed(short_de
     c.stop(["flood"])
     assert b"lines skipped: this reader was too slow" in got and b'"skipped":' in got
     assert peak - base < 20 << 20, f"supervisor grew {(peak - base) >> 20} MB"
+
+
+# ------------------------------------------------------ terminal escapes
+
+HOSTILE = ("GET /\x1b]0;pwned\x07\x1b[2J\x1b[H\x1bP+q544e\x1b\\\x9b31m\x1b[31mred\x1b[0m"
+           "\x07\x08\x1b[6n\x1b(0 HTTP/1.1")
+
+
+def test_logs_prints_no_terminal_escapes_from_a_request(short_dest):
+    from stacktui.termtext import for_terminal
+    layout = Layout(short_dest)
+    script = f"import sys; sys.stdout.write({HOSTILE!r} + '\\n'); sys.stdout.flush(); import time; time.sleep(60)"
+    write_panes(layout, [{"name": "web", "argv": [sys.executable, "-c", script]}])
+    c = ensure_daemon(layout)
+    c.start(["web"])
+    assert _wait(lambda: any("HTTP/1.1" in ln for ln in c.tail("web", 5)), 10)
+    for args in (("logs", "web", "--dest", short_dest), ("logs", "web", "-n", "5", "--dest", short_dest)):
+        out = cli(*args).stdout
+        line = next(ln for ln in out.splitlines() if ln.startswith("GET"))
+        assert line == "GET /31mred HTTP/1.1", repr(line)
+        assert not any(ch in out for ch in "\x1b\x07\x08\x9b")
+    # A terminal keeps colour (as the dashboard does), nothing else.
+    assert for_terminal(HOSTILE, colour=True) == "GET /31m\x1b[31mred\x1b[0m HTTP/1.1\x1b[0m"
