@@ -207,11 +207,12 @@ def panes(ctx) -> list[dict]:
         # ovn-controller 23.03 crashes (SIGSEGV) on a database without
         # system-id, which after_start sets once ovsdb-server is up: the pane
         # waits for it, then becomes ovn-controller. No --unixctl in this
-        # version: its control socket goes to OVN_RUNDIR.
-        wait = (f'until "$0" --db=unix:{ovs_db_sock(L)} --timeout=5 get Open_vSwitch . '
+        # version: its control socket goes to OVN_RUNDIR. DEST reaches the
+        # script only as an argument ($1), never inside its text.
+        wait = ('db=$1; shift; until "$0" --db="$db" --timeout=5 get Open_vSwitch . '
                 'external_ids:system-id >/dev/null 2>&1; do sleep 0.3; done; exec "$@"')
         specs.append(pane_spec(ctx, "ovn-controller", [
-            "/bin/sh", "-c", wait, _exe("ovs-vsctl"),
+            "/bin/sh", "-c", wait, _exe("ovs-vsctl"), f"unix:{ovs_db_sock(L)}",
             _exe("ovn-controller"), f"unix:{ovs_db_sock(L)}",
             f"--pidfile={nrun / 'ovn-controller.pid'}", *_log_opts()], env=e))
     return specs

@@ -268,6 +268,34 @@ def _read_yaml(path: Path) -> tuple[dict, _Marks]:
     return data, _Marks(text)
 
 
+def _refuse_control_characters(data: dict, bad) -> None:
+    """Every answer ends up in a config file, a shell-free command line or
+    a YAML file; a newline or carriage return in a section, option, region
+    or path would start a line of its own there (an injected
+    `[database] connection`). Keys and values alike must be printable:
+    str.isprintable() refuses C0/C1 controls, line and paragraph
+    separators and format characters (bidi overrides). Passwords are
+    checked where they are read."""
+    def walk(v, path: tuple) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if isinstance(k, str) and not k.isprintable():
+                    bad(path + (k,), f"the name {k!r} holds a control character or line separator",
+                        "use printable characters only")
+                    continue
+                walk(x, path + (k,))
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, path + (i,))
+        elif isinstance(v, str) and not v.isprintable():
+            bad(path, f"{v!r} holds a control character or line separator",
+                "use printable characters only")
+
+    for k, v in data.items():
+        if k != "passwords":
+            walk(v, (k,))
+
+
 def load(path: str | Path | None = None, *, dest: str | Path | None = None,
          overrides: dict | None = None) -> Answers:
     """Answers from ``path`` (and secrets.yaml beside it), or the defaults.
@@ -302,6 +330,8 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
             close = difflib.get_close_matches(str(k), KEYS, n=1)
             bad((k,), "unknown key",
                 f"did you mean `{close[0]}`?" if close else f"valid keys: {', '.join(KEYS)}")
+
+    _refuse_control_characters(data, bad)
 
     out = copy.deepcopy(DEFAULTS)
     for k, v in data.items():

@@ -507,3 +507,53 @@ def test_logs_prints_no_terminal_escapes_from_a_request(short_dest):
         assert not any(ch in out for ch in "\x1b\x07\x08\x9b")
     # A terminal keeps colour (as the dashboard does), nothing else.
     assert for_terminal(HOSTILE, colour=True) == "GET /31m\x1b[31mred\x1b[0m HTTP/1.1\x1b[0m"
+
+
+# -------------------------------------------------------------- injection
+
+@pytest.mark.parametrize("yaml_text, line, key", [
+    ('region: "Region\\rOne"\n', 1, "region"),
+    ('post_config:\n  nova:\n    "DEFAULT\\n[database]":\n      debug: "true"\n', 3, "post_config.nova"),
+    ('post_config:\n  nova:\n    DEFAULT:\n      "debug\\nconnection": x\n', 4, "post_config.nova.DEFAULT"),
+    ('post_config:\n  nova:\n    DEFAULT:\n      debug: "true\\r[database]\\rconnection = evil"\n', 4,
+     "post_config.nova.DEFAULT.debug"),
+    ('fixed_range: "10.0.0.0/22\\u2028x"\n', 1, "fixed_range"),
+])
+def test_control_characters_in_answers_are_refused_with_file_and_line(tmp_path, yaml_text, line, key):
+    from stacktui import answers as answers_mod
+    f = tmp_path / "stacktui.yaml"
+    f.write_text(yaml_text)
+    with pytest.raises(UserError) as e:
+        answers_mod.load(f)
+    text = str(e.value)
+    assert f"{f}:{line}" in text and key in text and "control character or line separator" in text, text
+    assert e.value.exit_code == 2
+    r = cli("install", "--answers", f, "--dest", tmp_path / "d", "--yes")
+    assert r.returncode == 2 and f"{f}:{line}" in r.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_ovn_controller_script_does_not_run_dest(tmp_path, monkeypatch):
+    """DEST with shell syntax in it reaches the ovn-controller pane's script
+    only as an argument. The OVS/OVN programs are not installed on every
+    test host, so stand-ins (that print their arguments) take their place."""
+    from stacktui.answers import Answers
+    from stacktui.phases import ovn
+    dest = tmp_path / "st $(touch PWNED) `touch PWNED2`"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("ovs-vsctl", "ovn-controller"):
+        (bindir / name).write_text("#!/bin/sh\necho \"$0\" \"$@\"\n")
+        (bindir / name).chmod(0o755)
+    monkeypatch.setattr(ovn, "_exe", lambda name: str(bindir / name))
+    a = Answers()
+    a.data.update(host_ip="127.0.0.1", dest=str(dest), enabled_services=["ovn-controller"])
+
+    class Ctx:
+        answers, layout = a, Layout(dest)
+
+    spec = next(s for s in ovn.panes(Ctx()) if s["name"] == "ovn-controller")
+    r = subprocess.run(spec["argv"], capture_output=True, text=True, cwd=tmp_path, timeout=20)
+    assert r.returncode == 0, r
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
+    assert f"unix:{dest}" in r.stdout and r.stdout.split()[0].endswith("ovn-controller")
