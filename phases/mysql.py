@@ -182,17 +182,33 @@ def databases(answers) -> dict[str, list[str]]:
     return out
 
 
-def setup_sql(password: str, dbs: dict[str, list[str]]) -> str:
+def root_hosts(answers) -> list[str]:
+    """Where root may log in with the database password from: this host's
+    own addresses, which is where every service and the CLI connect from
+    (MariaDB runs with --skip-name-resolve, so these are addresses). Not
+    '%': DevStack's root@'%' with GRANT takes the password from anywhere
+    that reaches HOST_IP."""
+    hosts = ["127.0.0.1", "::1", answers.data.get("host_ip") or "127.0.0.1"]
+    return sorted(set(h.strip("[]") for h in hosts))
+
+
+def setup_sql(password: str, dbs: dict[str, list[str]],
+              hosts: list[str] | tuple[str, ...] = ("127.0.0.1", "::1")) -> str:
     pw = sql_string(password)
+    roots = []
+    for h in hosts:
+        roots += [f"CREATE USER IF NOT EXISTS 'root'@{sql_string(h)} IDENTIFIED BY {pw};",
+                  f"ALTER USER 'root'@{sql_string(h)} IDENTIFIED BY {pw};",
+                  f"GRANT ALL PRIVILEGES ON *.* TO 'root'@{sql_string(h)} WITH GRANT OPTION;"]
     out = ["SET SESSION sql_mode = 'TRADITIONAL';",
            # Anonymous users would shadow 'svc'@'%' for local connections.
            "DELETE FROM mysql.global_priv WHERE User = '';",
            "FLUSH PRIVILEGES;",
            f"ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR "
            f"mysql_native_password USING PASSWORD({pw});",
-           f"CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY {pw};",
-           f"ALTER USER 'root'@'%' IDENTIFIED BY {pw};",
-           "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"]
+           *roots,
+           # Stacks made before root was limited had root@'%'.
+           "DROP USER IF EXISTS 'root'@'%';"]
     users = sorted({u for us in dbs.values() for u in us})
     for u in users:
         out += [f"CREATE USER IF NOT EXISTS {sql_string(u)}@'%' IDENTIFIED BY {pw};",
@@ -223,7 +239,8 @@ def accounts(ctx):
     """Root's password, then a database and a user per service; run again it
     changes nothing (or the passwords, when the answers changed them)."""
     dbs = databases(ctx.answers)
-    run_sql(ctx, setup_sql(ctx.answers.password("database"), dbs), "users and databases")
+    run_sql(ctx, setup_sql(ctx.answers.password("database"), dbs, root_hosts(ctx.answers)),
+            "users and databases")
     ctx.say(f"MariaDB: databases {', '.join(dbs) or '(none yet)'} ready on "
             f"{ctx.answers.bind_host}:{ctx.answers.port('mysql')}")
 

@@ -238,7 +238,13 @@ def accounts(ctx):
         if time.monotonic() > deadline:
             raise StackError(f"RabbitMQ does not accept {USER}'s password after the import")
         time.sleep(0.3)
-    ctx.say(f"RabbitMQ: {USER} logs in on {a.bind_host}:{node_port(a)} (node {node_name(a)})")
+    # A fresh node makes `guest` with the password everyone knows; loopback
+    # only, but every local user of the machine is on loopback.
+    rabbitmqctl(ctx, "delete_user", "guest", timeout=60, check=False)
+    if amqp_login(a.bind_host, node_port(a), "guest", "guest"):
+        raise StackError("RabbitMQ still accepts guest/guest after `rabbitmqctl delete_user guest`")
+    ctx.say(f"RabbitMQ: {USER} logs in on {a.bind_host}:{node_port(a)} (node {node_name(a)}); "
+            f"no guest")
 
 
 def amqp_login(host: str, port: int, user: str, password: str, timeout: float = 5) -> bool:

@@ -92,8 +92,12 @@ def mariadb(ctx, user: str, password: str, sql: str, db: str | None = None):
 def test_root_over_tcp_with_the_database_password(infra):
     r = mariadb(infra, "root", PASSWORDS["database"], "SELECT CURRENT_USER()")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "root@%"
+    assert r.stdout.strip() == "root@127.0.0.1"
     assert mariadb(infra, "root", PASSWORDS["database"].strip(), "SELECT 1").returncode != 0
+    # Root is limited to this host's addresses; no root@'%' with grant rights.
+    r = mariadb(infra, "root", PASSWORDS["database"],
+                "SELECT Host FROM mysql.user WHERE User = 'root' ORDER BY Host")
+    assert r.stdout.split() == ["127.0.0.1", "::1", "localhost"], r.stdout
 
 
 def test_service_user_and_database_idempotent(infra):
@@ -136,6 +140,7 @@ def test_mariadb_listens_on_loopback_only(infra):
 def test_rabbit_takes_the_exact_password(infra):
     a = infra.answers
     port = rabbit.node_port(a)
+    assert not rabbit.amqp_login("127.0.0.1", port, "guest", "guest")    # dropped
     assert rabbit.amqp_login("127.0.0.1", port, rabbit.USER, PASSWORDS["rabbit"])
     assert not rabbit.amqp_login("127.0.0.1", port, rabbit.USER, PASSWORDS["rabbit"].strip())
     assert not rabbit.amqp_login("127.0.0.1", port, rabbit.USER, "wrong")
