@@ -326,12 +326,28 @@ def ensure_volume_type(sess, url: str, name: str, backend_name_: str) -> bool:
     return True
 
 
-def wait_services_up(sess, url: str, binaries: list[str], timeout: float) -> list[dict]:
+def serving(ctx, timeout: float = 120) -> str | None:
+    """For `stacktui up`: cinder-volume has reported since its pane started
+    (after a reboot the old record stays `up` for a minute)."""
+    if not (_has(ctx, "c-api") and _has(ctx, "c-vol")):
+        return None
+    from stacktui.keystone_api import KeystoneAdmin
+    a = ctx.answers
+    ks = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region)
+    url = f"{ctx.endpoint('c-api')}/v3/{ks.s.get_project_id()}"
+    wait_services_up(ks.s, url, ["cinder-volume"], timeout,
+                     since=svckit.pane_started(ctx, "c-vol"))
+    return "cinder: cinder-volume reports up"
+
+
+def wait_services_up(sess, url: str, binaries: list[str], timeout: float,
+                     since: float = 0.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         r = sess.get(f"{url}/os-services", raise_exc=False)
         svcs = r.json().get("services", []) if r.status_code == 200 else []
-        up = {s["binary"] for s in svcs if s.get("state") == "up" and s.get("status") == "enabled"}
+        up = {s["binary"] for s in svcs if s.get("state") == "up" and s.get("status") == "enabled"
+              and svckit.reported_since(s, since)}
         if set(binaries) <= up:
             return svcs
         if time.monotonic() > deadline:

@@ -298,6 +298,46 @@ def after_start(ctx):
         host = wait_compute_provider(ks.s, ctx.endpoint("placement-api"), timeout=180)
         _manage(ctx, "cell_v2", "discover_hosts")
         ctx.say(f"nova: compute host {host} reported to placement and is mapped into cell1")
+        ctx.say(serving(ctx, ks.s))
+
+
+def serving(ctx, sess=None, timeout: float = 180) -> str | None:
+    """DevStack's wait_for_compute, stricter: nova-compute has reported to
+    the conductor since its pane started (a record still `up` from before a
+    reboot is not enough) and its hypervisor is listed and up. Until then a
+    new server goes to ERROR. Run by install and by `stacktui up`."""
+    if not (_has(ctx, "n-cpu") and _has(ctx, "n-api")):
+        return None
+    if sess is None:
+        from stacktui.keystone_api import KeystoneAdmin
+        a = ctx.answers
+        sess = KeystoneAdmin(ctx.endpoint("key") + "/v3", a.password("admin"), a.region).s
+    since = svckit.pane_started(ctx, "n-cpu")
+    url = ctx.endpoint("n-api") + "/v2.1"
+    host = compute_host()
+    deadline = time.monotonic() + timeout
+    why = "no answer from n-api"
+    while True:
+        r = sess.get(f"{url}/os-services", params={"binary": "nova-compute"}, raise_exc=False)
+        svcs = [s for s in (r.json().get("services", []) if r.status_code == 200 else [])
+                if s.get("host") == host]
+        if not svcs:
+            why = f"no nova-compute service on {host}"
+        elif not any(s.get("state") == "up" and s.get("status") == "enabled"
+                     and svckit.reported_since(s, since) for s in svcs):
+            why = f"nova-compute on {host} has not reported to the conductor since it started"
+        else:
+            r = sess.get(f"{url}/os-hypervisors/detail", raise_exc=False)
+            hyps = [h for h in (r.json().get("hypervisors", []) if r.status_code == 200 else [])
+                    if (h.get("service") or {}).get("host") == host and h.get("state") == "up"]
+            if hyps:
+                return (f"nova: nova-compute on {host} reports up; hypervisor "
+                        f"{hyps[0].get('hypervisor_hostname')} listed")
+            why = f"no hypervisor of {host} listed up"
+        if time.monotonic() > deadline:
+            raise StackError(f"nova cannot place servers yet: {why} within {timeout:g} s "
+                             "(see `stacktui logs n-cpu`, `stacktui logs n-cond`)")
+        time.sleep(1)
 
 
 def create_flavors(sess, url: str) -> int:

@@ -224,6 +224,19 @@ def vsctl(ctx, *args, timeout: int = 30, check: bool = True):
                     "--retry", *args], env=env(L), timeout=timeout + 10, check=check)
 
 
+def serving(ctx, timeout: int = 90) -> str | None:
+    """For `stacktui up`: the chassis row survives a reboot in the
+    southbound file, so its presence proves nothing; `--wait=hv sync`
+    returns only once every chassis's ovn-controller has caught up with the
+    northbound database, i.e. this one is connected and working."""
+    a, L = ctx.answers, ctx.layout
+    if not {"ovn-controller", "ovn-northd", "ovsdb-server"} <= set(a.services):
+        return None
+    ctx.run([_exe("ovn-nbctl"), f"--db=unix:{nb_sock(L)}", f"--timeout={timeout}", "--wait=hv",
+             "sync"], env=env(L), timeout=timeout + 10)
+    return f"OVN: chassis {system_id(L)} is connected and up to date"
+
+
 def sbctl(ctx, *args, timeout: int = 30, check: bool = True):
     L = ctx.layout
     return ctx.run([_exe("ovn-sbctl"), f"--db=unix:{sb_sock(L)}", f"--timeout={timeout}", *args],

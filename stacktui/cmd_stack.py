@@ -344,8 +344,28 @@ def cmd_up(args) -> int:
             client.start([p["name"]])
         client.wait_ready([p["name"]], timeout=180)
         print(f"{p['name']}: running", flush=True)
+    # Panes answering is not yet a cloud that serves: nova-compute must have
+    # reported to the conductor, cinder-volume to c-api, OVN's chassis
+    # caught up. Each module knows its own check.
+    _wait_serving(layout, ans)
     print(f"stack in {layout.dest} is up ({time.monotonic() - t0:.1f}s)")
     return 0
+
+
+def _wait_serving(layout: Layout, ans) -> None:
+    from .engine import Context, service_modules
+    from .masking import Masker
+    from .runner import Runner
+    runner = Runner(layout.logs / "up.log", Masker(ans.secret_values))
+    try:
+        ctx = Context(ans, layout, events.Bus(), runner)
+        for mod in service_modules(ans):
+            if hasattr(mod, "serving"):
+                said = mod.serving(ctx)
+                if said:
+                    print(said, flush=True)
+    finally:
+        runner.close()
 
 
 def cmd_unstack(args) -> int:

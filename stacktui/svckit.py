@@ -80,3 +80,29 @@ def cache(answers) -> dict:
         return {}
     servers = f"{answers.url_host()}:{answers.port('memcached')}"
     return {"enabled": True, "backend": "dogpile.cache.pymemcache", "memcache_servers": servers}
+
+
+def pane_started(ctx, name: str) -> float:
+    """When the supervisor last started pane ``name`` (epoch seconds; 0 if
+    never): a service's report older than that came from its previous life."""
+    for p in ctx.client.status(rss=False):
+        if p["name"] == name:
+            return p.get("started_at") or 0.0
+    return 0.0
+
+
+def reported_since(service: dict, since: float) -> bool:
+    """True when an os-services record (nova, cinder) was updated after
+    ``since``. Its `state: up` alone only means a report in the last
+    service_down_time (60 s): after a reboot that is the dead process's."""
+    from datetime import datetime, timezone
+    stamp = service.get("updated_at")
+    if not stamp:
+        return False
+    try:
+        t = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)     # nova and cinder store UTC
+    return t.timestamp() >= since

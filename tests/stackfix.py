@@ -207,6 +207,7 @@ def up_after_reboot(stack, services) -> float:
     t0 = time.monotonic()
     r = stacktui("--dest", dest, "up", timeout=600)
     seconds = time.monotonic() - t0
+    stack["up_output"] = r.stdout
     assert "is up" in r.stdout, r.stdout
     for name in services:
         assert f"{name}: running" in r.stdout, r.stdout
