@@ -2,9 +2,10 @@
 
 ``ensure_daemon(layout)`` is what install and ``up`` call: it returns a
 ``Client`` for a daemon that answers, starting one (detached, like the
-screen session it replaces) when none does. The CLI uses ``Client``; the
-Textual dashboard can use ``AsyncClient`` on its own event loop, or
-``Client.follow`` from a worker thread and ``Follower.close()`` to end it.
+screen session it replaces) when none does. The CLI and the dashboard use
+``Client`` (the dashboard from worker threads; ``Follower.close()`` ends a
+follow from any thread). Answers are typed: ``status`` gives
+``panetypes.PaneStatus``.
 
 Every request is one short-lived connection, so a ``Client`` can be shared
 between threads.
@@ -12,7 +13,6 @@ between threads.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import os
@@ -22,7 +22,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 from .errors import StackError
 from .fsutil import open_log
@@ -387,95 +387,4 @@ def _log_tail(path: Path, n: int = 15) -> str:
     return "\n".join("    " + ln for ln in lines) or "    (empty)"
 
 
-# ------------------------------------------------------------------- asyncio
-
-class AsyncClient:
-    """The same operations for code already on an asyncio loop (the Textual
-    dashboard): nothing here blocks the loop."""
-
-    def __init__(self, layout: Layout, timeout: float = DEFAULT_TIMEOUT):
-        self.layout = layout
-        self.timeout = timeout
-
-    async def _open(self):
-        try:
-            return await asyncio.open_unix_connection(str(self.layout.socket), limit=1 << 24)
-        except (FileNotFoundError, ConnectionRefusedError) as e:
-            raise _not_running(self.layout, e.strerror or str(e)) from None
-
-    async def call(self, op: str, args: dict | None = None,
-                   timeout: float | None | str = "default") -> Any:
-        t = self.timeout if timeout == "default" else timeout
-        r, w = await self._open()
-        try:
-            w.write(json.dumps({"op": op, **(args or {})}).encode() + b"\n")
-            await w.drain()
-            try:
-                line = await asyncio.wait_for(r.readline(), t)
-            except asyncio.TimeoutError:
-                raise StackError(f"the supervisor did not answer {op!r} within {t:g} s") from None
-        finally:
-            w.close()
-        if not line:
-            raise StackError(f"the supervisor closed the connection during {op!r}")
-        msg = json.loads(line)
-        if not msg.get("ok"):
-            raise StackError(msg.get("error") or f"{op} failed")
-        return msg.get("result")
-
-    async def ping(self) -> bool:
-        try:
-            await self.call("ping", None, 2.0)
-            return True
-        except (StackError, OSError):
-            return False
-
-    async def reload(self) -> dict:
-        return await self.call("reload")
-
-    async def status(self, rss: bool = True) -> list[dict]:
-        return await self.call("status", {"rss": rss})
-
-    async def start(self, names) -> list[dict]:
-        return await self.call("start", {"names": _names(names)}, None)
-
-    async def stop(self, names, infra: bool = False) -> list[dict]:
-        return await self.call("stop", {"names": _names(names), "infra": infra}, None)
-
-    async def restart(self, names, infra: bool = False) -> list[dict]:
-        return await self.call("restart", {"names": _names(names), "infra": infra}, None)
-
-    async def wait_ready(self, names, timeout: float = 60.0) -> list[str]:
-        return await self.call("wait_ready", {"names": _names(names), "timeout": timeout}, timeout + 15)
-
-    async def tail(self, name: str, lines: int = 100) -> list[str]:
-        return await self.call("tail", {"name": name, "lines": lines})
-
-    async def monitor(self) -> dict:
-        return await self.call("monitor")
-
-    async def follow(self, name: str, lines: int = 100) -> AsyncIterator[list[str]]:
-        """Batches of lines: the last ``lines`` first, then live output.
-        Cancel the consuming task (or break) to stop."""
-        r, w = await self._open()
-        try:
-            w.write(json.dumps({"op": "follow", "name": name, "lines": lines}).encode() + b"\n")
-            await w.drain()
-            head = await r.readline()
-            if not head:
-                raise StackError("the supervisor closed the connection during 'follow'")
-            msg = json.loads(head)
-            if not msg.get("ok"):
-                raise StackError(msg.get("error") or "follow failed")
-            while True:
-                line = await r.readline()
-                if not line:
-                    return
-                batch = json.loads(line).get("lines", [])
-                if batch:
-                    yield batch
-        finally:
-            w.close()
-
-
-__all__ = ["Client", "AsyncClient", "Follower", "ensure_daemon", "daemon_pid"]
+__all__ = ["Client", "Follower", "NotAnswering", "ensure_daemon", "daemon_pid"]

@@ -126,12 +126,17 @@ def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = No
     (``{"http": URL}``, ``{"tcp": [host, port]}``), ``infra`` keeps it up
     through ``unstack`` without ``--all``."""
     svc = catalog.SERVICES.get(name)
-    return {
+    spec = {
         "name": name, "argv": [str(a) for a in argv], "env": env or {},
         "cwd": str(cwd or ctx.layout.dest), "group": svc.group if svc else name,
         "infra": infra or bool(svc and svc.infra), "port": port, "ready": ready,
         "stop_timeout": stop_timeout, "cgroup": None, "order": 0,
     }
+    # The supervisor's own check (panetypes.PaneSpec), here: a bad spec
+    # fails its service's step, not a reload later.
+    from .panetypes import PaneSpec
+    PaneSpec.from_dict(spec)
+    return spec
 
 
 def default_inputs(a: Answers, module: str) -> dict:
