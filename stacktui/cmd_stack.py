@@ -340,7 +340,10 @@ def cmd_up(args) -> int:
     client.reload()
     panes = sorted(client.status(), key=lambda p: p.get("order", 0))
     for p in panes:
-        if p["state"] not in ("running", "starting"):
+        if p["state"] == "not answering":
+            print(f"{p['name']}: not answering; restarting it", flush=True)
+            client.restart([p["name"]], infra=True)
+        elif p["state"] not in ("running", "starting"):
             client.start([p["name"]])
         client.wait_ready([p["name"]], timeout=180)
         print(f"{p['name']}: running", flush=True)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 STATE_STYLE = {"running": "green", "starting": "yellow", "exited": "red", "killed": "bold red",
-               "stopped": "dim", "defined": "dim"}
+               "stopped": "dim", "defined": "dim", "not answering": "bold yellow"}
 # The pid is in the dashboard title; leaving it out keeps the list usable at 80 columns.
 COLUMNS = ("#", "pane", "state", "up", "rss", "rst")
 
@@ -94,5 +94,5 @@ class PaneList(DataTable):
     @staticmethod
     def cells(i: int, p: dict) -> tuple:
         return (str(i) if i < 10 else "", p["name"], state_text(p),
-                uptime(p.get("uptime")) if p.get("state") in ("running", "starting") else "",
+                uptime(p.get("uptime")) if p.get("state") in ("running", "starting", "not answering") else "",
                 rss(p.get("rss")), str(p.get("restarts") or 0))
