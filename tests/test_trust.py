@@ -483,6 +483,7 @@ def test_a_follower_that_never_reads_is_bounded_and_told_what_it_missed(short_de
     s.close()
     c.stop(["flood"])
     assert b"lines skipped: this reader was too slow" in got and b'"skipped":' in got
+    print(f"supervisor RSS {base / 2**20:.0f} MB -> peak {peak / 2**20:.0f} MB with a stalled follower")
     assert peak - base < 20 << 20, f"supervisor grew {(peak - base) >> 20} MB"
 
 
