@@ -558,3 +558,23 @@ def test_the_ovn_controller_script_does_not_run_dest(tmp_path, monkeypatch):
     assert r.returncode == 0, r
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "PWNED2").exists()
     assert f"unix:{dest}" in r.stdout and r.stdout.split()[0].endswith("ovn-controller")
+
+
+def test_up_restarts_a_service_that_does_not_answer(short_dest):
+    import signal
+    layout = _installed_look(short_dest)
+    port = _free_port()
+    write_panes(layout, [{"name": "web", "argv": [sys.executable, "-m", "http.server", "--bind",
+                                                  "127.0.0.1", str(port)],
+                          "ready": {"http": f"http://127.0.0.1:{port}/"}, "stop_timeout": 1}])
+    c = ensure_daemon(layout)
+    c.start(["web"])
+    c.wait_ready(["web"], timeout=20)
+    pid = c.status()[0].pid
+    os.killpg(pid, signal.SIGSTOP)
+    assert _wait(lambda: c.status()[0].state == "not answering", 20)
+    r = cli("up", "--dest", short_dest)
+    assert r.returncode == 0, r
+    assert "web: not answering; restarting it" in r.stdout and "is up" in r.stdout
+    st = c.status()[0]
+    assert st.state == "running" and st.pid != pid
