@@ -495,6 +495,7 @@ class Pane:
         # pid and its state; only its probe tells it no longer answers.
         self.not_answering_since: float | None = None
         self._foreign_noted = False
+        self._stopped_seen = False
         self._probe_misses = 0
 
     # ---------------------------------------------------------- properties
@@ -572,6 +573,7 @@ class Pane:
         self.not_answering_since = None
         self._probe_misses = 0
         self._foreign_noted = False
+        self._stopped_seen = False
         self.oom_killed = False
         self.cause = None
         argv = list(self.spec.argv)
@@ -610,26 +612,53 @@ class Pane:
             self._ready.set()
         self._changed()
 
+    def check_stopped(self) -> None:
+        """Every housekeeping round, for the price of one /proc read: a
+        leader stopped by a signal (kill -STOP of the group) answers
+        nothing, whatever a TCP connect to its port says."""
+        if self.state != State.RUNNING or not self.alive or self.pid is None:
+            return
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                data = f.read()
+            stopped = data[data.rfind(b")") + 2:][:1] in (b"T", b"t")
+        except OSError:
+            return
+        if stopped and self.not_answering_since is None:
+            self._not_answering("stopped by a signal (SIGSTOP)")
+        elif not stopped and self._stopped_seen:
+            self._answering_again()
+
     async def check_health(self) -> None:
         """Run the ready probe of a running pane once more; two misses in a
         row mark it `not answering` (one may be a slow request), one answer
-        clears it."""
+        clears it. Rare (see supervisor.HEALTH_EVERY): an HTTP probe is a
+        line in the service's own log."""
         if self.state != State.RUNNING or not self.spec.ready or not self.alive:
             return
         ok = await probe_ready(self.spec.ready, timeout=HEALTH_TIMEOUT)
         if not self.alive or self.state != State.RUNNING:
             return
         if ok:
-            if self.not_answering_since is not None:
-                self._marker("answers again")
-                self.not_answering_since = None
-                self._changed()
+            if not self._stopped_seen:
+                self._answering_again()
             self._probe_misses = 0
             return
         self._probe_misses += 1
         if self._probe_misses >= 2 and self.not_answering_since is None:
-            self.not_answering_since = time.time()
-            self._marker(f"not answering ({describe_ready(self.spec.ready)})")
+            self._not_answering(describe_ready(self.spec.ready))
+
+    def _not_answering(self, why: str) -> None:
+        self.not_answering_since = time.time()
+        self._stopped_seen = why.startswith("stopped")
+        self._marker(f"not answering ({why})")
+        self._changed()
+
+    def _answering_again(self) -> None:
+        if self.not_answering_since is not None:
+            self._marker("answers again")
+            self.not_answering_since = None
+            self._stopped_seen = False
             self._changed()
 
     async def _watch_ready(self) -> None:

@@ -46,7 +46,7 @@ from .paths import Layout, check_owned, private_dir
 log = logging.getLogger("stacktui.supervisor")
 
 HOUSEKEEPING = 1.0           # reap check and OOM counter sample
-HEALTH_EVERY = 3             # housekeeping rounds between two health probes of each pane
+HEALTH_EVERY = 30            # housekeeping rounds between two health probes of each pane
 FOLLOW_BYTES_MAX = 2 << 20   # output a slow follower may lag behind before lines are skipped
 FOLLOW_SEND_MAX = 256 << 10  # one message to a follower: what piled up, coalesced up to this
 IDLE_TIMEOUT = 60.0          # a connection that sends no request for this long is closed
@@ -96,8 +96,9 @@ def _become_subreaper() -> None:
 
 class Supervisor:
     def __init__(self, layout: Layout, idle_timeout: float = IDLE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, health_every: int = HEALTH_EVERY):
         self.layout = layout
+        self.health_every = max(1, health_every)
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self._connections = 0
@@ -350,7 +351,9 @@ class Supervisor:
             n += 1
             if n % 2 == 0:
                 self.oom.sample()
-            if n % HEALTH_EVERY == 0 and not self._shutting_down:
+            for p in list(self.panes.values()):
+                p.check_stopped()
+            if n % self.health_every == 0 and not self._shutting_down:
                 self._spawn(self._check_health())
 
     async def _check_health(self) -> None:
@@ -667,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dest", required=True, help="the stack's DEST folder")
     ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, help=argparse.SUPPRESS)
     ap.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help=argparse.SUPPRESS)
+    ap.add_argument("--health-every", type=int, default=HEALTH_EVERY, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     layout = Layout(Path(args.dest).resolve())
     try:
@@ -677,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _setup_logging(layout, foreground=True)
     try:
-        return asyncio.run(Supervisor(layout, args.idle_timeout, args.max_connections).run())
+        return asyncio.run(Supervisor(layout, args.idle_timeout, args.max_connections,
+                                      args.health_every).run())
     except Exception:
         log.exception("supervisor crashed")
         raise
