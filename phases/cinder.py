@@ -443,7 +443,8 @@ def tempest(a, found) -> dict:
 SPEC = ServiceSpec(
     "cinder", SERVICES, tempest=tempest, verify=checks.check_cinder,
     configure=configure, init=init, panes=panes, accounts=accounts,
-    after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
+    after_start=after_start, before_up=before_up, serving=serving, cleanup=cleanup,
+    inputs=inputs,
     ready_timeout=READY_TIMEOUT, packages=PACKAGES,
     databases={"cinder": ("cinder",)}, messaging=True,
     config_files=(ConfigFile("$CINDER_CONF", "cinder", None, "/etc/cinder/cinder.conf",

@@ -400,7 +400,7 @@ def tempest(a, found) -> dict:
 SPEC = ServiceSpec(
     "nova", SERVICES, tempest=tempest, verify=checks.check_nova,
     configure=configure, init=init, panes=panes, accounts=accounts,
-    after_start=after_start, cleanup=cleanup, inputs=inputs,
+    after_start=after_start, serving=serving, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,
     # nova-compute asks neutron about its instances' ports as it starts
     # (DevStack starts neutron before nova too).

@@ -288,7 +288,8 @@ def cleanup(ctx):
 
 SPEC = ServiceSpec(
     "ovn", SERVICES, configure=configure, init=init, panes=panes, after_start=after_start,
-    before_up=before_up, cleanup=cleanup, inputs=inputs, ready_timeout=READY_TIMEOUT,
+    before_up=before_up, serving=serving, cleanup=cleanup, inputs=inputs,
+    ready_timeout=READY_TIMEOUT,
     packages=PACKAGES,
     replaces={"q-agt": ("ovn-controller", "ovs-vswitchd", "ovsdb-server"),
               "q-l3": ("ovn-northd",), "q-dhcp": ("ovn-northd",)},

@@ -356,15 +356,15 @@ def cmd_up(args) -> int:
 
 
 def _wait_serving(layout: Layout, ans) -> None:
-    from .engine import Context, service_modules
+    from .engine import Context, service_specs
     from .masking import Masker
     from .runner import Runner
     runner = Runner(layout.logs / "up.log", Masker(ans.secret_values))
     try:
         ctx = Context(ans, layout, events.Bus(), runner)
-        for mod in service_modules(ans):
-            if hasattr(mod, "serving"):
-                said = mod.serving(ctx)
+        for spec in service_specs(ans):
+            if spec.serving:
+                said = spec.serving(ctx)
                 if said:
                     print(said, flush=True)
     finally:
