@@ -178,7 +178,7 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
         r = subprocess.run([*stacktui, "export-localconf", "--dest", dest, "-o", tmp_path / "out.conf"],
                            env=env, capture_output=True, text=True, timeout=60)
     finally:
-        subprocess.run([*stacktui, "clean", "--dest", dest], env=env, capture_output=True,
+        subprocess.run([*stacktui, "clean", "--yes", "--dest", dest], env=env, capture_output=True,
                        timeout=120)
     assert not (dest / "etc" / "echo").exists()
     with pytest.raises(OSError):
