@@ -893,7 +893,7 @@ def _blocks(st: _State, text: str) -> list[tuple[str, str, int, list[tuple[int, 
 def import_localconf(text: str | bytes, filename: str = "local.conf") -> tuple[dict, list[str]]:
     """Translate a local.conf (or bare localrc) into an answers dict (with a
     ``passwords`` mapping for secrets.yaml) and warnings "file:line: ...".
-
+    """
     st = _State(filename)
     if isinstance(text, bytes):
         text, st.warnings = decode(text, filename)
