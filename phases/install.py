@@ -101,6 +101,12 @@ def uv() -> str:
         raise StackError("uv not found: `pip install uv`") from None
 
 
+def uv_run(ctx, args, timeout=1800):
+    """uv with the user's pip index, mirror and CA (stacktui.pipconfig)."""
+    from stacktui import pipconfig
+    ctx.run([uv(), *args], env=pipconfig.uv_env(), timeout=timeout)
+
+
 def inputs(answers):
     skip = skipped(answers)
     return {"lock": hashlib.sha256(lock_path(answers).read_bytes()).hexdigest(),
@@ -132,22 +138,21 @@ def run(ctx):
     venv = ctx.layout.venv
     py = venv / "bin" / "python"
     if not py.exists():
-        ctx.run([uv(), "venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
+        uv_run(ctx, ["venv", "--seed", "-q", "--python", sys.executable, venv], timeout=600)
     ctx.progress(0.2, "installing the locked packages")
-    ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", requirements(ctx)],
-            timeout=1800)
+    uv_run(ctx, ["pip", "install", "--python", py, "--no-deps", "-r", requirements(ctx)])
     for lock in plugin_locks(ctx.answers):
         ctx.say(f"installing a plugin's locked packages ({lock})")
-        ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "-r", lock], timeout=1800)
+        uv_run(ctx, ["pip", "install", "--python", py, "--no-deps", "-r", lock])
     for project, spec in ctx.answers.sources.items():
         if spec.get("git"):
             ref = spec.get("branch") or "master"
             ctx.say(f"installing {project} from {spec['git']} ({ref})")
-            ctx.run([uv(), "pip", "install", "--python", py, "--no-deps", "--reinstall-package",
-                     project, f"git+{spec['git']}@{ref}"], timeout=1800)
+            uv_run(ctx, ["pip", "install", "--python", py, "--no-deps", "--reinstall-package",
+                         project, f"git+{spec['git']}@{ref}"])
         elif spec.get("version"):
-            ctx.run([uv(), "pip", "install", "--python", py, "--no-deps",
-                     f"{project}=={spec['version']}"], timeout=1800)
+            uv_run(ctx, ["pip", "install", "--python", py, "--no-deps",
+                         f"{project}=={spec['version']}"])
     ctx.progress(1.0)
 
 

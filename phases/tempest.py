@@ -42,15 +42,17 @@ def tempest_bin(layout) -> Path:
 
 
 def install(layout, run) -> None:
-    """The venv from the lock; ``run(argv)`` executes a command (the engine's
-    PTY runner during install, a plain one for `stacktui verify`)."""
+    """The venv from the lock; ``run(argv, env)`` executes a command (the
+    engine's PTY runner during install, a plain one for `stacktui verify`)."""
+    from stacktui import pipconfig
     from stacktui.phases.install import uv
     venv = tempest_conf.venv(layout)
     py = venv / "bin" / "python"
+    env = pipconfig.uv_env()
     if not py.exists():
-        run([uv(), "venv", "-q", "--python", sys.executable, venv])
+        run([uv(), "venv", "-q", "--python", sys.executable, venv], env)
     run([uv(), "pip", "install", "--python", py, "--no-deps", "--compile-bytecode", "-q",
-         "-r", lock_file()])
+         "-r", lock_file()], env)
     make_workspace(layout)
 
 
@@ -75,7 +77,7 @@ def configure(ctx):
 
 
 def init(ctx):
-    install(ctx.layout, lambda argv: ctx.run(argv, timeout=1800))
+    install(ctx.layout, lambda argv, env: ctx.run(argv, env=env, timeout=1800))
     if not tempest_bin(ctx.layout).exists():
         raise StackError(f"tempest is not in {tempest_conf.venv(ctx.layout)} after install")
 

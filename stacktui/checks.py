@@ -123,6 +123,7 @@ class Probe:
     stat: Callable[[str], os.stat_result] = os.stat
     python: tuple = tuple(sys.version_info[:3])
     user: Callable[[], str] = lambda: os.environ.get("USER") or str(os.geteuid())
+    environ: Callable[[], dict] = lambda: dict(os.environ)
 
 
 class _Host:
@@ -555,6 +556,22 @@ def check_python(ans, h: _Host) -> Check:
     return Check("python", OK, text, needed)
 
 
+def check_package_index(ans, h: _Host) -> list[Check]:
+    """Which index and CA uv will use: pip's settings carried over
+    (stacktui.pipconfig), so a mirror that works for pip works here."""
+    from . import pipconfig
+    from .errors import UserError
+    try:
+        s = pipconfig.uv_setup(h.p.environ(), root=h.root)
+    except UserError as e:
+        return [Check("package index", FAIL, str(e), "a pip configuration pip can read",
+                      "fix the file, or set PIP_CONFIG_FILE=/dev/null to ignore pip's files")]
+    st = WARN if s.notes else OK
+    return [Check("package index", st, s.index, "the index pip would use", "; ".join(s.notes)),
+            *(Check(name, OK, text, "as pip") for name, text in s.more.items()),
+            Check("CA bundle", OK, s.ca, "the CAs pip would trust")]
+
+
 # ---------------------------------------------------------------- running
 
 def run_checks(answers, *, root: str | Path = "/", probe: Probe | None = None) -> list[Check]:
@@ -562,7 +579,7 @@ def run_checks(answers, *, root: str | Path = "/", probe: Probe | None = None) -
     out: list[Check] = []
     for fn in (check_memory, check_swap, check_cpu, check_disk, check_host_ip, check_ipv6,
                check_hostname, check_ports, check_virt, check_openvswitch, check_device_mapper,
-               check_distro, check_privileges, check_dest, check_python):
+               check_distro, check_privileges, check_dest, check_python, check_package_index):
         try:
             r = fn(answers, h)
         except Exception as e:  # a check that crashes must not hide the others

@@ -90,8 +90,9 @@ def selection(which: str, exclude: str | None) -> list[str]:
     return sel
 
 
-def _run_plain(argv) -> None:
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
+def _run_plain(argv, env=None) -> None:
+    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})})
     if r.returncode != 0:
         raise StackError(f"{' '.join(map(str, argv[:3]))} failed: {(r.stderr or r.stdout)[-2000:]}")
 
