@@ -5,9 +5,12 @@ never share one) and mariadbd runs in the foreground in a pane as the user
 who owns DEST: a DEST below a 0700 folder (pytest's tmp, a home directory)
 would be out of reach for the `mysql` system user.
 
-Root is reached over the Unix socket by the unix_socket plugin (the OS user
-running stacktui), so no step needs a password on a command line or in a
-file to administer the server; the database password is what root and each
+The administrator is reached over the Unix socket by the unix_socket plugin:
+mariadb-install-db makes an all-powerful account named after the OS user
+running stacktui (--auth-root-socket-user), beside 'root'@'localhost' which
+only OS root may use; the client logs in as that account, so an ordinary
+user's stack is administered without sudo and no step needs a password on a
+command line or in a file. The database password is what root and each
 service's user use over TCP. SQL goes to the `mariadb` client on stdin.
 """
 
@@ -222,8 +225,11 @@ def setup_sql(password: str, dbs: dict[str, list[str]],
 
 
 def run_sql(ctx, sql: str, what: str) -> str:
-    """SQL as root over the socket, on stdin: nothing secret on a command line."""
-    argv = [_client_bin(), f"--defaults-file={_cnf(ctx.layout)}", "--protocol=socket", "-uroot",
+    """SQL as the administrator over the socket (the account named after
+    this OS user; 'root' only for root, ERROR 1698 for anyone else), on
+    stdin: nothing secret on a command line."""
+    argv = [_client_bin(), f"--defaults-file={_cnf(ctx.layout)}", "--protocol=socket",
+            f"--user={_user()}",
             "--batch", "--default-character-set=utf8mb4"]
     ctx.runner.note("$ " + " ".join(argv) + f"  < ({what})")
     r = subprocess.run(argv, input=sql.encode(), capture_output=True, timeout=120)

@@ -174,17 +174,8 @@ class Answers:
 # ---------------------------------------------------------------- defaults
 
 def default_dest() -> Path:
-    opt = Path("/opt/stack")
-    if _writable_or_creatable(opt):
-        return opt
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "stacktui" / "stack"
-
-
-def _writable_or_creatable(p: Path) -> bool:
-    while not p.exists():
-        p = p.parent
-    return os.access(p, os.W_OK | os.X_OK)
+    from .destdir import choose
+    return choose()[0]
 
 
 def rabbit_password_problem(password: str, services) -> str | None:

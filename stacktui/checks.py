@@ -110,6 +110,7 @@ class Probe:
     """The calls checks make; tests replace any of them."""
     euid: Callable[[], int] = os.geteuid
     sudo_ok: Callable[[], bool] = _sudo_ok
+    sudo_kind: Callable[[], str] = lambda: __import__("stacktui.destdir").destdir.sudo_kind()
     cpu_count: Callable[[], int] = _cpu_count
     disk_free: Callable[[str], int] = lambda p: (lambda s: s.f_bavail * s.f_frsize)(os.statvfs(p))
     kvm_api_version: Callable[[str], int | None] = _kvm_api_version
@@ -508,9 +509,17 @@ def check_dest(ans, h: _Host) -> Check:
     at = _existing_parent(real)
     shown = lambda p: "/" + str(p.relative_to(h.root)) if h.root != Path("/") else str(p)  # noqa: E731
     needed = f"{dest} writable, every parent folder traversable"
+    why = ""
+    if h.root == Path("/") and "dest" not in getattr(ans, "given", {"dest"}):
+        from . import destdir
+        chosen, reason = destdir.choose()
+        why = f" (default: {reason})" if chosen == dest else ""
     if not h.p.access(str(at), os.W_OK | os.X_OK):
+        if at != real and h.p.sudo_kind() != "none":
+            return Check("dest", OK, f"{shown(at)} not writable: install makes {dest} with sudo "
+                         f"and gives it to you{why}", needed)
         return Check("dest", FAIL, f"{shown(at)} not writable by this user", needed,
-                     f"sudo mkdir -p {dest} && sudo chown $USER {dest}, or choose another dest")
+                     f"sudo install -d -o $USER {dest}, or choose another dest")
     # Services that run as their own user (mysql, memcache, rabbitmq, a web
     # server) must walk down to DEST too: a 0700 home in the path stops them
     # even though the installing user gets through (DevStack's classic).
@@ -539,7 +548,7 @@ def check_dest(ans, h: _Host) -> Check:
                      f"{worst[0]} is {worst[1]:04o}: other users cannot reach {dest}", needed,
                      f"chmod o+x {' '.join(c[0] for c in closed)}, or choose a dest outside it "
                      "(e.g. /opt/stack)")
-    return Check("dest", OK, f"{shown(at)} writable, parents traversable", needed)
+    return Check("dest", OK, f"{shown(at)} writable, parents traversable{why}", needed)
 
 
 def check_python(ans, h: _Host) -> Check:

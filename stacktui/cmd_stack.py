@@ -193,16 +193,17 @@ def ask_sudo_password(ans) -> str | None:
     import subprocess
     if os.geteuid() == 0 or not sys.stdin.isatty():
         return None
-    from . import distro
+    from . import destdir, distro
     from .phases import prerequisites
     try:
-        if not distro.missing(prerequisites.packages(ans)):
+        if not distro.missing(prerequisites.packages(ans)) and not destdir.needs_sudo(ans.dest):
             return None
     except StackError:
         return None
     if subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
         return None
-    return getpass.getpass("sudo password (to install distro packages; kept in memory only): ")
+    return getpass.getpass("sudo password (to install distro packages or make DEST; "
+                           "kept in memory only): ")
 
 
 def print_summary(s: dict) -> None:

@@ -235,6 +235,10 @@ class Engine:
         """Run every step that is not done and unchanged. Returns the summary data."""
         t0 = time.monotonic()
         layout = self.layout
+        from . import destdir
+        if destdir.needs_sudo(layout.dest):
+            # /opt/stack as create-stack-user.sh makes it, then ours like any DEST.
+            destdir.make_with_sudo(layout.dest, self.sudo_password)
         check_owned(layout)
         claim(layout)
         for d in (layout.dest, layout.etc, layout.logs, layout.data):

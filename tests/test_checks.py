@@ -60,7 +60,7 @@ def host(tmp_path):
         hostname=lambda: "box", local_addresses=lambda: {"127.0.0.1", "::1", "10.0.0.5"},
         resolve=lambda n: {"box": ["10.0.0.5"], "localhost": ["127.0.0.1", "::1"]}.get(n, []),
         listeners=lambda: [], proc_name=lambda pid: "sshd", python=(3, 11, 7),
-        user=lambda: "stack")
+        user=lambda: "stack", sudo_kind=lambda: "none", environ=lambda: {"HOME": "/home/stack"})
     return root, probe
 
 
@@ -359,7 +359,15 @@ def test_dest_not_writable(host):
     root, probe = host
     probe.access = lambda p, mode: not (mode & os.W_OK)
     c = run(root, probe, name="dest")
-    assert c.status == FAIL and "not writable" in c.measured and "chown" in c.fix
+    assert c.status == FAIL and "not writable" in c.measured and "install -d -o $USER" in c.fix
+    # With sudo (with or without a password) install makes the missing DEST.
+    for kind in ("nopasswd", "password"):
+        probe.sudo_kind = lambda: kind
+        c = run(root, probe, name="dest")
+        assert c.status == OK and "install makes /opt/stack with sudo" in c.measured
+    # An existing DEST that is not ours is not sudo's to fix.
+    (root / "opt" / "stack").mkdir()
+    assert run(root, probe, name="dest").status == FAIL
 
 
 def test_python_version(host):

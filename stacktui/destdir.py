@@ -1,0 +1,108 @@
+"""Where DEST goes when the answers do not say, and why.
+
+DevStack's users know /opt/stack, made by root and owned by the `stack`
+user (create-stack-user.sh). So: /opt/stack when it is already this user's
+(or root's to make), else made at install with sudo and handed to the user,
+else, for a user without sudo or when another user's stack holds /opt/stack,
+the per-user folder under XDG_DATA_HOME.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+OPT = Path("/opt/stack")
+
+
+def xdg_dest() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stacktui" / "stack"
+
+
+def _existing_parent(p: Path) -> Path:
+    while not p.exists():
+        p = p.parent
+    return p
+
+
+@functools.lru_cache(maxsize=1)
+def sudo_kind() -> str:
+    """"nopasswd", "password" (sudo asks one) or "none". Asked only when
+    /opt/stack would need it, since a refused sudo is logged (and mailed)."""
+    try:
+        r = subprocess.run(["sudo", "-n", "true"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "none"
+    if r.returncode == 0:
+        return "nopasswd"
+    return "password" if "password is required" in r.stderr else "none"
+
+
+def choose(opt: Path = OPT) -> tuple[Path, str]:
+    """(DEST, why) for a stack whose answers name none."""
+    if opt.exists():
+        if os.access(opt, os.W_OK | os.X_OK):
+            return opt, f"{opt} exists and is writable"
+        return xdg_dest(), f"{opt} belongs to another user ({_owner(opt)})"
+    parent = _existing_parent(opt)
+    if os.access(parent, os.W_OK | os.X_OK):
+        return opt, f"{opt} does not exist; {parent} is writable"
+    kind = sudo_kind()
+    if kind == "nopasswd":
+        return opt, f"{opt} does not exist: install makes it with sudo and gives it to you"
+    if kind == "password" and sys.stdin.isatty():
+        return opt, (f"{opt} does not exist: install makes it with sudo (asking its password "
+                     "once) and gives it to you")
+    why = "sudo wants a password and there is no terminal to ask it on" \
+        if kind == "password" else "you have no sudo"
+    return xdg_dest(), f"{opt} does not exist and {why}"
+
+
+def _owner(p: Path) -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(p.stat().st_uid).pw_name
+    except (KeyError, OSError):
+        return "?"
+
+
+def needs_sudo(dest: Path) -> bool:
+    """DEST is missing and its first existing parent is not ours to write."""
+    dest = Path(dest)
+    return not dest.exists() and not os.access(_existing_parent(dest), os.W_OK | os.X_OK)
+
+
+def make_with_sudo(dest: Path, password: str | None = None) -> None:
+    """`sudo install -d` the folder, owned by this user and group, 0755
+    (services running as their own users must walk into it). sudo runs in a
+    PTY and its prompt gets the password the user typed once; the engine's
+    runner cannot do it, its log lives in the DEST being made."""
+    import pexpect
+
+    from .apt import SUDO_PROMPT
+    from .errors import StackError
+    argv = ["install", "-d", "-m", "0755", "-o", str(os.getuid()), "-g", str(os.getgid()),
+            str(dest)]
+    child = pexpect.spawn("sudo", (["-n"] if password is None else []) + argv,
+                          encoding="utf-8", codec_errors="replace", timeout=60, echo=False)
+    try:
+        if child.expect([SUDO_PROMPT, pexpect.EOF]) == 0:
+            child.sendline(password or "")
+            # A wrong password is asked again: give up instead of answering twice.
+            if child.expect([SUDO_PROMPT, pexpect.EOF]) == 0:
+                child.terminate(force=True)
+                raise StackError(f"sudo refused the password; make {dest} yourself: "
+                                 f"sudo install -d -o $USER {dest}")
+        out = (child.before or "").strip()
+    except pexpect.TIMEOUT:
+        child.terminate(force=True)
+        raise StackError(f"sudo did not answer within 60 s while making {dest}") from None
+    child.close()
+    if child.exitstatus != 0 or not dest.is_dir():
+        raise StackError(f"could not make {dest} with sudo: {out[-300:]} "
+                         f"(make it yourself: sudo install -d -o $USER {dest}, or pass --dest)")
