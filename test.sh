@@ -7,7 +7,8 @@ cd "$here"
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 debs=(tmux git procps iproute2 curl chromium chromium-driver media-types
-      dnf rpm createrepo-c)   # the dnf path is tested with a local RPM repository
+      dnf rpm createrepo-c    # the dnf path is tested with a local RPM repository
+      sudo openssl)           # ordinary users with sudo; a package mirror with its own CA
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

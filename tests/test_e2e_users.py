@@ -1,0 +1,312 @@
+"""End to end as DevStack is run: ordinary users with sudo, not root.
+
+Two users are made here and removed at the end: `a` with passwordless sudo
+and `b` whose sudo asks a password. Each runs stacktui from a tool venv on
+the system Python (root's pyenv sits in a 0700 home) with a login shell's
+environment, as `sudo -i` leaves it: no SSL_CERT_FILE, no PIP_* variables,
+an empty uv cache. On this machine uv's bundled roots cannot reach the
+index (UnknownIssuer, the issue's failure); /etc/pip.conf names the CA
+bundle, so the installs also prove pip's configuration reaches uv.
+
+In order: b installs the minimal cloud into /opt/stack, which does not
+exist: stacktui asks b's sudo password once (typed into the PTY), makes
+/opt/stack with sudo and gives it to b; the password is then in no log, no
+file of the stack and no command line. a installs the compute cloud
+(MariaDB administered over a's own unix_socket account: as root's it
+failed with ERROR 1698); /opt/stack being b's, a's DEST is the XDG folder
+and `check` says why. With both running, each user's status and stop reach
+only their own panes, and neither can reach the other's supervisor. A server
+boots ACTIVE; after a simulated reboot `stacktui up` brings a's stack back;
+`unstack --all` and `clean` leave nothing of either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import psutil
+import pytest
+import yaml
+
+from stacktui.phases.install import uv
+from tests.conftest import free_ports
+from tests.stackfix import cloud_env, kill_stack, make_root, osc_json, stack_ports, upload_image
+from tests.test_e2e_nova import PASSWORDS as NOVA_PASSWORDS
+from tests.test_e2e_nova import PORTED as NOVA_PORTED
+from tests.test_e2e_nova import SERVICES as NOVA_SERVICES
+from tests.test_e2e_nova import boot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+REPO = Path(__file__).resolve().parent.parent
+OPT = Path("/opt/stack")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+if os.geteuid() != 0 or not shutil.which("sudo") or not os.path.exists(SYSTEM_PYTHON):
+    pytest.skip("needs root (to make the users), sudo and the system python3",
+                allow_module_level=True)
+
+
+@dataclass
+class User:
+    name: str
+    home: Path
+    tool: Path
+    password: str | None = None
+
+    def env(self, **extra) -> dict:
+        """A login shell's environment (sudo -i)."""
+        return {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name,
+                "SHELL": "/bin/bash", "LANG": "C.UTF-8", "TERM": "xterm",
+                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **extra}
+
+    def argv(self, *args, **env) -> list[str]:
+        return ["runuser", "-u", self.name, "--", "env", "-i",
+                *(f"{k}={v}" for k, v in self.env(**env).items()), str(self.tool),
+                *map(str, args)]
+
+    def stacktui(self, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
+        r = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, cwd=self.home)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{self.name}: stacktui {' '.join(map(str, args))} exited "
+                                 f"{r.returncode}\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.home / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        shutil.chown(path, self.name, self.name)
+        return path
+
+    def processes(self) -> list[psutil.Process]:
+        uid = pwd.getpwnam(self.name).pw_uid
+        return [p for p in psutil.process_iter(["uids"]) if p.info["uids"]
+                and p.info["uids"].real == uid]
+
+
+def make_user(tool: Path, sudo: str) -> User:
+    name = "stk" + secrets.token_hex(3)
+    subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+    password = None
+    if sudo == "password":
+        # Letters and digits: it goes through sudo's prompt, not a shell.
+        password = secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        rule = f"{name} ALL=(ALL) ALL\n"
+    else:
+        rule = f"{name} ALL=(ALL) NOPASSWD: ALL\n"
+    sudoers = Path("/etc/sudoers.d") / f"stacktui-test-{name}"
+    sudoers.write_text(rule)
+    sudoers.chmod(0o440)
+    return User(name, Path(pwd.getpwnam(name).pw_dir), tool, password)
+
+
+def remove_user(u: User) -> None:
+    for p in u.processes():
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(u.processes(), timeout=10)
+    (Path("/etc/sudoers.d") / f"stacktui-test-{u.name}").unlink(missing_ok=True)
+    subprocess.run(["userdel", "-r", u.name], capture_output=True)
+    shutil.rmtree(u.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def world():
+    if OPT.exists():
+        pytest.skip(f"{OPT} exists on this machine: the test makes and removes its own")
+    root = make_root("stk-users-")
+    venv = root / "tool"
+    # The tool venv on the system Python, built by root from uv's warm cache.
+    subprocess.run([uv(), "venv", "-q", "--python", SYSTEM_PYTHON, venv], check=True)
+    subprocess.run([uv(), "pip", "install", "-q", "--python", venv / "bin" / "python",
+                    "--no-progress", REPO], check=True, capture_output=True)
+    users = []
+    try:
+        a = make_user(venv / "bin" / "stacktui", "nopasswd")
+        users.append(a)
+        b = make_user(venv / "bin" / "stacktui", "password")
+        users.append(b)
+        yield {"a": a, "b": b, "root": root, "stacks": {}}
+    finally:
+        for u in users:
+            u.stacktui("unstack", "--all", check=False, timeout=180)
+            u.stacktui("clean", "--yes", check=False, timeout=180)
+            remove_user(u)
+        if OPT.exists():
+            shutil.rmtree(OPT)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ps_watch(stop: threading.Event, seen: list[str]) -> None:
+    while not stop.is_set():
+        for p in psutil.process_iter(["cmdline"]):
+            seen.append(" ".join(p.info["cmdline"] or []))
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def b_stack(world):
+    """b's minimal cloud in /opt/stack, the sudo password typed once."""
+    b = world["b"]
+    ports = dict(zip(["key", "g-api", "placement-api"], free_ports(3)))
+    answers = b.write("stacktui.yaml", yaml.safe_dump({"host_ip": "127.0.0.1", "ports": ports}))
+    r = b.stacktui("check", "--answers", answers, "--json", check=False)
+    got = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    # Without a terminal to ask on, b's default is the XDG folder.
+    assert "sudo wants a password and there is no terminal" in got["dest"]["measured"], got
+    assert "/etc/pip.conf" in got["CA bundle"]["measured"], got["CA bundle"]
+
+    stop, seen = threading.Event(), []
+    watcher = threading.Thread(target=ps_watch, args=(stop, seen), daemon=True)
+    watcher.start()
+    t0 = time.monotonic()
+    child = pexpect.spawn(b.argv("install", "--answers", answers, "--yes")[0],
+                          b.argv("install", "--answers", answers, "--yes")[1:], cwd=str(b.home),
+                          encoding="utf-8", timeout=600, echo=False, dimensions=(50, 200))
+    asked = 0
+    out = ""
+    while True:
+        i = child.expect([r"sudo password[^:]*: ", r"\[sudo\] password", pexpect.EOF])
+        out += child.before + (child.after if isinstance(child.after, str) else "")
+        if i == 2:
+            break
+        asked += 1
+        assert i == 0, f"sudo itself asked, stacktui did not answer it:\n{out}"
+        child.sendline(b.password)
+    child.close()
+    stop.set()
+    watcher.join()
+    assert child.exitstatus == 0, out
+    assert asked == 1, out
+    assert OPT.is_dir() and OPT.stat().st_uid == pwd.getpwnam(b.name).pw_uid
+    assert oct(OPT.stat().st_mode & 0o777) == "0o755"
+    world["stacks"]["b"] = {"dest": OPT, "ports": ports, "install_seconds": time.monotonic() - t0,
+                            "output": out, "ps": seen}
+    return world["stacks"]["b"]
+
+
+def test_b_password_asked_once_and_kept_nowhere(world, b_stack):
+    b = world["b"]
+    pw = b.password
+    assert pw not in b_stack["output"]
+    assert not [line for line in b_stack["ps"] if pw in line]
+    leaks = []
+    for base in (OPT, b.home):
+        for dirpath, dirnames, files in os.walk(base):
+            if Path(dirpath) == OPT / "venv":
+                dirnames.clear()
+                continue
+            for f in files:
+                p = Path(dirpath) / f
+                try:
+                    if p.is_file() and pw.encode() in p.read_bytes():
+                        leaks.append(p)
+                except OSError:
+                    pass
+    assert not leaks
+    # b's processes are b's, not root's.
+    panes = json.loads(b.stacktui("status", "--json").stdout)["panes"]
+    assert {p["name"] for p in panes} >= {"key", "g-api", "placement-api"}
+    for p in panes:
+        assert psutil.Process(p["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
+
+
+@pytest.fixture(scope="module")
+def a_stack(world, b_stack):
+    """a's compute cloud on MariaDB and RabbitMQ, DEST by default."""
+    a = world["a"]
+    ports = stack_ports(NOVA_PORTED)
+    answers = a.write("stacktui.yaml", yaml.safe_dump(
+        {"host_ip": "127.0.0.1", "ports": ports, "database": "mysql",
+         "enabled_services": NOVA_SERVICES, "passwords": NOVA_PASSWORDS, "virt_driver": "fake"},
+        allow_unicode=True))
+    r = a.stacktui("check", "--answers", answers, "--json", check=False)
+    got = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert f"{OPT} belongs to another user ({world['b'].name})" in got["dest"]["measured"], got
+    t0 = time.monotonic()
+    r = a.stacktui("install", "--answers", answers, "--yes", timeout=1200)
+    dest = a.home / ".local" / "share" / "stacktui" / "stack"
+    assert (dest / "stacktui-state.json").exists(), r.stdout
+    stack = {"dest": dest, "ports": ports, "install_seconds": time.monotonic() - t0,
+             "output": r.stdout + r.stderr, "env": cloud_env(dest), "root": world["root"]}
+    world["stacks"]["a"] = stack
+    return stack
+
+
+def test_a_compute_cloud_as_an_ordinary_user(world, a_stack):
+    a = world["a"]
+    assert "MariaDB: databases" in (a_stack["dest"] / "logs" / "stack.log").read_text()
+    panes = json.loads(a.stacktui("status", "--json").stdout)["panes"]
+    uid = pwd.getpwnam(a.name).pw_uid
+    assert {p["name"] for p in panes} >= set(NOVA_SERVICES)
+    for p in panes:
+        assert p["state"] == "running", p
+        assert psutil.Process(p["pid"]).uids().real == uid, p
+    upload_image(a_stack, "e2e-image")
+    assert boot(a_stack, "user-1")["status"] == "ACTIVE"
+
+
+def test_two_users_each_reach_only_their_own(world, a_stack, b_stack):
+    a, b = world["a"], world["b"]
+    a_pids = {p["name"]: p["pid"] for p in json.loads(a.stacktui("status", "--json").stdout)["panes"]}
+    b_pids = {p["name"]: p["pid"] for p in json.loads(b.stacktui("status", "--json").stdout)["panes"]}
+    assert not set(a_pids.values()) & set(b_pids.values())
+    # Neither reaches the other's supervisor, even when naming its DEST.
+    for u, other in ((a, b_stack), (b, a_stack)):
+        r = u.stacktui("--dest", other["dest"], "status", check=False)
+        assert r.returncode != 0, r.stdout
+        r = u.stacktui("--dest", other["dest"], "stop", "key", check=False)
+        assert r.returncode != 0, r.stdout
+    # a stops its keystone: b's keeps running.
+    a.stacktui("stop", "key")
+    assert psutil.Process(b_pids["key"]).is_running()
+    b_now = {p["name"]: p for p in json.loads(b.stacktui("status", "--json").stdout)["panes"]}
+    assert b_now["key"]["state"] == "running" and b_now["key"]["pid"] == b_pids["key"]
+    a_now = {p["name"]: p for p in json.loads(a.stacktui("status", "--json").stdout)["panes"]}
+    assert a_now["key"]["state"] != "running"
+    a.stacktui("start", "key")
+
+
+def test_a_up_after_simulated_reboot(world, a_stack):
+    a = world["a"]
+    assert kill_stack(a_stack["dest"])
+    shutil.rmtree(a_stack["dest"] / "run")
+    t0 = time.monotonic()
+    r = a.stacktui("up", timeout=600)
+    a_stack["up_seconds"] = time.monotonic() - t0
+    assert "is up" in r.stdout, r.stdout
+    for name in NOVA_SERVICES:
+        assert f"{name}: running" in r.stdout, r.stdout
+    names = {s["Name"]: s["Status"] for s in osc_json(a_stack, "server", "list")}
+    assert names.get("user-1") == "ACTIVE"
+
+
+def test_unstack_all_and_clean_leave_nothing(world, a_stack, b_stack):
+    for key in ("a", "b"):
+        u, stack = world[key], world["stacks"][key]
+        u.stacktui("unstack", "--all", timeout=180)
+        deadline = time.monotonic() + 30
+        while u.processes() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not u.processes(), [(p.pid, p.name()) for p in u.processes()]
+        u.stacktui("clean", "--yes", timeout=180)
+        assert not (stack["dest"] / "venv").exists()
+        assert not (stack["dest"] / "stacktui-state.json").exists()
+    print(f"b minimal install {b_stack['install_seconds']:.1f}s, "
+          f"a nova install {a_stack['install_seconds']:.1f}s, "
+          f"a up {a_stack.get('up_seconds', 0):.1f}s")
