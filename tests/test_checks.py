@@ -335,6 +335,9 @@ def test_privileges(host):
     probe.euid = lambda: 1000
     c = run(root, probe, name="privileges")
     assert c.status == FAIL and "NOPASSWD" in c.fix and "stack" in c.fix
+    probe.sudo_kind = lambda: "password"     # asked once, when install needs it
+    c = run(root, probe, name="privileges")
+    assert c.status == OK and c.measured.startswith("sudo with a password")
     probe.sudo_ok = lambda: True
     assert run(root, probe, name="privileges").measured == "passwordless sudo"
 
