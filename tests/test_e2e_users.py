@@ -228,6 +228,35 @@ def test_b_password_asked_once_and_kept_nowhere(world, b_stack):
         assert psutil.Process(p["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
 
 
+RUNNER_SUDO = """
+import sys
+from pathlib import Path
+from stacktui.apt import SUDO_PROMPT
+from stacktui.masking import Masker
+from stacktui.runner import Runner
+pw = sys.stdin.readline().rstrip("\\n")
+log = Path(sys.argv[1])
+status, _ = Runner(log, Masker([pw])).run(["sudo", "-k", "id", "-u"], prompts={SUDO_PROMPT: pw},
+                                           timeout=60)
+print(status)
+"""
+
+
+def test_b_runner_answers_sudos_prompt_in_its_pty(world):
+    """The engine's PTY runner (what runs apt for a user whose sudo wants a
+    password) answers sudo's own prompt; the password, given on stdin, is in
+    neither its log nor its output."""
+    b = world["b"]
+    log = b.home / "runner.log"
+    argv = b.argv()[:-1] + [str(b.tool.parent / "python"), "-c", RUNNER_SUDO, str(log)]
+    r = subprocess.run(argv, input=b.password + "\n", capture_output=True, text=True,
+                       timeout=120, cwd=b.home)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stdout + r.stderr
+    text = log.read_text()
+    assert "[sudo] password for" in text and "\n0\n" in text   # asked, answered, root's uid
+    assert b.password not in text + r.stdout + r.stderr
+
+
 class UserTerm(Term):
     """tmux (its own server) run by the user."""
 
