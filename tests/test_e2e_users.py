@@ -98,9 +98,10 @@ class User:
                 and p.info["uids"].real == uid]
 
 
-def make_user(tool: Path, sudo: str) -> User:
+def make_user(tool: Path, sudo: str, homes: Path) -> User:
     name = "stk" + secrets.token_hex(3)
-    subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+    subprocess.run(["useradd", "-m", "-d", str(homes / name), "-s", "/bin/bash", name],
+                   check=True)
     password = None
     if sudo == "password":
         # Letters and digits: it goes through sudo's prompt, not a shell.
@@ -132,6 +133,13 @@ def world():
     if OPT.exists():
         pytest.skip(f"{OPT} exists on this machine: the test makes and removes its own")
     root = make_root("stk-users-")
+    # The users' homes (their uv caches, a's DEST) on a tmpfs of the test's
+    # own mount namespace: deleting a gigabyte of venv and cache took this
+    # disk minutes (each freed extent is discarded), a tmpfs none.
+    homes = root / "home"
+    homes.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=4g", "stk-homes", homes],
+                   check=True)
     venv = root / "tool"
     # The tool venv on the system Python, built by root from uv's warm cache.
     subprocess.run([uv(), "venv", "-q", "--python", SYSTEM_PYTHON, venv], check=True)
@@ -139,9 +147,9 @@ def world():
                     "--no-progress", REPO], check=True, capture_output=True)
     users = []
     try:
-        a = make_user(venv / "bin" / "stacktui", "nopasswd")
+        a = make_user(venv / "bin" / "stacktui", "nopasswd", homes)
         users.append(a)
-        b = make_user(venv / "bin" / "stacktui", "password")
+        b = make_user(venv / "bin" / "stacktui", "password", homes)
         users.append(b)
         yield {"a": a, "b": b, "root": root, "stacks": {}}
     finally:
@@ -151,6 +159,7 @@ def world():
             remove_user(u)
         if OPT.exists():
             shutil.rmtree(OPT)
+        subprocess.run(["umount", "-l", homes], check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
