@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from stacktui.phases.install import uv
-from tests.conftest import free_ports
+from tests.conftest import FRESH_HOST, free_ports
 from tests.stackfix import cloud_env, kill_stack, make_root, stack_ports, upload_image
 from tests.test_e2e_nova import PASSWORDS as NOVA_PASSWORDS
 from tests.test_e2e_nova import PORTED as NOVA_PORTED
@@ -56,6 +56,10 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 if os.geteuid() != 0 or not shutil.which("sudo") or not os.path.exists(SYSTEM_PYTHON):
     pytest.skip("needs root (to make the users), sudo and the system python3",
+                allow_module_level=True)
+if FRESH_HOST["why"] != "private mount namespace":
+    # The homes' tmpfs must vanish with the session, not stay on the host.
+    pytest.skip("needs the session's private mount namespace (tests/freshhost.py)",
                 allow_module_level=True)
 
 
