@@ -8,8 +8,8 @@ files in the same order, [global] < [install] < PIP_* variables, list values
 split on whitespace, empty values ignored) and translated into uv's own
 environment variables. Environment, not argv: an index URL may carry a token.
 
-What the user set for uv itself (UV_DEFAULT_INDEX, SSL_CERT_FILE, ...) wins
-over pip's: it was meant for uv.
+What the user set for uv itself (UV_DEFAULT_INDEX, SSL_CERT_FILE, ..., or
+the same in uv.toml) wins over pip's: it was meant for uv.
 """
 
 from __future__ import annotations
@@ -131,6 +131,39 @@ def _local(link: str) -> Path | None:
     return Path(link)
 
 
+def uv_config(environ=None, root: str | Path = "/") -> tuple[dict[str, str], list[str]]:
+    """The settings the user gave uv in its own files (uv.toml, top level or
+    [pip]), key -> file, and the files read; what uv pip reads besides a
+    project's own: UV_CONFIG_FILE alone, else the user's and the system's."""
+    import tomllib
+    env = os.environ if environ is None else environ
+    if env.get("UV_NO_CONFIG"):
+        return {}, []
+    if env.get("UV_CONFIG_FILE"):
+        files = [Path(env["UV_CONFIG_FILE"])]
+    else:
+        home = Path(env.get("HOME") or os.path.expanduser("~"))
+        user_cfg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+        dirs = (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+        files = [Path("/etc/uv/uv.toml")] + [Path(d) / "uv" / "uv.toml" for d in dirs if d] + \
+            [user_cfg / "uv" / "uv.toml"]
+    keys: dict[str, str] = {}
+    read_files = []
+    for f in files:
+        real = _path(Path(root), f)
+        try:
+            data = tomllib.loads(real.read_text())
+        except (OSError, UnicodeDecodeError):
+            continue
+        except tomllib.TOMLDecodeError as e:
+            raise UserError(Problem(f"uv cannot read it either: {e}", file=str(f),
+                                    fix="fix the file, or set UV_NO_CONFIG=1"))
+        read_files.append(str(f))
+        for k in list(data) + list(data.get("pip", {}) if isinstance(data.get("pip"), dict) else []):
+            keys[k] = str(f)
+    return keys, read_files
+
+
 @dataclass
 class UvSetup:
     env: dict[str, str]      # to add to uv's environment
@@ -146,26 +179,40 @@ def uv_setup(environ=None, root: str | Path = "/") -> UvSetup:
     add: dict[str, str] = {}
     notes: list[str] = []
     more: dict[str, str] = {}
-    has = lambda *names: next((n for n in names if env.get(n)), None)  # noqa: E731
+    own, _ = uv_config(env, root)
 
-    uv_index = has("UV_DEFAULT_INDEX", "UV_INDEX_URL")
-    if uv_index:
+    def has(*names: str) -> str | None:
+        """Which of uv's own variables, or uv.toml keys (lower case), is set."""
+        for n in names:
+            if n.isupper() and env.get(n):
+                return n
+            if n.islower() and n in own:
+                return f"{n} in {own[n]}"
+        return None
+
+    # Indexes as a whole: a user who gave uv any index setting chose uv's.
+    uv_index = has("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL",
+                   "index-url", "default-index", "index", "extra-index-url", "no-index")
+    extra = []
+    if uv_index and uv_index.isupper():
         index = f"{redact(env[uv_index])} (from {uv_index})"
+    elif uv_index:
+        index = f"as uv's own configuration says ({uv_index})"
     elif pip.no_index:
         add["UV_NO_INDEX"] = "1"
         index = f"none: no-index (from {pip.origin['no-index']})"
-    elif pip.index_url:
-        add["UV_DEFAULT_INDEX"] = pip.index_url
-        index = f"{redact(pip.index_url)} (from {pip.origin['index-url']})"
     else:
-        index = f"{PYPI} (uv's default; pip sets none)"
-    extra = []
-    if not has("UV_INDEX", "UV_EXTRA_INDEX_URL") and pip.extra_index_urls and not pip.no_index:
-        extra = pip.extra_index_urls
-        add["UV_INDEX"] = " ".join(extra)
-        more["extra indexes"] = ", ".join(map(redact, extra)) + \
-            f" (from {pip.origin['extra-index-url']})"
-    if pip.find_links and not has("UV_FIND_LINKS"):
+        if pip.index_url:
+            add["UV_DEFAULT_INDEX"] = pip.index_url
+            index = f"{redact(pip.index_url)} (from {pip.origin['index-url']})"
+        else:
+            index = f"{PYPI} (uv's default; pip sets none)"
+        if pip.extra_index_urls:
+            extra = pip.extra_index_urls
+            add["UV_INDEX"] = " ".join(extra)
+            more["extra indexes"] = ", ".join(map(redact, extra)) + \
+                f" (from {pip.origin['extra-index-url']})"
+    if pip.find_links and not has("UV_FIND_LINKS", "find-links"):
         # pip skips a missing folder with a warning; uv stops on it.
         links = []
         for link in pip.find_links:
@@ -180,19 +227,22 @@ def uv_setup(environ=None, root: str | Path = "/") -> UvSetup:
             add["UV_FIND_LINKS"] = ",".join(links)
             more["find-links"] = ", ".join(map(redact, links)) + \
                 f" (from {pip.origin['find-links']})"
-    if (extra or "UV_FIND_LINKS" in add) and not has("UV_INDEX_STRATEGY"):
+    if (extra or "UV_FIND_LINKS" in add) and not has("UV_INDEX_STRATEGY", "index-strategy"):
         # pip takes the best match across every index; uv's default stops at
         # the first index that knows the name, which fails a pinned version
         # that only the other index has.
         add["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-    if pip.trusted_hosts and not has("UV_INSECURE_HOST"):
+    if pip.trusted_hosts and not has("UV_INSECURE_HOST", "allow-insecure-host"):
         add["UV_INSECURE_HOST"] = " ".join(pip.trusted_hosts)
         notes.append("trusted hosts (no TLS check): " + ", ".join(pip.trusted_hosts)
                      + f" (from {pip.origin['trusted-host']})")
 
     uv_ca = has("SSL_CERT_FILE")
+    uv_store = has("UV_SYSTEM_CERTS", "UV_NATIVE_TLS", "system-certs", "native-tls")
     if uv_ca:
         ca = f"{env[uv_ca]} (from SSL_CERT_FILE)"
+    elif uv_store:
+        ca = f"as {uv_store} says"
     elif pip.cert:
         cert = pip.cert
         if _path(Path(root), cert).is_dir():
@@ -202,8 +252,6 @@ def uv_setup(environ=None, root: str | Path = "/") -> UvSetup:
         ca = f"{cert} (from {pip.origin['cert']})"
         if not _path(Path(root), cert).exists():
             notes.append(f"cert {cert} does not exist: pip and uv will both fail TLS")
-    elif has("UV_SYSTEM_CERTS", "UV_NATIVE_TLS"):
-        ca = f"as {has('UV_SYSTEM_CERTS', 'UV_NATIVE_TLS')} says"
     else:
         # The system's store holds the CAs an administrator added
         # (update-ca-certificates); uv's bundled roots do not. UV_NATIVE_TLS

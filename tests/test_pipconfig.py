@@ -138,3 +138,21 @@ def test_a_broken_pip_conf_names_file_and_line(home):
     with pytest.raises(UserError) as e:
         pipconfig.read(clean_env(home))
     assert str(bad) in str(e.value) and ":3" in str(e.value)
+
+
+def test_uv_toml_settings_are_uvs_own_and_win(home):
+    write(home / ".config/pip/pip.conf", "[global]\nindex-url = https://pip.example/simple\n"
+          "extra-index-url = https://extra.example/simple\ntrusted-host = pip.example\n")
+    write(home / ".config/uv/uv.toml", '[pip]\nindex-url = "https://uv.example/simple"\n'
+          'allow-insecure-host = ["uv.example"]\nsystem-certs = true\n')
+    s = pipconfig.uv_setup(clean_env(home, PIP_CERT="", SSL_CERT_FILE=""))
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_INSECURE_HOST", "UV_SYSTEM_CERTS",
+                 "SSL_CERT_FILE"):
+        assert name not in s.env, s.env
+    assert str(home / ".config/uv/uv.toml") in s.index
+    # UV_NO_CONFIG: uv reads no file, so pip's settings go through again.
+    s = pipconfig.uv_setup(clean_env(home, UV_NO_CONFIG="1"))
+    assert s.env["UV_DEFAULT_INDEX"] == "https://pip.example/simple"
+    write(home / ".config/uv/uv.toml", "[pip\n")
+    with pytest.raises(UserError):
+        pipconfig.uv_setup(clean_env(home))
