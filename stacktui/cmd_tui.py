@@ -68,6 +68,8 @@ def _run(start: str, dest) -> int:
     # nothing to later collections. Re-enabling without freezing would leave
     # them all young, and the first full collection (measured: at the first
     # keypress of an output flood) would pay for them at once.
+    from . import destdir
+    destdir.CAN_ASK = False
     gc.disable()
     try:
         from .app import StackApp

@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 OPT = Path("/opt/stack")
+# Whether this process can ask a sudo password: the CLI's install asks on
+# its terminal; the wizard has no password screen yet, so it sets False.
+CAN_ASK: bool | None = None
 
 
 def xdg_dest() -> Path:
@@ -55,11 +58,15 @@ def choose(opt: Path = OPT) -> tuple[Path, str]:
     kind = sudo_kind()
     if kind == "nopasswd":
         return opt, f"{opt} does not exist: install makes it with sudo and gives it to you"
-    if kind == "password" and sys.stdin.isatty():
+    can_ask = sys.stdin.isatty() if CAN_ASK is None else CAN_ASK
+    if kind == "password" and can_ask:
         return opt, (f"{opt} does not exist: install makes it with sudo (asking its password "
                      "once) and gives it to you")
-    why = "sudo wants a password and there is no terminal to ask it on" \
-        if kind == "password" else "you have no sudo"
+    why = "you have no sudo"
+    if kind == "password":
+        why = ("sudo wants a password and there is no terminal to ask it on" if CAN_ASK is None
+               else "sudo wants a password, which the wizard does not ask (`stacktui install` "
+                    "does)")
     return xdg_dest(), f"{opt} does not exist and {why}"
 
 
