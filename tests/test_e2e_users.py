@@ -147,8 +147,11 @@ def world():
     venv = root / "tool"
     # The tool venv on the system Python, built by root from uv's warm cache.
     subprocess.run([uv(), "venv", "-q", "--python", SYSTEM_PYTHON, venv], check=True)
+    # --refresh-package: uv keys a local project's build on pyproject.toml
+    # alone and would hand back an earlier build of changed sources.
     subprocess.run([uv(), "pip", "install", "-q", "--python", venv / "bin" / "python",
-                    "--no-progress", REPO], check=True, capture_output=True)
+                    "--no-progress", "--refresh-package", "stacktui", REPO],
+                   check=True, capture_output=True)
     users = []
     try:
         a = make_user(venv / "bin" / "stacktui", "nopasswd", homes)
