@@ -91,7 +91,9 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("ovn-controller", "ovn", "OVN controller", None, ("ovn-northd", "ovs-vswitchd"), 15, 0, 0, "ovn",
        implemented=True),
     # horizon measured after admin logins: 146 MB with one uwsgi worker, 281 MB with two.
-    _s("horizon", "horizon", "Horizon dashboard", 8080, ("key",), 280, 300, 2, "horizon", "horizon",
+    # Not DevStack's Apache on port 80 (an ordinary user cannot bind it), and
+    # not 8080 either: that is swift's proxy in DevStack and Kolla alike.
+    _s("horizon", "horizon", "Horizon dashboard", 8081, ("key",), 280, 300, 2, "horizon", "horizon",
        implemented=True),
     # Tempest has a venv of its own (phases/tempest.py), so no package in the services' venv.
     _s("tempest", "tempest", "Tempest test suite", None, ("key",), 0, 130, 0, "tempest",

@@ -29,6 +29,9 @@ def _allowed() -> set[str]:
     home = Path.home()
     places = {os.environ.get("UV_CACHE_DIR") or str(home / ".cache" / "uv"),
               str(home / ".cache" / "pip"),  # the tool venv's pip (install.sh)
+              # stevedore's entry-point cache, kept by keystoneauth1 in
+              # stacktui's own process (the stack's services keep theirs in DEST)
+              str(home / ".cache" / "python-entrypoints"),
               # The test runner's own caches, written by this very process.
               str(home / ".cache" / "pytest"), str(home / ".cache" / "ms-playwright")}
     for var, default in (("XDG_CONFIG_HOME", home / ".config"),

@@ -91,10 +91,9 @@ def test_install_sh_then_a_new_login_shell(tmp_path):
     env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "TERM": "dumb", "LANG": "C.UTF-8",
            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),
            "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip")}
-    # This machine reaches PyPI through a TLS proxy whose CA only the
-    # system bundle (and /etc/pip.conf) holds; uv reads neither by default.
-    if os.environ.get("SSL_CERT_FILE"):
-        env["SSL_CERT_FILE"] = os.environ["SSL_CERT_FILE"]
+    # No SSL_CERT_FILE: this machine reaches PyPI through a TLS proxy whose
+    # CA only /etc/pip.conf names, as a user's would; stacktui hands pip's
+    # settings to uv (stacktui/pipconfig.py).
     before = hostscan.snapshot()
     try:
         r = subprocess.run([str(REPO / "install.sh")], cwd=work, env=env, capture_output=True,
