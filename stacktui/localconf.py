@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalog, registry
+from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, EXTRA_RETIRED, GROUP_PREFIX,
+                             NEUTRON_EXTENSIONS)
+from .devstack_names import is_enabled as _is_enabled
 from .errors import Problem, UserError
 
 # ---------------------------------------------------------------- tables
@@ -455,19 +458,6 @@ def _cleanup(s: str) -> str:
     return ",".join(_csv(s))
 
 
-def _is_enabled(enabled: str, svc: str) -> bool:
-    e = "," + enabled + ","
-    if "," + svc + "," in e:
-        return True
-    prefix = {"nova": "n-", "glance": "g-", "neutron": "q-", "trove": "tr-", "swift": "s-",
-              "cinder": "c-"}.get(svc)
-    if prefix and ("," + prefix) in "," + enabled:
-        return True
-    if svc == "neutron" and ",neutron-" in "," + enabled:
-        return True
-    return svc.startswith("s-") and ",swift" in "," + enabled
-
-
 def _enable_service(st: _State, names: list[str], line: int) -> None:
     env = st.env
     enabled = env.get("ENABLED_SERVICES") or ""
@@ -506,40 +496,6 @@ def _disable_negated(st: _State) -> None:
     neg = {s[1:] for s in items if s.startswith("-")}
     keep = [s for s in items if not s.startswith("-") and s not in neg]
     st.env.vars["ENABLED_SERVICES"] = ",".join(keep)
-
-
-GROUP_PREFIX = {"nova": "n-", "glance": "g-", "cinder": "c-", "neutron": "q-", "trove": "tr-"}
-
-# Names DevStack's lib/neutron accepts beside the q-* ones, and other names
-# that stand for a service stacktui knows under its DevStack short name.
-ALIASES = {"neutron-api": "q-svc", "neutron-agent": "q-agt", "neutron-dhcp": "q-dhcp",
-           "neutron-l3": "q-l3", "neutron-metadata-agent": "q-meta",
-           "neutron-ovn-agent": "q-ovn-agent",
-           "neutron-ovn-metadata-agent": "q-ovn-metadata-agent"}
-# Neutron service plugins DevStack turns on by name; none is a process of
-# its own, so nothing is lost when stacktui leaves the name out.
-NEUTRON_EXTENSIONS = {
-    "q-qos": "qos", "neutron-qos": "qos", "q-trunk": "trunk", "neutron-trunk": "trunk",
-    "q-dns": "dns", "neutron-dns": "dns", "q-log": "log", "neutron-log": "log",
-    "q-segments": "segments", "neutron-segments": "segments", "q-metering": "metering",
-    "neutron-metering": "metering", "q-placement": "placement", "neutron-placement": "placement",
-    "q-port-forwarding": "port_forwarding", "neutron-port-forwarding": "port_forwarding",
-    "q-network-segment-range": "network_segment_range",
-    "neutron-network-segment-range": "network_segment_range",
-    "q-tag-ports-during-bulk-creation": "tag_ports_during_bulk_creation",
-}
-EXTRA_RETIRED = {
-    "g-reg": "the Glance registry was removed (Queens); g-api serves images alone",
-    "q-ovn-metadata-agent": "the OVN metadata agent is folded into q-ovn-agent",
-}
-
-# stackrc's default ENABLED_SERVICES, in its order: order matters when a
-# file appends without a leading comma (ENABLED_SERVICES+=octavia glues
-# "dstatoctavia", and DevStack loses dstat).
-DEVSTACK_DEFAULT = ("key,n-api,n-cpu,n-cond,n-sch,n-novnc,n-api-meta,placement-api,"
-                    "placement-client,g-api,c-sch,c-api,c-vol,ovn-controller,ovn-northd,"
-                    "ovs-vswitchd,ovsdb-server,q-svc,q-ovn-agent,horizon,rabbit,tempest,mysql,"
-                    "etcd3,dstat")
 
 
 def _note_disable(st: _State, n: str, line: int) -> None:
@@ -893,7 +849,11 @@ def _blocks(st: _State, text: str) -> list[tuple[str, str, int, list[tuple[int, 
 def import_localconf(text: str | bytes, filename: str = "local.conf") -> tuple[dict, list[str]]:
     """Translate a local.conf (or bare localrc) into an answers dict (with a
     ``passwords`` mapping for secrets.yaml) and warnings "file:line: ...".
-    """
+
+    Reads what DevStack reads; what it cannot carry over is a warning with
+    file and line. Raises UserError only for input no setting explains
+    (expansions nested beyond reason)."""
+    registry.load_plugins()     # a plugin's names are names this file may use
     st = _State(filename)
     if isinstance(text, bytes):
         text, st.warnings = decode(text, filename)

@@ -178,8 +178,9 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
         r = subprocess.run([*stacktui, "export-localconf", "--dest", dest, "-o", tmp_path / "out.conf"],
                            env=env, capture_output=True, text=True, timeout=60)
     finally:
-        subprocess.run([*stacktui, "clean", "--yes", "--dest", dest], env=env, capture_output=True,
-                       timeout=120)
+        r = subprocess.run([*stacktui, "clean", "--yes", "--dest", dest], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     assert not (dest / "etc" / "echo").exists()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
