@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from stacktui import inifile, svckit
-from stacktui.fsutil import copy_file, make_dirs
+from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
@@ -22,7 +22,7 @@ def configure(ctx):
     for d in (etc, data / "images", data / "staging", data / "tasks", data / "locks"):
         make_dirs(d, mode=0o750)
     paste = ctx.layout.venv / "etc" / "glance" / "glance-api-paste.ini"
-    copy_file(paste, etc / "glance-api-paste.ini")
+    svckit.copy_paste_ini(paste, etc / "glance-api-paste.ini", data / "healthcheck_disable")
     inifile.write(etc / "glance-api.conf", {
         "DEFAULT": {"debug": False, "use_stderr": True, "enabled_backends": "fast:file",
                     "worker_self_reference_url": ctx.endpoint("g-api"),
@@ -37,6 +37,7 @@ def configure(ctx):
         "keystone_authtoken": svckit.authtoken(ctx.answers, "glance"),
         "paste_deploy": {"flavor": "keystone", "config_file": etc / "glance-api-paste.ini"},
         "oslo_concurrency": {"lock_path": data / "locks"},
+        "oslo_policy": svckit.policy_files(etc),
     }, mode=0o640)
 
 
