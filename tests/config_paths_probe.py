@@ -7,7 +7,8 @@ One service per process, as each service runs alone: importing several
 projects' option lists into one interpreter makes their registrations on
 oslo.config's global CONF collide.
 
-    python config_paths_probe.py SPEC.json     (one {"project", "files", "namespaces"})
+    python config_paths_probe.py SPEC.json
+        SPEC: {"project", "namespaces", "modules", "variants": {name: [files]}}
     python config_paths_probe.py --horizon PYTHONPATH
 
 It only reports (JSON on stdout); the test decides what is outside DEST and
@@ -130,45 +131,54 @@ def _with_stubs(fn, stubbed: list):
 
 
 def load_set(spec: dict) -> dict:
-    from oslo_config import cfg
-    conf = cfg.ConfigOpts()
-    missing, errors, registered, stubbed = [], [], 0, []
+    """One service: its options gathered once, then each variant's files
+    (``spec["variants"]``: name -> files) read into a ConfigOpts of its own."""
+    missing, errors, stubbed = [], [], []
     # The service's modules first, as its processes import them (nova's
     # commands refuse to load once something else has imported eventlet).
     _import_modules(spec.get("modules", ()), stubbed, errors)
+    listed = []
     for ns in spec["namespaces"]:
         eps = entry_points(group="oslo.config.opts", name=ns)
         if not eps:
             missing.append(ns)
-            continue
         for ep in eps:
             try:
-                listed = _with_stubs(lambda: ep.load()(), stubbed)
+                # Lists, not the iterators some projects return: each variant
+                # goes through them again.
+                listed += [(g, list(o)) for g, o in _with_stubs(lambda: ep.load()(), stubbed)]
             except Exception as e:  # noqa: BLE001 - reported, the test fails on it
                 errors.append(f"namespace {ns}: {type(e).__name__}: {e}")
-                continue
-            for group, opts in listed:
-                # Some projects list their top-level options under "DEFAULT".
-                if getattr(group, "name", group) in (None, "DEFAULT"):
-                    group = None
-                for opt in opts:
-                    if opt.dest in ("config_file", "config_dir"):
-                        continue    # ConfigOpts makes these itself when called
-                    try:
-                        conf.register_opt(opt, group=group)
-                        registered += 1
-                    except cfg.DuplicateOptError:
-                        pass    # two namespaces list one option; the first is kept
+    return {"missing_namespaces": missing, "stubbed": stubbed,
+            "variants": {name: _audit(spec["project"], listed, files, list(errors))
+                         for name, files in spec["variants"].items()}}
+
+
+def _audit(project: str, listed, files: list[str], errors: list) -> dict:
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    registered = 0
+    for group, opts in listed:
+        # Some projects list their top-level options under "DEFAULT".
+        if getattr(group, "name", group) in (None, "DEFAULT"):
+            group = None
+        for opt in opts:
+            if opt.dest in ("config_file", "config_dir"):
+                continue    # ConfigOpts makes these itself when called
+            try:
+                conf.register_opt(opt, group=group)
+                registered += 1
+            except cfg.DuplicateOptError:
+                pass    # two namespaces list one option; the first is kept
     from_modules = _merge_module_opts(conf)
     # Required options of middleware a service does not load (an option
     # namespace lists every middleware of a library) are not this audit's concern.
     conf._check_required_opts = lambda namespace=None: None
-    conf(args=[], project=spec["project"], default_config_files=spec["files"],
+    conf(args=[], project=project, default_config_files=files,
          default_config_dirs=[], use_env=False, validate_default_values=False)
-    DYNAMIC.get(spec["project"], lambda c: None)(conf)
+    DYNAMIC.get(project, lambda c: None)(conf)
     paths = []
-    groups = [None] + sorted(conf._groups)
-    for gname in groups:
+    for gname in [None] + sorted(conf._groups):
         opts = conf._opts if gname is None else conf._groups[gname]._opts
         for oname in sorted(opts):
             opt = opts[oname]["opt"]
@@ -183,8 +193,8 @@ def load_set(spec: dict) -> dict:
                 c.update(group=gname or "DEFAULT", option=oname,
                          set=_is_set(conf, gname, oname), default=_text(opt.default))
                 paths.append(c)
-    return {"paths": paths, "missing_namespaces": missing, "errors": errors,
-            "registered": registered, "from_modules": from_modules, "stubbed": stubbed, "read": list(conf.config_file)}
+    return {"paths": paths, "errors": errors, "registered": registered,
+            "from_modules": from_modules, "read": list(conf.config_file)}
 
 
 def _import_modules(modules, stubbed: list, errors: list) -> None:
