@@ -177,4 +177,5 @@ def test_guest_scenarios_left_out_with_the_fake_driver(tmp_path):
                     enabled_services=["key", "g-api", "placement-api", "n-api", "q-svc"])
     out = cmd_verify.left_out(ans)
     assert "fake driver" in out["tempest.scenario.test_network_basic_ops"]
-    assert cmd_verify.left_out(_answers(tmp_path, ["key", "g-api"])) == {}
+    assert cmd_verify.left_out(_answers(tmp_path, ["key", "g-api"])) == cmd_verify.GLANCE_IMPORT
+    assert cmd_verify.left_out(_answers(tmp_path, ["key"])) == {}
