@@ -324,16 +324,19 @@ def _allowed(service: str, group: str, option: str) -> str | None:
     return None
 
 
-def outside(found: dict, dest: Path, venv: Path, service: str) -> list[str]:
-    """The findings of one probe that are neither under DEST nor allowed."""
-    bad = []
+def outside(found: dict, dest: Path, venv: Path, service: str) -> tuple[list[str], int]:
+    """The findings of one probe that are neither under DEST nor allowed,
+    and how many were allowed."""
+    bad, allowed = [], 0
     for p in found["paths"]:
         where = f"[{p['group']}] {p['option']} = {p['value']}"
         if p["relative"]:
             # oslo.log puts a relative log_file in log_dir.
             if p["option"] == "log_file" and p["group"] == "DEFAULT":
                 continue
-            if not _allowed(service, p["group"], p["option"]):
+            if _allowed(service, p["group"], p["option"]):
+                allowed += 1
+            else:
                 bad.append(f"{where} (relative: oslo.config's find_file looks for it in "
                            f"/etc/{service}/ and /etc/ too)")
             continue
@@ -343,9 +346,11 @@ def outside(found: dict, dest: Path, venv: Path, service: str) -> list[str]:
         if _under(path, dest) or _under(path, venv) or any(
                 path.startswith(t) for t in ALLOWED_TREES):
             continue
-        if not _allowed(service, p["group"], p["option"]):
+        if _allowed(service, p["group"], p["option"]):
+            allowed += 1
+        else:
             bad.append(where)
-    return bad
+    return bad, allowed
 
 
 def test_every_devstack_service_is_audited(audited):
@@ -388,7 +393,10 @@ def test_service_paths_are_under_dest(audited, service):
         assert found["read"] == expected
         assert found["registered"] > 100
         venv = audited["venvs"][SERVICES[service].get("venv", "stack")]
-        failures += [f"{variant}: {b}" for b in outside(found, dest, venv.resolve(), service)]
+        bad, allowed = outside(found, dest, venv.resolve(), service)
+        failures += [f"{variant}: {b}" for b in bad]
+        print(f"{service} ({variant}): {found['registered'] + len(found['from_modules'])} options, "
+              f"{len(found['paths'])} name a path: {len(bad)} outside DEST, {allowed} allowed")
     assert not failures, (f"{service}: options naming paths outside DEST (set them under DEST "
                           f"in phases/, or add them to ALLOWED with the reason):\n  "
                           + "\n  ".join(failures))
