@@ -146,7 +146,10 @@ def config(ctx) -> dict:
         be = {"volume_driver": LVM_DRIVER, "volume_group": VG, "volume_backend_name": name,
               "target_helper": "lioadm", "target_protocol": "iscsi",
               "target_ip_address": a.host_ip, "lvm_type": "auto",
-              "volume_clear": "none"}
+              "volume_clear": "none",
+              # An lvm.conf here would replace the host's LVM settings for
+              # cinder's commands (default /etc/cinder/lvm.conf); none is written.
+              "lvm_conf_file": _etc(L) / "lvm.conf"}
     else:
         be = {"volume_driver": FILE_FAKE_DRIVER, "volume_backend_name": FAKE_REPORTS}
     default = {
@@ -172,6 +175,7 @@ def config(ctx) -> dict:
         "service_user": {"send_service_user_token": True, **_auth(a)},
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": svckit.policy_files(_etc(L)),
         "coordination": {"backend_url": f"file://{data / 'coordination'}"},
         name: be,
         **privsep(ctx),
@@ -214,8 +218,9 @@ def configure(ctx):
     for d in (etc, data, data / "locks", data / "volumes", data / "coordination"):
         make_dirs(d, mode=0o750)
     src = L.venv / "etc" / "cinder"
-    for name in ("api-paste.ini", "resource_filters.json"):
-        copy_file(src / name, etc / name)
+    copy_file(src / "resource_filters.json", etc / "resource_filters.json")
+    svckit.copy_paste_ini(src / "api-paste.ini", etc / "api-paste.ini",
+                          data / "healthcheck_disable")
     _rootwrap(ctx)
     (etc / f"{WSGI_MODULE}.py").write_text(shims.source("cinder_wsgi"))
     (etc / f"{FILE_FAKE_MODULE}.py").write_text(shims.source("cinder_fake_driver"))

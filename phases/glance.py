@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from stacktui import inifile, svckit
-from stacktui.fsutil import copy_file, make_dirs
+from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
@@ -22,10 +22,13 @@ def configure(ctx):
     for d in (etc, data / "images", data / "staging", data / "tasks", data / "locks"):
         make_dirs(d, mode=0o750)
     paste = ctx.layout.venv / "etc" / "glance" / "glance-api-paste.ini"
-    copy_file(paste, etc / "glance-api-paste.ini")
+    svckit.copy_paste_ini(paste, etc / "glance-api-paste.ini", data / "healthcheck_disable")
     inifile.write(etc / "glance-api.conf", {
         "DEFAULT": {"debug": False, "use_stderr": True, "enabled_backends": "fast:file",
-                    "worker_self_reference_url": ctx.endpoint("g-api")},
+                    "worker_self_reference_url": ctx.endpoint("g-api"),
+                    # glance-manage's metadefs folder (default /etc/glance/metadefs/):
+                    # the JSON files the glance wheel ships into the venv.
+                    "metadata_source_path": metadefs_dir(ctx)},
         "database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "glance")},
         "glance_store": {"default_backend": "fast"},
         "fast": {"filesystem_store_datadir": data / "images"},
@@ -34,12 +37,32 @@ def configure(ctx):
         "keystone_authtoken": svckit.authtoken(ctx.answers, "glance"),
         "paste_deploy": {"flavor": "keystone", "config_file": etc / "glance-api-paste.ini"},
         "oslo_concurrency": {"lock_path": data / "locks"},
+        "oslo_policy": svckit.policy_files(etc),
     }, mode=0o640)
 
 
+def metadefs_dir(ctx):
+    return ctx.layout.venv / "etc" / "glance" / "metadefs"
+
+
+# glance-manage's db_sync, then db_load_metadefs as DevStack's init_glance
+# runs it (Horizon's "Update Metadata" and tempest's metadefs tests need the
+# definitions; namespaces already loaded are kept), in one interpreter: each
+# glance-manage run spends seconds importing glance first.
+_SYNC_AND_METADEFS = """\
+import sys
+from glance.cmd import manage
+conf, path = sys.argv[1], sys.argv[2]
+for command in (["db_sync"], ["db_load_metadefs", path]):
+    sys.argv = ["glance-manage", "--config-file", conf, *command]
+    manage.main()
+    manage.CONF.clear()
+"""
+
+
 def init(ctx):
-    ctx.run([ctx.venv_bin("glance-manage"), "--config-file", _etc(ctx) / "glance-api.conf",
-             "db_sync"])
+    ctx.run([ctx.venv_bin("python"), "-c", _SYNC_AND_METADEFS, _etc(ctx) / "glance-api.conf",
+             metadefs_dir(ctx)])
 
 
 def panes(ctx) -> list[dict]:

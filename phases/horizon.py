@@ -103,6 +103,9 @@ def render_settings(ctx) -> str:
                                        "enable_auto_allocated_network": False}),
         "STATIC_ROOT": str(static_root(ctx)),
         "MEDIA_ROOT": str(data / "media"),
+        # Uploaded images over 2.5 MB wait here before they go to glance
+        # (Django's default is the system's temp folder).
+        "FILE_UPLOAD_TEMP_DIR": str(data / "uploads"),
         "COMPRESS_ENABLED": True,
         "COMPRESS_OFFLINE": True,
         "COMPRESS_ROOT": str(static_root(ctx)),
@@ -140,7 +143,7 @@ def render_settings(ctx) -> str:
 
 def configure(ctx):
     etc, data = _etc(ctx), _data(ctx)
-    for d in (etc, etc / "local", data, data / "sessions", data / "media"):
+    for d in (etc, etc / "local", data, data / "sessions", data / "media", data / "uploads"):
         make_dirs(d, mode=0o750)
     (data / "sessions").chmod(0o700)
     if not secret_key_file(ctx).exists():

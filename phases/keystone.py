@@ -45,6 +45,7 @@ def configure(ctx):
         "credential": {"key_repository": etc / "credential-keys"},
         "cache": svckit.cache(ctx.answers) or _process_cache(ctx.answers),
         "identity": {"password_hash_rounds": 4},   # DevStack's speed-up for dev clouds
+        "oslo_policy": svckit.policy_files(etc),
     }, mode=0o640)
 
 

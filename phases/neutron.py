@@ -22,7 +22,7 @@ import time
 
 from stacktui import inifile, svckit
 from stacktui.errors import StackError
-from stacktui.fsutil import copy_file, make_dirs
+from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
@@ -90,6 +90,7 @@ def config(ctx) -> tuple[dict, dict]:
         "nova": _service_auth(a, "nova") if nova else None,
         "oslo_concurrency": {"lock_path": _data(L) / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": svckit.policy_files(_etc(ctx)),
         "agent": {"root_helper": "", "root_helper_daemon": ""},
     }
     ml2 = {
@@ -102,7 +103,10 @@ def config(ctx) -> tuple[dict, dict]:
         "securitygroup": {"enable_security_group": True},
         "ovn": {"ovn_nb_connection": ovn.nb_connection(a), "ovn_sb_connection": ovn.sb_connection(a),
                 "ovn_l3_scheduler": "leastloaded", "ovn_metadata_enabled": False,
-                "enable_distributed_floating_ip": False},
+                "enable_distributed_floating_ip": False,
+                # Where this stack's Open vSwitch keeps vhost-user sockets
+                # (default /var/run/openvswitch, a system OVS's).
+                "vhost_sock_dir": ovn.ovs_run(L)},
     }
     return neutron_conf, ml2
 
@@ -116,7 +120,8 @@ def configure(ctx):
     etc, data = _etc(ctx), _data(ctx.layout)
     for d in (etc, data, data / "locks", data / "tmp"):
         make_dirs(d, mode=0o750)
-    copy_file(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini", etc / "api-paste.ini")
+    svckit.copy_paste_ini(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini",
+                          etc / "api-paste.ini", data / "healthcheck_disable")
     neutron_conf, ml2 = config(ctx)
     inifile.write(etc / "neutron.conf", {k: v for k, v in neutron_conf.items() if v is not None},
                   mode=0o640)

@@ -163,6 +163,10 @@ def config(ctx) -> dict:
         "upgrade_levels": {"compute": "auto"},
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
+        "oslo_policy": svckit.policy_files(_etc(ctx)),
+        # nova-compute reads provider configs from here (default
+        # /etc/nova/provider_config/).
+        "compute": {"provider_config_location": _etc(ctx) / "provider_config"},
         **({} if fake else {**libvirt_sections(ctx, _virt_type(a)), **privsep(ctx)}),
     }
 
@@ -187,14 +191,29 @@ def configure(ctx):
     for d in (etc, data, data / "instances", data / "locks"):
         make_dirs(d, mode=0o750)
     src = ctx.layout.venv / "etc" / "nova"
-    for name in ("api-paste.ini", "rootwrap.conf"):
-        copy_file(src / name, etc / name)
+    copy_file(src / "api-paste.ini", etc / "api-paste.ini")
+    _rootwrap(ctx, src, etc)
     driver, why = virt_choice(ctx.answers)
     for virt in ctx.layout.venv.glob("lib/python3*/site-packages/nova/virt"):
         (virt / f"{FAKE_MODULE}.py").write_text(shims.source("nova_fakevirt"))
     ctx.say(f"nova-compute driver: {driver} ({why})")
     sections = {k: v for k, v in config(ctx).items() if v is not None}
     inifile.write(_conf(ctx), sections, mode=0o640)
+
+
+def _rootwrap(ctx, src, etc) -> None:
+    """The shipped rootwrap.conf reads its filters from /etc/nova/rootwrap.d
+    and /usr/share/nova/rootwrap, and finds no privsep-helper outside the
+    system's folders: the filters are copied under DEST, and the venv's bin
+    comes first."""
+    filters = etc / "rootwrap.d"
+    shutil.rmtree(filters, ignore_errors=True)
+    shutil.copytree(src / "rootwrap.d", filters)
+    copy_file(src / "rootwrap.conf", etc / "rootwrap.conf")
+    inifile.merge(etc / "rootwrap.conf", {"DEFAULT": {
+        "filters_path": filters,
+        "exec_dirs": ",".join([str(ctx.layout.bin), "/sbin", "/usr/sbin", "/bin", "/usr/bin",
+                               "/usr/local/sbin", "/usr/local/bin"])}})
 
 
 def _manage(ctx, *args, ok=(0,)):

@@ -27,6 +27,7 @@ def configure(ctx):
         "placement_database": {"connection": svckit.db_url(ctx.answers, ctx.layout, "placement")},
         "api": {"auth_strategy": "keystone"},
         "keystone_authtoken": svckit.authtoken(ctx.answers, "placement"),
+        "oslo_policy": svckit.policy_files(_etc(ctx)),
     }, mode=0o640)
 
 

@@ -117,7 +117,7 @@ def run_tempest(layout, ans, which: str = "smoke", *, concurrency: int = 0,
     skipped_here = left_out(ans)
     if skipped_here:
         exclude = "|".join(([f"({exclude})"] if exclude else [])
-                           + [re.escape(name) + r"\." for name in skipped_here])
+                           + [re.escape(name) + r"[.\[]" for name in skipped_here])
     argv = [str(phase.tempest_bin(layout)), "run", "--config-file", str(conf),
             "--concurrency", str(workers), *selection(which, exclude)]
     mask = Masker(ans.secret_values)
@@ -200,16 +200,30 @@ NEEDS_A_GUEST = {
 }
 
 
+# Glance's import tests whose preconditions no stack here meets. tempest.conf
+# turns the import workflow on (glance-direct works and is tested); DevStack's
+# default leaves it off, which skips these with the rest.
+GLANCE_IMPORT = {
+    "tempest.api.image.v2.admin.test_images.ImportCopyImagesTest.test_image_copy_image_import":
+        "copies an image to glance's other stores; this glance has one (fast), so the copy "
+        "ends at once and the test waits out its timeout",
+    "tempest.api.image.v2.test_images.ImportImagesTest.test_image_web_download_import":
+        "glance downloads CirrOS from its site; with no internet glance's URI filter "
+        "cannot resolve the host and refuses it",
+}
+
+
 def left_out(ans) -> dict[str, str]:
     """Tests left out of a run on this stack, each with why."""
+    out = dict(GLANCE_IMPORT) if "g-api" in ans.services else {}
     if "n-api" not in ans.services:
-        return {}
+        return out
     from .phases import nova
     try:
         driver, _ = nova.virt_choice(ans)
     except StackError:
-        return {}
-    return dict(NEEDS_A_GUEST) if driver == nova.FAKE_DRIVER else {}
+        return out
+    return {**out, **(NEEDS_A_GUEST if driver == nova.FAKE_DRIVER else {})}
 
 
 def reason_key(reason: str) -> str:

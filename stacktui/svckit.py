@@ -4,8 +4,11 @@ keystone_authtoken, uwsgi command lines, worker counts."""
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from urllib.parse import quote
 
+from .fsutil import atomic_write
 from .paths import Layout
 
 
@@ -71,6 +74,26 @@ def uwsgi_argv(ctx, service: str, module: str, *extra: str) -> list[str]:
 
 def http_ready(ctx, service: str, path: str = "/") -> dict:
     return {"http": f"http://{ctx.answers.url_host()}:{ctx.answers.port(service)}{path}"}
+
+
+def policy_files(etc) -> dict:
+    """[oslo_policy] naming files in the service's own folder. The defaults
+    are relative (policy.yaml, policy.d), and oslo.config looks for a
+    relative name in /etc/<project>/ and /etc/ as well: a policy left there
+    by another install would change this cloud's rules. Neither file is
+    written; the rules in each service's code apply."""
+    return {"policy_file": etc / "policy.yaml", "policy_dirs": etc / "policy.d"}
+
+
+def copy_paste_ini(src: Path, dst: Path, disable_file: Path) -> None:
+    """A project's paste pipeline, with the file that turns its /healthcheck
+    to 503 moved under DEST: the shipped one (/etc/glance/...,
+    /var/lib/neutron/...) would let a file left there by another install
+    report this cloud's API as down."""
+    text = Path(src).read_text()
+    text = re.sub(r"(?m)^(disable_by_file_path\s*=\s*).*$",
+                  lambda m: m.group(1) + str(disable_file), text)
+    atomic_write(dst, text)
 
 
 def cache(answers) -> dict:

@@ -65,6 +65,18 @@ def test_token_catalog_image_placement_from_outside(minimal_stack, tmp_path):
     assert r.stdout == "200"
 
 
+def test_glance_metadata_definitions_loaded(minimal_stack):
+    """init loads the metadefs the glance wheel ships, as DevStack's
+    init_glance does (Horizon's "Update Metadata", tempest's metadefs tests)."""
+    rows = json.loads(osc(minimal_stack, "image", "metadef", "namespace", "list", "-f", "json"))
+    names = {v for row in rows for k, v in row.items() if k.lower() == "namespace"}
+    assert len(names) >= 20, rows
+    assert {"OS::Compute::Libvirt", "OS::Glance::CommonImageProperties"} <= names, names
+    types = json.loads(osc(minimal_stack, "image", "metadef", "resource", "type", "list",
+                           "-f", "json"))
+    assert any("OS::Glance::Image" in json.dumps(t) for t in types), types
+
+
 def test_demo_cloud_and_openrc_work(minimal_stack):
     env = {**minimal_stack["env"]}
     exe = Path(minimal_stack["dest"]) / "venv" / "bin" / "openstack"
