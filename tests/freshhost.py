@@ -37,9 +37,11 @@ def candidates(home: Path | None = None) -> list[Path]:
     home = home or Path.home()
     out: list[Path] = []
     for p in PROJECTS:
-        out += [Path("/etc") / p, Path("/etc") / f"{p}.conf", Path("/var/lib") / p,
-                Path("/var/log") / p, Path("/var/cache") / p, Path("/var/lock") / p,
-                home / f".{p}", home / f"{p}.conf"]
+        # oslo.config also reads P.conf.d folders beside each of those files,
+        # even when a service is given --config-file.
+        out += [Path("/etc") / p, Path("/etc") / f"{p}.conf", Path("/etc") / f"{p}.conf.d",
+                Path("/var/lib") / p, Path("/var/log") / p, Path("/var/cache") / p,
+                Path("/var/lock") / p, home / f".{p}", home / f"{p}.conf", home / f"{p}.conf.d"]
     out += [Path(p) for p in OTHER]
     return out
 
