@@ -13,29 +13,19 @@ Barbican secret."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import stacktui
+from tests.pluginfix import plugin_on_path
 from tests.stackfix import installed_stack, osc, osc_json, pane_rss_mb, stack_ports
 
-ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = ROOT / "plugins" / "barbican"
 BARBICAN = ["barbican-api", "barbican-keystone-listener", "barbican-worker"]
 PORTED = ["key", "mysql", "rabbit", "c-api", "barbican-api"]
 
 pytestmark = pytest.mark.timeout(1200) if hasattr(pytest.mark, "timeout") else []
-
-
-def _uv() -> str:
-    from stacktui.phases.install import uv
-    return uv()
 
 
 def local_conf(ports: dict) -> str:
@@ -51,16 +41,12 @@ def local_conf(ports: dict) -> str:
 @pytest.fixture(scope="module")
 def barbican_stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("barbican-plugin")
-    target = work / "site"
-    subprocess.run([_uv(), "pip", "install", "-q", "--python", sys.executable, "--no-deps",
-                    "--target", target, PLUGIN], check=True, timeout=300)
     ports = stack_ports(PORTED)
     conf = work / "local.conf"
     conf.write_text(local_conf(ports))
-    with pytest.MonkeyPatch.context() as mp:
-        # Every stacktui command of this module (import, install, teardown,
-        # clean) runs with the plugin where Python finds entry points.
-        mp.setenv("PYTHONPATH", str(target))
+    # Every stacktui command of this module (import, install, teardown,
+    # clean) runs with the plugin where Python finds entry points.
+    with plugin_on_path("barbican", work):
         imported = stacktui("import-localconf", conf, "-o", work / "stacktui.yaml", timeout=120)
         answers = yaml.safe_load((work / "stacktui.yaml").read_text())
         for key in ("dest", "host_ip", "ports"):
