@@ -8,7 +8,11 @@ OVN (q-svc, ovn-northd) and imports nothing from stacktui but the contract
 
 Octavia's API reads its config only from oslo.config's default places
 (uwsgi gives it no arguments), so its panes and commands run with HOME at
-DEST/etc/octavia, where octavia.conf is.
+DEST/etc/octavia, where octavia.conf is. The OVN provider talks to the driver
+agent through octavia-lib's fixed socket paths (/var/run/octavia/*.sock,
+whatever [driver_agent] says), so both panes run in a mount namespace of
+their own where /run is DEST/run/octavia: the sockets stay under DEST and
+the host's /run is not touched.
 """
 
 from __future__ import annotations
@@ -41,7 +45,24 @@ def _etc(ctx) -> Path:
 
 
 def _run(ctx) -> Path:
+    """What the panes see as /run."""
     return ctx.layout.run / NAME
+
+
+def _sockets(ctx) -> Path:
+    """octavia-lib's /var/run/octavia, seen from the host."""
+    return _run(ctx) / NAME
+
+
+# /run replaced by DEST/run/octavia for this process only (unshare's mount
+# namespace is private: nothing propagates to the host); paths are arguments,
+# never part of the script.
+IN_OWN_RUN = 'mount --bind "$0" /run && exec "$@"'
+
+
+def _in_own_run(ctx, argv: list) -> list:
+    return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", IN_OWN_RUN,
+            _run(ctx), *argv]
 
 
 def _env(ctx) -> dict:
@@ -104,7 +125,7 @@ def configure(ctx):
     etc, run = _etc(ctx), _run(ctx)
     etc.mkdir(parents=True, exist_ok=True)
     etc.chmod(0o750)
-    run.mkdir(parents=True, exist_ok=True)
+    _sockets(ctx).mkdir(parents=True, exist_ok=True)
     run.chmod(0o700)
     a = ctx.answers
     keystone = _url(ctx, IDENTITY)
@@ -123,11 +144,10 @@ def configure(ctx):
         "service_auth": auth,
         "neutron": {"region_name": a.region, "valid_interfaces": "public"},
         "driver_agent": {"enabled_provider_agents": "ovn",
-                         "status_socket_path": run / "status.sock",
-                         "stats_socket_path": run / "stats.sock",
-                         "get_socket_path": run / "get.sock"},
+                         **{f"{k}_socket_path": f"/var/run/octavia/{k}.sock"
+                            for k in ("status", "stats", "get")}},
         "ovn": _ovn(ctx),
-        "oslo_concurrency": {"lock_path": run / "locks"},
+        "oslo_concurrency": {"lock_path": "/run/locks"},
     }
     if "rabbit" in a.services:
         conf["DEFAULT"]["transport_url"] = _transport_url(ctx)
@@ -149,12 +169,13 @@ def _uwsgi(ctx) -> list[str]:
 
 
 def panes(ctx) -> list[dict]:
-    _run(ctx).mkdir(parents=True, exist_ok=True)   # gone after a reboot
-    out = [pane_spec(ctx, API, _uwsgi(ctx), env=_env(ctx), cwd=_etc(ctx), port=ctx.answers.port(API),
-                     ready={"http": f"{_url(ctx, API)}/"})]
+    _sockets(ctx).mkdir(parents=True, exist_ok=True)   # DEST/run is emptied by a reboot
+    out = [pane_spec(ctx, API, _in_own_run(ctx, _uwsgi(ctx)), env=_env(ctx), cwd=_etc(ctx),
+                     port=ctx.answers.port(API), ready={"http": f"{_url(ctx, API)}/"})]
     if AGENT in ctx.answers.services:
-        out.append(pane_spec(ctx, AGENT, [ctx.venv_bin("octavia-driver-agent")], env=_env(ctx),
-                             cwd=_etc(ctx), ready={"unix": str(_run(ctx) / "status.sock")}))
+        out.append(pane_spec(ctx, AGENT, _in_own_run(ctx, [ctx.venv_bin("octavia-driver-agent")]),
+                             env=_env(ctx), cwd=_etc(ctx),
+                             ready={"unix": str(_sockets(ctx) / "status.sock")}))
     return out
 
 
