@@ -57,11 +57,22 @@ def _write(path: Path, text: str, mode: int) -> None:
     os.replace(tmp, path)
 
 
+def _oslo_value(v) -> str:
+    """What oslo.config reads back as ``v``: it substitutes ``$name`` (``$$``
+    is a dollar), strips outer whitespace and one pair of outer quotes."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    v = str(v).replace("$", "$$")
+    if v != v.strip() or (v and v[0] == v[-1] and v[0] in "\"'"):
+        v = '"' + v + '"'
+    return v
+
+
 def _ini(sections: dict) -> str:
-    cp = configparser.ConfigParser(interpolation=None)
+    cp = configparser.RawConfigParser(interpolation=None)
     cp.optionxform = str
     for name, opts in sections.items():
-        cp[name] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in opts.items()}
+        cp[name] = {k: _oslo_value(v) for k, v in opts.items()}
     out = io.StringIO()
     cp.write(out)
     return out.getvalue()
