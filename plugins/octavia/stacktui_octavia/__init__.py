@@ -153,7 +153,10 @@ def configure(ctx):
                                "service_token_roles_required": True},
         # What the API and the OVN provider use to make VIP ports in neutron.
         "service_auth": auth,
-        "neutron": {"region_name": a.region, "valid_interfaces": "public"},
+        # Given whole: octavia and the OVN provider copy what [neutron] lacks
+        # from [service_auth] with set_override, which substitutes `$` in a
+        # password a second time.
+        "neutron": {**auth, "valid_interfaces": "public"},
         "driver_agent": {"enabled_provider_agents": "ovn",
                          **{f"{k}_socket_path": f"/var/run/octavia/{k}.sock"
                             for k in ("status", "stats", "get")}},
