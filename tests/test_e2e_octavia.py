@@ -22,8 +22,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
-from tests.conftest import NASTY, stack_processes
+from tests.conftest import NASTY, stack_processes, stacktui
 from tests.pluginfix import plugin_on_path
 from tests.stackfix import installed_stack, pane_rss_mb, stack_ports
 
@@ -158,3 +159,22 @@ def test_lb_listener_pool_members_active_and_vip_reaches_a_member(octavia_stack,
     finally:
         plug.close(s)
         lb_script(s, "delete")
+
+
+def test_import_localconf_maps_octavia_plugins_and_names_amphora_services(tmp_path):
+    """No stack: DevStack's usual Octavia lines, with the plugin installed,
+    become o-api and o-da; the amphora services say why they are left out."""
+    conf = tmp_path / "local.conf"
+    conf.write_text("[[local|localrc]]\nHOST_IP=127.0.0.1\n"
+                    "enable_plugin octavia https://opendev.org/openstack/octavia\n"
+                    "enable_plugin ovn-octavia-provider https://opendev.org/openstack/ovn-octavia-provider\n"
+                    "enable_service o-api o-cw o-hm o-hk o-da\n")
+    with plugin_on_path("octavia", tmp_path):
+        r = stacktui("import-localconf", conf, "-o", tmp_path / "a.yaml", timeout=120)
+    services = yaml.safe_load((tmp_path / "a.yaml").read_text())["enabled_services"]
+    assert {"o-api", "o-da", "q-svc", "ovn-northd"} <= set(services)
+    assert not {"o-cw", "o-hm", "o-hk"} & set(services)
+    assert "local.conf:3: enable_plugin octavia: provided by the stacktui plugin stacktui-octavia " \
+           "(o-api, o-da)" in r.stderr
+    assert "local.conf:4: enable_plugin ovn-octavia-provider: provided by" in r.stderr
+    assert "o-cw: the Octavia controller worker, which only amphora load balancers need" in r.stderr

@@ -237,6 +237,11 @@ SPEC = ServiceSpec(
     repo_names={"octavia": "octavia", "ovn-octavia-provider": "ovn-octavia-provider"},
     port_vars={API: "OCTAVIA_PORT"},
     devstack_plugins=(NAME, "ovn-octavia-provider"),
+    refused={s: f"{what}, which only amphora load balancers need: stacktui-octavia runs the OVN "
+                "provider, no amphora"
+             for s, what in (("o-cw", "the Octavia controller worker"),
+                             ("o-hm", "the Octavia health manager"),
+                             ("o-hk", "the Octavia housekeeping service"))},
     kolla_flags={API: ("enable_octavia",)},
     api_paths={API: ""},
     tempest_available={"octavia": API})
