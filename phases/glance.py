@@ -1,16 +1,28 @@
 """Glance (`g-api`): image API on a file store under DEST/data/glance, served
-by uwsgi as DevStack does by default (GLANCE_STANDALONE=False)."""
+by uwsgi as DevStack does by default (GLANCE_STANDALONE=False).
+
+Then the images, as stack.sh's upload_image loop does: each of `image_urls`
+(DevStack's IMAGE_URLS) downloaded and registered public, or by default the
+guest image built offline from Debian packages (stacktui/guest_image.py), in
+init, beside the other database syncs, so it is ready when glance is.
+"""
 
 from __future__ import annotations
 
 import shutil
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
 
-from stacktui import inifile, svckit
+from stacktui import guest_image, inifile, svckit
+from stacktui.errors import StackError
 from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, pane_spec
 
 SERVICES = ("g-api",)
+QCOW2_MAGIC = b"QFI\xfb"
 
 
 def _etc(ctx):
@@ -60,9 +72,51 @@ for command in (["db_sync"], ["db_load_metadefs", path]):
 """
 
 
+def inputs(answers, phase):
+    from stacktui.service import default_inputs
+    got = default_inputs(answers, "glance")
+    got["images"] = answers.data.get("image_urls")
+    got["guest"] = guest_image.BUILD_VERSION
+    return got
+
+
 def init(ctx):
     ctx.run([ctx.venv_bin("python"), "-c", _SYNC_AND_METADEFS, _etc(ctx) / "glance-api.conf",
              metadefs_dir(ctx)])
+    for path in image_files(ctx):
+        ctx.say(f"glance: image {path.name} ready to register")
+
+
+def image_files(ctx) -> list[Path]:
+    """The images to register: downloaded into DEST/data/images (DevStack's
+    $FILES), or the offline guest from the user's cache."""
+    urls = ctx.answers.data.get("image_urls")
+    if urls is None:
+        try:
+            return [guest_image.build(log=ctx.say)]
+        except StackError as e:
+            # A default, not a request: the cloud works without it (DevStack
+            # fails here, but its image is one download, not a build).
+            ctx.say(f"{e}; no default image registered")
+            return []
+    out = []
+    folder = ctx.layout.data / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for url in urls:
+        name = Path(urllib.parse.urlparse(url).path).name or "image"
+        dest = folder / name
+        if not dest.exists():
+            part = dest.with_suffix(dest.suffix + ".part")
+            try:
+                with urllib.request.urlopen(url, timeout=60) as r, open(part, "wb") as f:
+                    shutil.copyfileobj(r, f, 1 << 20)
+            except OSError as e:
+                part.unlink(missing_ok=True)
+                raise StackError(f"image_urls: cannot download {url} ({e}); without internet "
+                                 "leave image_urls unset for the offline guest image") from e
+            part.rename(dest)
+        out.append(dest)
+    return out
 
 
 def panes(ctx) -> list[dict]:
@@ -76,6 +130,34 @@ def accounts(ctx):
     ks = ctx.keystone()
     ks.service_user("glance", ctx.answers.password("service"))
     ks.endpoints(ks.service("glance", "image", "Glance image service"), ctx.endpoint("g-api"))
+
+
+def after_start(ctx):
+    """Register the images, as DevStack's upload_image does for cirros:
+    public, bare, the disk format the file has; looked up by name first."""
+    ks = ctx.keystone()
+    url = ctx.endpoint("g-api") + "/v2/images"
+    made = []
+    for path in image_files(ctx):
+        name = guest_image.NAME if path.name == f"{guest_image.NAME}.img" else path.stem
+        have = ks.s.get(url, params={"name": name}, raise_exc=True).json()["images"]
+        if any(i["status"] == "active" for i in have):
+            continue
+        for stale in have:   # an upload cut short by a failed install
+            ks.s.delete(f"{url}/{stale['id']}", raise_exc=False)
+        with open(path, "rb") as f:
+            fmt = "qcow2" if f.read(4) == QCOW2_MAGIC else "raw"
+        body = {"name": name, "disk_format": fmt, "container_format": "bare",
+                "visibility": "public"}
+        if name == guest_image.NAME:
+            body.update(guest_image.image_properties())
+        img = ks.s.post(url, json=body, raise_exc=True).json()
+        with open(path, "rb") as f:
+            ks.s.put(f"{url}/{img['id']}/file", data=f, raise_exc=True,
+                     headers={"Content-Type": "application/octet-stream"})
+        made.append(f"{name} ({fmt}, {path.stat().st_size >> 20} MiB)")
+    if made:
+        ctx.say(f"glance: registered {', '.join(made)}")
 
 
 def cleanup(ctx):
@@ -94,7 +176,7 @@ def tempest(a, found) -> dict:
 SPEC = ServiceSpec(
     "glance", SERVICES, tempest=tempest, verify=checks.check_glance,
     configure=configure, init=init, panes=panes, accounts=accounts,
-    cleanup=cleanup,
+    after_start=after_start, inputs=inputs, cleanup=cleanup,
     databases={"glance": ("glance",)},
     config_files=(ConfigFile("$GLANCE_API_CONF", "glance", "glance-api.conf",
                              "/etc/glance/glance-api.conf", "glance/glance-api.conf"),),

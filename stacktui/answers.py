@@ -11,6 +11,7 @@ from __future__ import annotations
 # TUI imports this module before its first paint, which needs only DEFAULTS
 # and default_dest(), and each costs milliseconds there.
 import copy
+import re
 import os
 import string
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ DEFAULTS: dict = {
     "sources": {},                     # project -> {git: URL, branch: REF}; default PyPI
     "region": "RegionOne",
     "virt_driver": "auto",             # auto, fake, qemu, kvm
+    "image_urls": None,                # DevStack IMAGE_URLS; None = the guest built offline
     "workers": "auto",                 # API workers per service
     "volume_backing_file_size": "24G",
     "post_config": {},                 # file or $VAR -> {section: {option: value}}
@@ -529,6 +531,17 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
 
     if out["virt_driver"] not in VIRT_DRIVERS:
         bad(("virt_driver",), f"must be auto, fake, qemu or kvm, got {out['virt_driver']!r}")
+    urls = out["image_urls"]
+    if urls is not None:
+        if isinstance(urls, str):
+            urls = out["image_urls"] = [u.strip() for u in urls.split(",") if u.strip()]
+        if not isinstance(urls, list):
+            bad(("image_urls",), "must be a list of image URLs", "e.g. [https://host/image.qcow2]")
+        else:
+            for i, u in enumerate(urls):
+                if not isinstance(u, str) or not re.match(r"^(https?|file)://\S+$", u):
+                    bad(("image_urls", i), f"not an http(s) or file URL: {u!r}",
+                        "e.g. https://download.cirros-cloud.net/0.6.3/cirros-0.6.3-x86_64-disk.img")
     w = out["workers"]
     if w != "auto" and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
         bad(("workers",), f"must be auto or a positive number, got {w!r}")

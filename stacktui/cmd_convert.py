@@ -322,6 +322,8 @@ _EXPLAIN = {
                "or pin {version: X.Y.Z}",
     "region": "region name (DevStack REGION_NAME)",
     "virt_driver": "auto, fake, qemu or kvm (auto = kvm when /dev/kvm works, else qemu)",
+    "image_urls": "images to download and register, as DevStack's IMAGE_URLS; unset = the "
+                  "default guest built offline from Debian packages (stacktui-guest); [] = none",
     "workers": "API workers per service: auto or a number (DevStack API_WORKERS)",
     "volume_backing_file_size": "size of cinder's loop-backed volume file "
                                 "(DevStack VOLUME_BACKING_FILE_SIZE)",

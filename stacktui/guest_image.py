@@ -58,6 +58,14 @@ DISK_MB = 24
 METADATA = "http://169.254.169.254:80"
 
 
+def image_properties() -> dict:
+    """Glance properties: who logs in, and what the guest needs from nova."""
+    return {"os_admin_user": LOGIN_USER, "os_distro": "debian", "os_type": "linux",
+            "hw_disk_bus": "virtio", "hw_vif_model": "virtio",
+            # No ACPI daemon listens: a clean shutdown would wait out nova's 60 s.
+            "os_shutdown_timeout": "0"}
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "stacktui" / "guest-image" / BUILD_VERSION

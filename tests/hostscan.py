@@ -34,7 +34,9 @@ def _allowed() -> set[str]:
               # stacktui's own process (the stack's services keep theirs in DEST)
               str(home / ".cache" / "python-entrypoints"),
               # The test runner's own caches, written by this very process.
-              str(home / ".cache" / "pytest"), str(home / ".cache" / "ms-playwright")}
+              str(home / ".cache" / "pytest"), str(home / ".cache" / "ms-playwright"),
+              # The default guest image, built once per user (stacktui/guest_image.py).
+              str(Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "stacktui")}
     for var, default in (("XDG_CONFIG_HOME", home / ".config"),
                          ("XDG_STATE_HOME", home / ".local" / "state")):
         base = Path(os.environ.get(var) or default)
