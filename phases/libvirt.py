@@ -53,10 +53,17 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 QEMU_USER = "libvirt-qemu"
 QEMU_GROUPS = ("libvirt-qemu", "kvm")
 
-def binds(layout) -> dict[str, Path]:
+def binds(layout, answers=None) -> dict[str, Path]:
     """Each place libvirt uses, as seen inside the namespace -> where it is under DEST."""
     lv = layout.data / "libvirt"
+    extra = {}
+    if answers is not None and _shares_switch(answers):
+        # libvirt plugs a guest's tap into br-int with ovs-vsctl, which finds
+        # the switch's database at its compiled-in place.
+        from stacktui.phases import ovn
+        extra["/run/openvswitch"] = ovn.ovs_run(layout)
     return {
+        **extra,
         "/etc/libvirt": layout.etc / "libvirt",
         "/run/libvirt": run_dir(layout),
         "/var/lib/libvirt": lv / "lib",
@@ -65,6 +72,11 @@ def binds(layout) -> dict[str, Path]:
         "/etc/passwd": lv / "passwd",
         "/etc/group": lv / "group",
     }
+
+
+def _shares_switch(answers) -> bool:
+    from stacktui.phases import ovn
+    return ovn.uses_netns(answers)
 
 
 def run_dir(layout) -> Path:
@@ -138,6 +150,7 @@ def configure(ctx):
         raise StackError(f"libvirt cannot run here: {blocker}; set `virt_driver: fake` "
                          "(or auto) in the answers")
     L = ctx.layout
+    before_up(ctx.answers, L)
     for d in set(binds(L).values()) - {binds(L)["/etc/passwd"], binds(L)["/etc/group"]}:
         make_dirs(d, mode=0o700)
     etc = L.etc / "libvirt"
@@ -176,9 +189,16 @@ exec "$@"
 """
 
 
-def ns_argv(layout, daemon: list[str]) -> list[str]:
-    pairs = [str(x) for target, src in binds(layout).items() for x in (src, target)]
-    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
+def ns_argv(layout, daemon: list[str], answers=None) -> list[str]:
+    """The daemon in its mount and pid namespaces; with a userspace switch,
+    inside the stack's network namespace too (stacktui/netns.py), where
+    qemu's taps can join br-int."""
+    pairs = [str(x) for target, src in binds(layout, answers).items() for x in (src, target)]
+    pre = []
+    if answers is not None and _shares_switch(answers):
+        from stacktui import netns
+        pre = netns.nsenter(layout)
+    return [*pre, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
             "--kill-child", "--", "sh", "-ec", NS_SCRIPT, "libvirt-ns",
             str(made_dirs_file(layout)), *pairs, "--", "tini", "--", *daemon]
 
@@ -189,17 +209,23 @@ def panes(ctx) -> list[dict]:
     env = {"PATH": PATH}
     return [
         pane_spec(ctx, "virtlogd", ns_argv(L, ["virtlogd", "--config", "/etc/libvirt/virtlogd.conf",
-                                                "--pid-file", "/run/libvirt/virtlogd.pid"]),
+                                                "--pid-file", "/run/libvirt/virtlogd.pid"],
+                                    ctx.answers),
                   env=env, ready={"unix": str(run / "virtlogd-sock")}, stop_timeout=15),
         pane_spec(ctx, "libvirtd", ns_argv(L, ["libvirtd", "--config", "/etc/libvirt/libvirtd.conf",
-                                                "--pid-file", "/run/libvirt/libvirtd.pid"]),
+                                                "--pid-file", "/run/libvirt/libvirtd.pid"],
+                                    ctx.answers),
                   env=env, ready={"unix": str(socket_path(L))}, stop_timeout=30),
     ]
 
 
 def before_up(answers, layout):
-    # After a reboot DEST/run is gone; the panes bind it, so it must exist.
+    # After a reboot DEST/run is gone; the panes bind it, so it must exist,
+    # and so must the namespace libvirtd enters.
     run_dir(layout).mkdir(parents=True, exist_ok=True)
+    if _shares_switch(answers):
+        from stacktui.phases import ovn
+        ovn.before_up(answers, layout)
 
 
 # ------------------------------------------------------------ cleanup

@@ -86,9 +86,14 @@ def libvirt_sections(ctx, virt_type: str) -> dict:
     default: no host-model computation, which needs CPU flags this kind of
     host may hide), and no migration settings: with one compute host there is
     nowhere to migrate to, and nothing listens for qemu+ssh or qemu+tcp."""
-    from stacktui.phases import libvirt
-    return {"libvirt": {"virt_type": virt_type, "connection_uri": libvirt.uri(ctx.layout),
-                        "cpu_mode": "none"}}
+    from stacktui.phases import libvirt, ovn
+    out = {"libvirt": {"virt_type": virt_type, "connection_uri": libvirt.uri(ctx.layout),
+                       "cpu_mode": "none"}}
+    if "ovs-vswitchd" in ctx.answers.services:
+        # os-vif makes sure br-int exists through the switch's database: this
+        # stack's, not the compiled-in tcp:127.0.0.1:6640.
+        out["os_vif_ovs"] = {"ovsdb_connection": f"unix:{ovn.ovs_db_sock(ctx.layout)}"}
+    return out
 
 
 def privsep(ctx) -> dict:

@@ -7,11 +7,11 @@ DEST/data/ovn, sockets and pid files in DEST/run/ovs and DEST/run/ovn), so a
 system Open vSwitch or another stack is never touched.
 
 Without the openvswitch kernel module (FIELD-NOTES 4) the switch runs the
-userspace datapath (`datapath_type=netdev`), and ovs-vswitchd runs in a
-network namespace of its own made by `unshare --net`: the tap devices that
-back its bridges (br-int, br-ex) then cannot clash with another stack's
-bridges of the same name, and they vanish with the process, so a stop leaves
-no link behind on the host.
+userspace datapath (`datapath_type=netdev`), and ovs-vswitchd runs in the
+stack's network namespace (stacktui/netns.py), shared with libvirtd so a
+guest's tap can join br-int, and holding the public gateway address: the
+tap devices that back its bridges (br-int, br-ex) cannot clash with another
+stack's bridges of the same name, and no bridge appears on the host.
 
 The OVN northbound and southbound databases are served by the same
 ovsdb-server as the local Open_vSwitch database (pane `ovsdb-server`): each
@@ -27,6 +27,7 @@ import shutil
 import socket
 import uuid
 
+from stacktui import netns
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
@@ -167,10 +168,29 @@ def init(ctx):
     _create_db(ctx, ovn_data(L) / "ovnsb_db.db", SB_SCHEMA)
 
 
+def uses_netns(answers) -> bool:
+    """The switch, libvirt and the public gateway share the stack's network
+    namespace (stacktui/netns.py) when the switch is userspace."""
+    return "ovs-vswitchd" in answers.services and datapath_type() == "netdev"
+
+
+def public_gateway(answers) -> str:
+    """DevStack's PUBLIC_NETWORK_GATEWAY with its prefix: the floating range's
+    first address, which neutron's public subnet names as its gateway."""
+    import ipaddress
+    net = ipaddress.ip_network(answers.data["floating_range"], strict=False)
+    return f"{net[1]}/{net.prefixlen}"
+
+
 def before_up(answers, layout):
-    # DEST/run is emptied by a reboot; the daemons want their socket folders.
+    # DEST/run is emptied by a reboot; the daemons want their socket folders,
+    # and the namespace goes with a reboot too.
     for d in (layout.run, ovs_run(layout), ovn_run(layout)):
         d.mkdir(parents=True, exist_ok=True, mode=0o750)
+    if uses_netns(answers):
+        import ipaddress
+        floating = ipaddress.ip_network(answers.data["floating_range"], strict=False)
+        netns.ensure(layout, public_gateway(answers), str(floating))
 
 
 def panes(ctx) -> list[dict]:
@@ -194,10 +214,10 @@ def panes(ctx) -> list[dict]:
     if "ovs-vswitchd" in a.services:
         argv = [_exe("ovs-vswitchd"), f"unix:{ovs_db_sock(L)}",
                 *_daemon_opts(orun, "ovs-vswitchd"), *_log_opts()]
-        if datapath_type() == "netdev":
-            # --disable-system: no kernel datapath to probe for; unshare:
-            # the bridges' taps live and die in the switch's own namespace.
-            argv = [_exe("unshare"), "--net", "--", *argv, "--disable-system"]
+        if uses_netns(a):
+            # --disable-system: no kernel datapath to probe for. In the
+            # stack's namespace, with libvirt's guests and the gateway.
+            argv = [*netns.nsenter(L), *argv, "--disable-system"]
         specs.append(pane_spec(ctx, "ovs-vswitchd", argv, env=e))
     if "ovn-northd" in a.services:
         specs.append(pane_spec(ctx, "ovn-northd", [
@@ -271,7 +291,13 @@ def after_start(ctx):
         # Without --no-wait: returns once ovs-vswitchd has made the bridge.
         vsctl(ctx, "--may-exist", "add-br", PUBLIC_BRIDGE, "--", "set", "Bridge", PUBLIC_BRIDGE,
               f"datapath_type={datapath_type()}", timeout=60)
-        ctx.say(f"Open vSwitch: {PUBLIC_BRIDGE} ({datapath_type()} datapath) is up")
+        if uses_netns(a):
+            vsctl(ctx, "--may-exist", "add-port", PUBLIC_BRIDGE, netns.GW_PORT)
+            ctx.say(f"Open vSwitch: {PUBLIC_BRIDGE} ({datapath_type()} datapath) is up in the "
+                    f"stack's network namespace, public gateway {public_gateway(a)} on it; the "
+                    f"host reaches {a.data['floating_range']} through {netns.host_link(L)}")
+        else:
+            ctx.say(f"Open vSwitch: {PUBLIC_BRIDGE} ({datapath_type()} datapath) is up")
     if "ovn-controller" in a.services and "ovn-northd" in a.services:
         sid = system_id(L)
         sbctl(ctx, "wait-until", "Chassis", sid, timeout=90)
@@ -282,6 +308,7 @@ def after_start(ctx):
 
 def cleanup(ctx):
     L = ctx.layout
+    netns.remove(L)
     for d in (ovs_data(L), ovn_data(L), ovs_run(L), ovn_run(L), L.logs / "ovs", L.logs / "ovn"):
         shutil.rmtree(d, ignore_errors=True)
 

@@ -93,14 +93,17 @@ def openvswitch_module() -> bool:
 def port_blocker(services, ovs_module: bool | None = None) -> str | None:
     """Why a libvirt guest could not be plugged into neutron's network here,
     or None. Without the kernel module ovs-vswitchd runs the userspace
-    datapath in a network namespace of its own (phases/ovn.py): the tap
-    device qemu makes on the host never reaches br-int."""
+    datapath, and libvirtd runs with it in the stack's network namespace
+    (stacktui/netns.py), which needs nsenter and ip."""
     if "q-svc" not in services:
         return None
     if openvswitch_module() if ovs_module is None else ovs_module:
         return None
-    return ("neutron's switch runs the userspace datapath in its own network namespace "
-            "(no openvswitch kernel module), where a guest's tap device cannot be plugged")
+    missing = [t for t in ("nsenter", "ip") if not shutil.which(t)]
+    if missing:
+        return (f"neutron's switch runs the userspace datapath (no openvswitch kernel module) "
+                f"in a namespace shared with libvirt, which needs {' and '.join(missing)}")
+    return None
 
 
 def choose(want: str, kvm_version: int | None = None, blocker: str | None = None,

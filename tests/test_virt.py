@@ -129,17 +129,23 @@ def test_export_localconf_names_no_libvirt_daemon(tmp_path):
     assert "libvirtd" not in text and "virtlogd" not in text
 
 
-def test_auto_keeps_fake_where_neutron_cannot_plug_a_guest():
-    """With q-svc on the userspace datapath (no openvswitch module, the
-    switch in its own namespace), auto stays on the fake driver and says
-    why; with the module, or without neutron, KVM is chosen."""
-    from stacktui.virt import choose
+def test_auto_plugs_guests_into_the_userspace_switch_through_the_stack_namespace(monkeypatch):
+    """With q-svc on the userspace datapath (no openvswitch module), libvirt
+    runs in the switch's namespace (stacktui/netns.py), so auto picks libvirt;
+    only without the tools that namespace needs does it stay on the fake
+    driver, and says why."""
+    from stacktui import virt
     both = ["n-cpu", "q-svc"]
-    c = choose("auto", kvm_version=12, blocker=None, probe=False, services=both, ovs_module=False)
-    assert not c.libvirt and "userspace datapath" in c.why
-    assert choose("auto", kvm_version=12, blocker=None, probe=False, services=both,
-                  ovs_module=True).virt_type == "kvm"
-    assert choose("auto", kvm_version=12, blocker=None, probe=False, services=["n-cpu"],
-                  ovs_module=False).virt_type == "kvm"
-    forced = choose("kvm", kvm_version=12, blocker=None, probe=False, services=both, ovs_module=False)
+    c = virt.choose("auto", kvm_version=12, blocker=None, probe=False, services=both,
+                    ovs_module=False)
+    assert c.libvirt and c.virt_type == "kvm"
+    real_which = virt.shutil.which
+    monkeypatch.setattr(virt.shutil, "which", lambda t: None if t == "nsenter" else real_which(t))
+    c = virt.choose("auto", kvm_version=12, blocker=None, probe=False, services=both,
+                    ovs_module=False)
+    assert not c.libvirt and "nsenter" in c.why
+    assert virt.choose("auto", kvm_version=12, blocker=None, probe=False, services=["n-cpu"],
+                       ovs_module=False).virt_type == "kvm"
+    forced = virt.choose("kvm", kvm_version=12, blocker=None, probe=False, services=both,
+                         ovs_module=False)
     assert forced.libvirt and "will fail to boot" in forced.why
