@@ -198,6 +198,10 @@ def configure(ctx):
     src = ctx.layout.venv / "etc" / "nova"
     copy_file(src / "api-paste.ini", etc / "api-paste.ini")
     _rootwrap(ctx, src, etc)
+    from stacktui import virt as virtmod
+    if ctx.answers.data["virt_driver"] == "auto" and virtmod.for_answers(ctx.answers).virt_type == "kvm":
+        # Once per host boot: does a kernel really run under this KVM?
+        virtmod.kvm_boots_linux(run=True)
     driver, why = virt_choice(ctx.answers)
     for virt in ctx.layout.venv.glob("lib/python3*/site-packages/nova/virt"):
         (virt / f"{FAKE_MODULE}.py").write_text(shims.source("nova_fakevirt"))

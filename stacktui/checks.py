@@ -410,7 +410,8 @@ def check_virt(ans, h: _Host) -> Check:
         # The same decision the install acts on, from this check's own probes.
         choice = virt.choose(drv, kvm_version=api,
                              blocker=None if drv == "fake" else h.p.libvirt_blocker(), probe=False,
-                             services=ans.services, ovs_module=_has_module(h, "openvswitch"))
+                             services=ans.services, ovs_module=_has_module(h, "openvswitch"),
+                             kvm_linux=virt.kvm_boots_linux() if api is not None else None)
         measured += f"; nova-compute on {choice.label}: {choice.why}"
     if api is not None:
         return Check("virtualization", OK, measured,

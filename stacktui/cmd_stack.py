@@ -377,6 +377,10 @@ def cmd_unstack(args) -> int:
     try:
         if args.all:
             client.shutdown(stop_panes=True)
+            # With no process left in it, the stack's network namespace
+            # (and its link and route on the host) goes too; `up` remakes it.
+            from . import netns
+            netns.remove(layout)
         else:
             client.stop(["all"])
     except StackError:

@@ -379,12 +379,21 @@ def _busybox_applets() -> list[str]:
 
 
 def build(log=print) -> Path:
-    """Build the image into the cache (or reuse it); returns the raw disk."""
+    """Build the image into the cache (or reuse it); returns the raw disk.
+    One build at a time per user (glance's init and nova's KVM probe may
+    both ask at once)."""
+    import fcntl
     hit = cached()
     if hit:
         return hit
     out = cache_dir()
     out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return cached() or _build(out, log)
+
+
+def _build(out: Path, log) -> Path:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="build-", dir=out.parent) as tmp:
         work = Path(tmp)

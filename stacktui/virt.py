@@ -79,6 +79,81 @@ def libvirt_blocker() -> str | None:
     return None
 
 
+PROBE_TIMEOUT = 20
+
+
+def _probe_file():
+    from .guest_image import cache_dir
+    return cache_dir().parent.parent / "kvm-probe.json"
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def kvm_boots_linux(run: bool = False) -> bool | None:
+    """Whether a Linux kernel really starts under this host's KVM: some
+    hosts' /dev/kvm answers the API and runs real-mode code (a boot sector)
+    yet stops a kernel at its switch to protected mode ("KVM internal error,
+    emulation failure"; seen on this machine). Known once per host boot:
+    the answer is kept in the user's cache beside the guest image, whose
+    kernel is the probe. None when not known (and not run)."""
+    import json
+    import time
+    f = _probe_file()
+    try:
+        got = json.loads(f.read_text())
+        if got.get("boot_id") == _boot_id():
+            return bool(got["boots"])
+    except (OSError, ValueError, KeyError):
+        pass
+    if not run:
+        return None
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        return None
+    from . import guest_image
+    try:
+        kernel = guest_image.build(log=lambda m: None).parent / "vmlinuz"
+    except Exception:  # noqa: BLE001 - no image, no probe: the API answer stands
+        return None
+    t0 = time.monotonic()
+    p = subprocess.Popen([qemu, "-accel", "kvm", "-m", "128", "-display", "none",
+                          "-monitor", "none", "-serial", "stdio", "-no-reboot", "-nodefaults",
+                          "-kernel", str(kernel), "-append", "console=ttyS0 panic=-1"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    seen = b""
+    boots = False
+    try:
+        while time.monotonic() - t0 < PROBE_TIMEOUT:
+            if not sel.select(timeout=0.5):
+                continue
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            seen += chunk
+            if b"Linux version" in seen:
+                boots = True
+                break
+    finally:
+        p.kill()
+        p.wait()
+        sel.close()
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"boot_id": _boot_id(), "boots": boots,
+                             "seconds": round(time.monotonic() - t0, 1),
+                             "tail": seen[-300:].decode(errors="replace")}) + "\n")
+    return boots
+
+
 def openvswitch_module() -> bool:
     """The openvswitch kernel module is loaded (or built in)."""
     if os.path.isdir("/sys/module/openvswitch"):
@@ -107,7 +182,8 @@ def port_blocker(services, ovs_module: bool | None = None) -> str | None:
 
 
 def choose(want: str, kvm_version: int | None = None, blocker: str | None = None,
-           probe: bool = True, services=(), ovs_module: bool | None = None) -> Choice:
+           probe: bool = True, services=(), ovs_module: bool | None = None,
+           kvm_linux: bool | None = None) -> Choice:
     """The driver for ``virt_driver: want`` with these services. With probe,
     the host is asked; without, kvm_version and blocker are taken as given
     (host checks pass their own probe results)."""
@@ -116,6 +192,7 @@ def choose(want: str, kvm_version: int | None = None, blocker: str | None = None
     if probe:
         kvm_version = kvm_api_version()
         blocker = libvirt_blocker()
+        kvm_linux = kvm_boots_linux()
     ports = port_blocker(services, ovs_module)
     kvm = kvm_version == KVM_API_VERSION
     dev = f"/dev/kvm answers KVM API {kvm_version}" if kvm_version is not None \
@@ -130,6 +207,10 @@ def choose(want: str, kvm_version: int | None = None, blocker: str | None = None
     if blocker:
         return Choice(False, None, f"virt_driver auto: libvirt cannot run here ({blocker}); "
                                    "servers run on nova's fake.FakeDriver (no real VMs)")
+    if kvm and kvm_linux is False:
+        return Choice(True, "qemu", f"virt_driver auto: {dev}, but a Linux kernel does not "
+                                    "boot under it (probe in ~/.cache/stacktui/kvm-probe.json), "
+                                    "so libvirt with plain qemu (software emulation)")
     if kvm:
         return Choice(True, "kvm", f"virt_driver auto: {dev}, so libvirt with KVM")
     return Choice(True, "qemu", f"virt_driver auto: {dev}, so libvirt with plain qemu "

@@ -99,15 +99,18 @@ def test_no_n_cpu_no_daemons(tmp_path):
 @pytest.mark.skipif(not virt.kvm_works() or virt.libvirt_blocker() is not None,
                     reason="needs a host where /dev/kvm answers and libvirt can run")
 def test_auto_on_this_host_is_kvm_and_the_check_says_so(tmp_path):
+    """kvm, unless this host's KVM was found to stop a Linux kernel (the
+    probe's answer, kept per host boot): then qemu."""
+    want = "qemu" if virt.kvm_boots_linux() is False else "kvm"
     ans, path = load(tmp_path)
-    assert virt.for_answers(ans).label == "libvirt/kvm"
+    assert virt.for_answers(ans).label == f"libvirt/{want}"
     conf = nova_conf(tmp_path, ans)
-    assert conf["libvirt"]["virt_type"] == "kvm"
+    assert conf["libvirt"]["virt_type"] == want
     r = stacktui("check", "--answers", path, "--json", check=False)
     got = json.loads(r.stdout)
     checks = got["checks"] if isinstance(got, dict) else got
     v = next(c for c in checks if c["name"] == "virtualization")
-    assert "nova-compute on libvirt/kvm" in v["measured"]
+    assert f"nova-compute on libvirt/{want}" in v["measured"]
     assert "/dev/kvm answers KVM API 12" in v["measured"]
 
 
@@ -149,3 +152,32 @@ def test_auto_plugs_guests_into_the_userspace_switch_through_the_stack_namespace
     forced = virt.choose("kvm", kvm_version=12, blocker=None, probe=False, services=both,
                          ovs_module=False)
     assert forced.libvirt and "will fail to boot" in forced.why
+
+
+def test_auto_takes_qemu_where_kvm_answers_but_stops_a_kernel(monkeypatch):
+    """/dev/kvm may answer the API and run a boot sector, yet stop a Linux
+    kernel (this machine): the probe's answer turns auto to qemu, says why,
+    and an explicit kvm answer still wins."""
+    from stacktui import virt
+    monkeypatch.setattr(virt, "kvm_api_version", lambda path="/dev/kvm": 12)
+    monkeypatch.setattr(virt, "libvirt_blocker", lambda: None)
+    monkeypatch.setattr(virt, "kvm_boots_linux", lambda run=False: False)
+    c = virt.choose("auto", services=["n-cpu"])
+    assert c.virt_type == "qemu" and "does not boot under it" in c.why
+    assert virt.choose("kvm", services=["n-cpu"]).virt_type == "kvm"
+    monkeypatch.setattr(virt, "kvm_boots_linux", lambda run=False: None)
+    assert virt.choose("auto", services=["n-cpu"]).virt_type == "kvm"
+
+
+def test_kvm_probe_answer_is_kept_per_host_boot(tmp_path, monkeypatch):
+    """The probe's answer is read back while the host has not rebooted, and
+    not after (another boot id)."""
+    import json
+    from stacktui import virt
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    f = virt._probe_file()
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"boot_id": virt._boot_id(), "boots": False}))
+    assert virt.kvm_boots_linux() is False
+    f.write_text(json.dumps({"boot_id": "another-boot", "boots": False}))
+    assert virt.kvm_boots_linux() is None
