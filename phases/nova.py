@@ -104,10 +104,18 @@ def privsep(ctx) -> dict:
     if os.geteuid() != 0:
         return {}
     import shlex
-    cmd = shlex.join([ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx))])
-    return {s: {"helper_command": cmd} for s in ("nova_sys_admin", "privsep_osbrick",
-                                                "vif_plug_ovs_privileged",
-                                                "vif_plug_linux_bridge_privileged")}
+    from stacktui import netns
+    from stacktui.phases import ovn
+    argv = [ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx))]
+    out = {s: {"helper_command": shlex.join(argv)} for s in (
+        "nova_sys_admin", "privsep_osbrick", "vif_plug_ovs_privileged",
+        "vif_plug_linux_bridge_privileged")}
+    if ovn.uses_netns(ctx.answers):
+        # os-vif makes each guest's tap (neutron's ovs_create_tap) where
+        # libvirt's qemu and the userspace switch can both use it.
+        out["vif_plug_ovs_privileged"]["helper_command"] = shlex.join(
+            [*netns.nsenter(ctx.layout), *argv])
+    return out
 
 
 # ------------------------------------------------------------ phases
@@ -117,6 +125,8 @@ def inputs(answers, phase):
     got["virt_driver"] = answers.virt_driver
     got["virt_choice"] = virt_choice(answers)[0]
     got["neutron"] = "q-svc" in answers.services
+    from stacktui.phases import ovn
+    got["netns"] = ovn.uses_netns(answers)
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
     for infra in ("mysql", "rabbit"):
         got["ports"][infra] = answers.port(infra)

@@ -148,7 +148,7 @@ def configure(ctx):
         atomic_write(ident, str(uuid.uuid4()) + "\n", mode=0o644)
     if datapath_type() == "netdev":
         ctx.say("Open vSwitch: no openvswitch kernel module; the userspace datapath "
-                "(datapath_type=netdev) runs in ovs-vswitchd's own network namespace")
+                "(datapath_type=netdev) runs in the stack's network namespace, with libvirt")
 
 
 def system_id(layout) -> str:

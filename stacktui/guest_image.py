@@ -39,7 +39,7 @@ from pathlib import Path
 from stacktui.errors import StackError
 
 # Bump when what goes into the image changes: the cache key.
-BUILD_VERSION = "3"
+BUILD_VERSION = "4"
 NAME = "stacktui-guest"
 LOGIN_USER = "root"
 KERNEL_META = "linux-image-amd64"
@@ -114,24 +114,27 @@ for dev in /sys/class/net/*; do
   udhcpc -i "$i" -s /etc/udhcpc.script -O mtu -O staticroutes -t 15 -T 2 -A 3 -b -S \\
     -x hostname:stacktui-guest
 done
-mkdir -p /root/.ssh && chmod 700 /root /root/.ssh
-n=0
-while [ $n -lt 60 ]; do
-  if timeout 10 wget -q -O /tmp/key "METADATA/latest/meta-data/public-keys/0/openssh-key" \\
-      && [ -s /tmp/key ]; then
-    cat /tmp/key > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys
-    echo "stacktui-guest: SSH key from the metadata service"
-    break
-  fi
-  n=$((n + 1)); sleep 2
-done
-h=$(timeout 10 wget -q -O - METADATA/latest/meta-data/hostname 2>/dev/null) && [ -n "$h" ] \\
-  && hostname "${h%%.*}"
-mkdir -p /etc/dropbear
+mkdir -p /root/.ssh /etc/dropbear && chmod 700 /root /root/.ssh
 dropbear -R -p 22
 for dev in /sys/class/net/*; do
   i=${dev##*/}; [ "$i" = lo ] || echo "stacktui-guest: $i $(ip -4 -o addr show dev $i | awk '{print $4}')"
 done
+# The key may come late (the metadata service starting after the guest):
+# SSH answers meanwhile, and the key is taken whenever it comes.
+(
+n=0
+while [ $n -lt 150 ]; do
+  if timeout 10 wget -q -O /tmp/key "METADATA/latest/meta-data/public-keys/0/openssh-key" \
+      2>/dev/null && [ -s /tmp/key ]; then
+    h=$(timeout 10 wget -q -O - METADATA/latest/meta-data/hostname 2>/dev/null) && [ -n "$h" ] \
+      && hostname "${h%%.*}"
+    echo "stacktui-guest: SSH key from the metadata service" > /dev/console
+    cat /tmp/key > /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys
+    break
+  fi
+  n=$((n + 1)); sleep 2
+done
+) &
 echo "stacktui-guest: up"
 """.replace("METADATA", METADATA)
 
