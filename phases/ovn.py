@@ -33,7 +33,8 @@ from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("ovsdb-server", "ovs-vswitchd", "ovn-northd", "ovn-controller")
-PACKAGES = ("openvswitch-switch", "ovn-central", "ovn-host")
+# ethtool: checksums filled in software on the namespace's gateway link (stacktui/netns.py).
+PACKAGES = ("openvswitch-switch", "ovn-central", "ovn-host", "ethtool")
 READY_TIMEOUT = 60
 # DevStack's PHYSICAL_NETWORK and PUBLIC_BRIDGE.
 PHYSICAL_NETWORK = "public"

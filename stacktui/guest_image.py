@@ -39,7 +39,7 @@ from pathlib import Path
 from stacktui.errors import StackError
 
 # Bump when what goes into the image changes: the cache key.
-BUILD_VERSION = "4"
+BUILD_VERSION = "6"
 NAME = "stacktui-guest"
 LOGIN_USER = "root"
 KERNEL_META = "linux-image-amd64"
@@ -103,7 +103,12 @@ RC = """\
 # Boot: modules, network by DHCP on every NIC, the SSH key from the
 # metadata service, then the SSH server.
 echo "stacktui-guest: starting"
-for m in $(cat /etc/modules.order); do insmod "/lib/modules/$m" 2>/dev/null; done
+# virtio_net without checksum offload: with a userspace switch the packets
+# of an offloaded guest reach their peer with the checksum still unfilled.
+for m in $(cat /etc/modules.order); do
+  case "$m" in */virtio_net.ko) insmod "/lib/modules/$m" csum=0 gso=0 ;;
+                *) insmod "/lib/modules/$m" 2>/dev/null ;; esac
+done
 hostname stacktui-guest
 ip link set lo up
 sleep 0.2
@@ -119,6 +124,8 @@ dropbear -R -p 22
 for dev in /sys/class/net/*; do
   i=${dev##*/}; [ "$i" = lo ] || echo "stacktui-guest: $i $(ip -4 -o addr show dev $i | awk '{print $4}')"
 done
+# What cirros shows too: the routes the lease gave, for whoever reads the console.
+ip -4 route | sed 's/^/stacktui-guest: route /'
 # The key may come late (the metadata service starting after the guest):
 # SSH answers meanwhile, and the key is taken whenever it comes.
 (

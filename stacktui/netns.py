@@ -130,6 +130,11 @@ def ensure(layout, gateway_cidr: str, floating_range: str) -> bool:
     _ip("addr", "replace", gateway_cidr, "dev", GW, ns=ns)
     for dev in (GW, GW_PORT):
         _ip("link", "set", dev, "up", ns=ns)
+    # What the host sends a guest leaves gw-ex with its TCP checksum still to
+    # be filled (offload), and the userspace switch passes it on as it is:
+    # the guest would drop every such segment. Filled in software instead.
+    ethtool = shutil.which("ethtool") or "/sbin/ethtool"
+    subprocess.run([*ns, ethtool, "-K", GW, "tx", "off"], capture_output=True, timeout=30)
     return made
 
 
