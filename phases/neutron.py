@@ -26,15 +26,44 @@ from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
 from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
-SERVICES = ("q-svc",)
+SERVICES = ("q-svc", "q-ovn-agent")
+# The OVN agent's metadata extension: haproxy in each network's ovnmeta
+# namespace, iptables for its checksum rule.
+PACKAGES = ("haproxy", "iptables")
 READY_TIMEOUT = 180
 MAINT_PANE = "q-ovn-maint"
+AGENT = "q-ovn-agent"
 PUBLIC_NET, PRIVATE_NET, ROUTER = "public", "private", "router1"
 PUBLIC_SUBNET, PRIVATE_SUBNET = "public-subnet", "private-subnet"
 
 
 def _etc(ctx):
     return ctx.layout.etc / "neutron"
+
+
+def metadata_enabled(answers) -> bool:
+    """The OVN agent with its metadata extension serves 169.254.169.254
+    (DevStack's q-ovn-agent, OVN_AGENT_EXTENSIONS=metadata)."""
+    return AGENT in answers.services
+
+
+def metadata_secret(answers) -> str:
+    """The secret nova's metadata API and the agent share (DevStack's
+    METADATA_PROXY_SHARED_SECRET), derived from the service password so that
+    reruns agree and nothing new has to be kept."""
+    import hashlib
+    import hmac
+    return hmac.new(answers.password("service").encode(), b"stacktui metadata proxy",
+                    hashlib.sha256).hexdigest()
+
+
+def metadata_host(answers, layout) -> str:
+    """Where the agent reaches nova's metadata API: from the stack's network
+    namespace that is the host's end of its link (n-api-meta listens there
+    too, see phases/nova.py), since HOST_IP may be loopback."""
+    from stacktui import netns
+    from stacktui.phases import ovn
+    return netns.host_addr(layout) if ovn.uses_netns(answers) else answers.data["host_ip"]
 
 
 def _data(layout):
@@ -61,6 +90,8 @@ def inputs(answers, phase):
     got["ovn"] = [ovn.nb_connection(answers), ovn.sb_connection(answers)]
     got["nova"] = "n-api" in answers.services
     got["ranges"] = [answers.fixed_range, answers.floating_range]
+    got["metadata"] = metadata_enabled(answers) and answers.port("n-api-meta")
+    got["netns"] = ovn.uses_netns(answers)
     return got
 
 
@@ -102,13 +133,67 @@ def config(ctx) -> tuple[dict, dict]:
         "ml2_type_geneve": {"vni_ranges": "1:65536", "max_header_size": 38},
         "securitygroup": {"enable_security_group": True},
         "ovn": {"ovn_nb_connection": ovn.nb_connection(a), "ovn_sb_connection": ovn.sb_connection(a),
-                "ovn_l3_scheduler": "leastloaded", "ovn_metadata_enabled": False,
+                "ovn_l3_scheduler": "leastloaded", "ovn_metadata_enabled": metadata_enabled(a),
                 "enable_distributed_floating_ip": False,
                 # Where this stack's Open vSwitch keeps vhost-user sockets
                 # (default /var/run/openvswitch, a system OVS's).
-                "vhost_sock_dir": ovn.ovs_run(L)},
+                "vhost_sock_dir": ovn.ovs_run(L),
+                # In the stack's namespace libvirt makes each guest's tap and
+                # puts it on br-int: os-vif's own tap (the default) cannot be
+                # re-plugged while its guest runs (it sets the MAC of a tap
+                # that is up: EBUSY), so nova-compute would not restart.
+                "ovs_create_tap": False if ovn.uses_netns(a) else None},
     }
     return neutron_conf, ml2
+
+
+def agent_config(ctx) -> dict:
+    """ovn_agent.ini: DevStack's configure_ovn_agent, with every place under
+    DEST and the databases reached by their unix sockets (the agent runs in
+    the stack's network namespace, where HOST_IP may not be)."""
+    from stacktui.phases import ovn
+    a, L = ctx.answers, ctx.layout
+    helper = f"{ctx.venv_bin('privsep-helper')} --config-file {_etc(ctx) / 'ovn_agent.ini'}"
+    conf = {
+        "DEFAULT": {"debug": False, "use_stderr": True, "state_path": _data(L) / "ovn-agent",
+                    "nova_metadata_host": metadata_host(a, L),
+                    "nova_metadata_port": a.port("n-api-meta") if "n-api-meta" in a.services
+                    else 8775,
+                    "metadata_proxy_shared_secret": metadata_secret(a),
+                    "metadata_workers": 1},
+        "agent": {"extensions": "metadata", "root_helper": "", "root_helper_daemon": ""},
+        "ovs": {"ovsdb_connection": f"unix:{ovn.ovs_db_sock(L)}"},
+        "ovn": {"ovn_sb_connection": f"unix:{ovn.sb_sock(L)}"},
+    }
+    # As root, every privileged context of neutron's runs its helper
+    # directly: the default goes through sudo, which may not be there.
+    for section in ("privsep", "privsep_dhcp_release", "privsep_ovs_vsctl", "privsep_namespace",
+                    "privsep_conntrack", "privsep_link"):
+        conf[section] = {"helper_command": helper}
+    return conf
+
+
+# The agent's namespaces: a private /run (a tmpfs) where `ip netns` and
+# pyroute2 keep the ovnmeta-* namespaces, so nothing appears in the host's
+# /run/netns; and a pid namespace, so the haproxy daemons it starts end
+# with the pane.
+AGENT_NS_SCRIPT = """\
+mount -t tmpfs -o mode=0755 stacktui-run /run
+mkdir -p /run/netns
+exec "$@"
+"""
+
+
+def agent_argv(ctx) -> list:
+    from stacktui import netns
+    from stacktui.phases import ovn
+    L = ctx.layout
+    argv = [ctx.venv_bin("neutron-ovn-agent"), "--config-file", _etc(ctx) / "neutron.conf",
+            "--config-file", _etc(ctx) / "ovn_agent.ini"]
+    wrapped = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
+               "--kill-child", "--", "sh", "-ec", AGENT_NS_SCRIPT, "ovn-agent-ns", "tini", "--",
+               *argv]
+    return [*netns.nsenter(L), *wrapped] if ovn.uses_netns(ctx.answers) else wrapped
 
 
 def _host() -> str:
@@ -126,6 +211,9 @@ def configure(ctx):
     inifile.write(etc / "neutron.conf", {k: v for k, v in neutron_conf.items() if v is not None},
                   mode=0o640)
     inifile.write(etc / "ml2_conf.ini", ml2, mode=0o640)
+    if metadata_enabled(ctx.answers):
+        (data / "ovn-agent").mkdir(parents=True, exist_ok=True, mode=0o750)
+        inifile.write(etc / "ovn_agent.ini", agent_config(ctx), mode=0o640)
 
 
 def init(ctx):
@@ -146,7 +234,10 @@ def panes(ctx) -> list[dict]:
     maint = pane_spec(ctx, MAINT_PANE, [ctx.venv_bin("neutron-ovn-maintenance-worker"),
                                         *map(str, _conf_args(ctx))], env=_env(ctx))
     maint["group"] = "neutron"
-    return [api, maint]
+    specs = [api, maint]
+    if metadata_enabled(a):
+        specs.append(pane_spec(ctx, AGENT, agent_argv(ctx), env=_env(ctx), stop_timeout=20))
+    return specs
 
 
 def accounts(ctx):
@@ -292,8 +383,10 @@ def nova_neutron_section(answers) -> dict:
     """nova.conf's [neutron] when q-svc runs: nova's service credentials,
     the region and the endpoint found through the catalog (DevStack's
     configure_neutron_nova)."""
+    meta = metadata_enabled(answers)
     return {**svckit.service_auth(answers, "nova"), "valid_interfaces": "public",
-            "service_metadata_proxy": False}
+            "service_metadata_proxy": meta,
+            "metadata_proxy_shared_secret": metadata_secret(answers) if meta else None}
 
 
 def cleanup(ctx):
@@ -316,7 +409,7 @@ SPEC = ServiceSpec(
     "neutron", SERVICES, tempest=tempest, verify=checks.check_neutron,
     configure=configure, init=init, panes=panes, accounts=accounts,
     after_start=after_start, before_up=before_up, cleanup=cleanup, inputs=inputs,
-    ready_timeout=READY_TIMEOUT,
+    ready_timeout=READY_TIMEOUT, packages=PACKAGES,
     databases={"neutron": ("neutron",)}, messaging=True,
     config_files=(ConfigFile("$NEUTRON_CONF", "neutron", None, "/etc/neutron/neutron.conf",
                              "neutron.conf"),

@@ -289,8 +289,16 @@ def panes(ctx) -> list[dict]:
                                env=_env(ctx), ready=svckit.http_ready(ctx, "n-api", "/"),
                                port=a.port("n-api")))
     if _has(ctx, "n-api-meta"):
+        extra = []
+        from stacktui import netns
+        from stacktui.phases import neutron, ovn
+        if neutron.metadata_enabled(a) and ovn.uses_netns(a):
+            # The OVN agent asks from the stack's network namespace, which
+            # reaches the host at its link address (stacktui/netns.py).
+            extra = ["--http-socket", f"{netns.host_addr(ctx.layout)}:{a.port('n-api-meta')}"]
         specs.append(pane_spec(ctx, "n-api-meta",
-                               svckit.uwsgi_argv(ctx, "n-api-meta", "nova.wsgi.metadata:application"),
+                               svckit.uwsgi_argv(ctx, "n-api-meta", "nova.wsgi.metadata:application",
+                                                 *extra),
                                env=_env(ctx), ready=svckit.http_ready(ctx, "n-api-meta", "/"),
                                port=a.port("n-api-meta")))
     if "q-svc" not in a.services and specs:
