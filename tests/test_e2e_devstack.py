@@ -1,14 +1,17 @@
 """End to end: DevStack's default cloud, `profile: devstack`, in one install.
 
-Keystone, glance, placement, nova (fake driver), neutron ML2/OVN with the
-userspace datapath, cinder (the gate's fake driver: no device-mapper here),
-horizon and tempest, on MariaDB and RabbitMQ, free loopback ports, the
-nasty passwords. Then, in order: every pane runs and nova talks to the real
-neutron (no stand-in); a network, subnet and router made with the stack's
-`openstack` CLI; a server with a port on `private` reaches ACTIVE; a volume
-reaches `available` and attaches to it; Horizon's login page with its CSS
-and JS; tempest smoke with every skip explained; and `unstack --all` leaves
-no process and no link behind.
+Keystone, glance (with the default guest image built offline), placement,
+nova on libvirt (qemu here: this machine's KVM stops a Linux kernel), neutron
+ML2/OVN with the userspace datapath and the OVN agent's metadata service,
+cinder (the gate's fake driver: no device-mapper here), horizon and tempest,
+on MariaDB and RabbitMQ, free loopback ports, the nasty passwords. Then, in
+order: every pane runs and nova talks to the real neutron (no stand-in); a
+network, subnet and router made with the stack's `openstack` CLI; the
+default image boots on `private`, gets a floating IP, and the host SSHes in
+through it as the image's `os_admin_user` with a keypair whose key the
+guest took from 169.254.169.254; a volume reaches `available` and attaches
+to it; Horizon's login page with its CSS and JS; tempest smoke with every
+skip explained; and `unstack --all` leaves no process and no link behind.
 
 CI budget: the whole file is meant to take about ten minutes on 2 cores.
 """
@@ -24,7 +27,7 @@ from stacktui import catalog, inifile
 
 from .conftest import NASTY, stacktui
 from .stackfix import (host_links, installed_stack, osc, osc_json, panes, stack_ports,
-                       unstack_all, upload_image, wait_for)
+                       unstack_all, wait_for)
 from .test_e2e_horizon import _check_assets
 
 pytestmark = [pytest.mark.e2e]
@@ -45,7 +48,7 @@ def ds():
     try:
         # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
         # service users when a web dashboard runs.
-        with installed_stack("e2e-devstack-", {"database": "mysql", "virt_driver": "fake",
+        with installed_stack("e2e-devstack-", {"database": "mysql",
                                                "profile": "devstack", "passwords": PASSWORDS,
                                                "fixed_range": FIXED, "floating_range": FLOATING},
                              under="/var/tmp", ports=stack_ports(PORTED), links=links) as stack:
@@ -65,7 +68,8 @@ def test_default_profile_installs_and_every_pane_runs(ds):
     assert not bad, bad
     out = ds["output"]
     assert "neutron: public, private, router1 present" in out, out[-3000:]
-    assert "virt_driver is fake" in out
+    assert "nova-compute driver: libvirt.LibvirtDriver" in out
+    assert "glance: registered stacktui-guest" in out
     for pw in PASSWORDS.values():
         assert pw not in out
 
@@ -75,8 +79,9 @@ def test_nova_talks_to_the_real_neutron(ds):
     conf = inifile.read(ds["dest"] / "etc" / "nova" / "nova.conf")
     assert not conf.has_option("neutron", "endpoint_override")
     assert conf.get("neutron", "valid_interfaces") == "public"
-    assert conf.get("DEFAULT", "vif_plugging_timeout") == "0"
-    assert conf.get("DEFAULT", "vif_plugging_is_fatal") == "false"
+    # A real guest: nova waits for neutron's vif-plugged event (the default).
+    assert not conf.has_option("DEFAULT", "vif_plugging_timeout")
+    assert conf.get("neutron", "service_metadata_proxy") == "true"
 
 
 def test_cli_network_subnet_router(ds):
@@ -89,13 +94,50 @@ def test_cli_network_subnet_router(ds):
     assert any("10.77.0.1" in json.dumps(p.get("Fixed IP Addresses")) for p in ports), ports
 
 
-def test_server_with_a_port_on_private_reaches_active(ds):
-    upload_image(ds, "e2e-image")
+def test_default_image_boots_and_the_host_sshes_in_by_floating_ip(ds, tmp_path):
+    """What a DevStack user does right after stack.sh: boot the default
+    image on `private` with a keypair, give it a floating IP, SSH in as the
+    image's os_admin_user. The key reaches the guest only through the
+    metadata service (q-ovn-agent), so a login proves that too."""
+    import subprocess
+    image = osc_json(ds, "image", "show", "stacktui-guest")
+    props = image["properties"]
+    user = props["os_admin_user"]
+    assert image["visibility"] == "public" and image["status"] == "active"
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    osc(ds, "keypair", "create", "--public-key", f"{key}.pub", "e2e-key")
+    demo_sg = osc_json(ds, "security", "group", "list", "--project", "admin")[0]["ID"]
+    osc(ds, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+        demo_sg)
     port = osc_json(ds, "port", "create", "--network", "private", "e2e-port")
-    osc(ds, "server", "create", "--flavor", "m1.tiny", "--image", "e2e-image",
-        "--nic", f"port-id={port['id']}", "--wait", "e2e-server", timeout=300)
+    t0 = time.monotonic()
+    osc(ds, "server", "create", "--flavor", "m1.tiny", "--image", "stacktui-guest",
+        "--key-name", "e2e-key", "--nic", f"port-id={port['id']}", "--wait", "e2e-server",
+        timeout=600)
     server = osc_json(ds, "server", "show", "e2e-server")
     assert server["status"] == "ACTIVE", server
+    active = time.monotonic() - t0
+    fip = osc_json(ds, "floating", "ip", "create", "public")["floating_ip_address"]
+    assert fip.startswith("172.29.92."), fip
+    osc(ds, "server", "add", "floating", "ip", "e2e-server", fip)
+    ssh = ["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "ConnectTimeout=5", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{user}@{fip}",
+           "hostname; curl http://169.254.169.254/latest/meta-data/public-keys/0/openssh-key; "
+           "echo; curl http://169.254.169.254/openstack/latest/meta_data.json"]
+
+    def login():
+        r = subprocess.run(ssh, capture_output=True, text=True, timeout=60)
+        return r.stdout if r.returncode == 0 else None
+    out = wait_for("SSH into the guest by its floating IP", login, 600, every=3)
+    took = time.monotonic() - t0
+    lines = out.splitlines()
+    assert lines[0] == "e2e-server"
+    assert key.with_suffix(".pub").read_text().split()[1] in lines[1]
+    assert json.loads(lines[2])["uuid"] == server["id"]
+    console = osc(ds, "console", "log", "show", "e2e-server").stdout
+    assert "SSH key from the metadata service" in console
+    print(f"\ndefault image: ACTIVE {active:.1f} s, SSH by floating IP {took:.1f} s after create")
     port = osc_json(ds, "port", "show", port["id"])
     assert port["device_id"] == server["id"]
     assert port["device_owner"].startswith("compute:")
