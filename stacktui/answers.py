@@ -484,6 +484,9 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         for spec in registry.specs().values():
             if spec.adjust_services:
                 names = spec.adjust_services(names, out)
+    # Names that wire services together rather than run anything
+    # (placement-client): accepted, and nothing to deploy.
+    names = [n for n in names if n not in catalog.WIRING]
     for n in names:
         svc = catalog.get(n)
         if not svc.implemented:

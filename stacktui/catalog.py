@@ -154,6 +154,13 @@ LEFT_OUT: dict[str, str] = {
 }
 
 
+# DevStack names with nothing to run: accepted in enabled_services, and done
+# by what they name (nova.conf's [placement] whenever nova and placement run).
+WIRING: dict[str, str] = {
+    "placement-client": LEFT_OUT["placement-client"],
+}
+
+
 def profile_services(name: str) -> tuple[list[str], dict[str, str]]:
     """The deployable members of a profile, and each left-out one with why."""
     keep, out = [], {}

@@ -134,3 +134,15 @@ def test_profile_devstack_takes_what_stacktui_deploys(tmp_path):
     assert any("unknown profile 'everything'" in p for p in out)
     a = load_text(tmp_path, "host_ip: 127.0.0.1\nprofile: devstack\nenabled_services: [key]\n")
     assert a.services == ["key"]           # an explicit list wins
+
+
+def test_placement_client_is_accepted_as_the_wiring_name_it_is(tmp_path):
+    """DevStack's placement-client runs nothing: it is accepted in
+    enabled_services and leaves nothing to deploy."""
+    from stacktui import answers
+    path = tmp_path / "stacktui.yaml"
+    path.write_text("enabled_services: [key, g-api, placement-api, placement-client]\n"
+                    f"dest: {tmp_path / 'dest'}\nhost_ip: 127.0.0.1\n")
+    ans = answers.load(path)
+    assert "placement-client" not in ans.services
+    assert "placement-api" in ans.services
