@@ -134,7 +134,8 @@ def test_default_image_boots_and_the_host_sshes_in_by_floating_ip(ds, tmp_path):
     lines = out.splitlines()
     assert lines[0] == "e2e-server"
     assert key.with_suffix(".pub").read_text().split()[1] in lines[1]
-    assert json.loads(lines[2])["uuid"] == server["id"]
+    meta = json.loads(next(line for line in lines if line.startswith("{")))
+    assert meta["uuid"] == server["id"] and meta["name"] == "e2e-server"
     console = osc(ds, "console", "log", "show", "e2e-server").stdout
     assert "SSH key from the metadata service" in console
     print(f"\ndefault image: ACTIVE {active:.1f} s, SSH by floating IP {took:.1f} s after create")
