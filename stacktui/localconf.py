@@ -158,8 +158,6 @@ IGNORED_VARS = {
     "ERROR_ON_CLONE": "stacktui installs from PyPI unless sources are set",
     "FORCE": "stacktui checks the host itself and explains what it finds",
     "INSTALL_TEMPEST": "enable or disable the tempest service instead",
-    "DOWNLOAD_DEFAULT_IMAGES": "stacktui uploads one CirrOS image when glance is enabled",
-    "IMAGE_URLS": "stacktui uploads one CirrOS image when glance is enabled",
     "DATABASE_USER": "stacktui uses the root database user with DATABASE_PASSWORD",
     "DATABASE_HOST": "the database runs on this host",
     "ENABLE_IDENTITY_V2": "identity v2 was removed; v3 only",
@@ -934,6 +932,10 @@ def _to_answers(st: _State) -> dict:
     take("FLOATING_RANGE", "floating_range")
     take("PUBLIC_INTERFACE", "public_interface")
     take("REGION_NAME", "region")
+    take("IMAGE_URLS", "image_urls", lambda s: [u.strip() for u in s.split(",") if u.strip()])
+    if v.get("DOWNLOAD_DEFAULT_IMAGES", "").lower() in ("false", "0", "no"):
+        used_vars.add("DOWNLOAD_DEFAULT_IMAGES")
+        out.setdefault("image_urls", [])
     take("VOLUME_BACKING_FILE_SIZE", "volume_backing_file_size")
     if "API_WORKERS" in v:
         used_vars.add("API_WORKERS")
@@ -1110,6 +1112,8 @@ def export_localconf(ans) -> str:
     if d.get("public_interface"):
         out.append(f"PUBLIC_INTERFACE={_q(d['public_interface'])}")
     out.append(f"REGION_NAME={_q(d.get('region', 'RegionOne'))}")
+    if d.get("image_urls") is not None:
+        out.append(f"IMAGE_URLS={_q(','.join(d['image_urls']))}")
     vd = d.get("virt_driver", "auto")
     if vd == "fake":
         out.append("VIRT_DRIVER=fake")
