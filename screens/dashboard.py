@@ -14,6 +14,7 @@ search hit older than the scrollback, read from the pane's log files).
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from pathlib import Path
@@ -135,6 +136,7 @@ class DashboardScreen(Screen):
         self.alerts: set[str] = set()         # panes that exited on their own, unseen
         self._last_state: dict[str, str] = {}
         self._cpu = CpuMeter()
+        self._input_q: queue.Queue | None = None
 
     def compose(self):
         yield MemHeader(f"{self.dest}", id="memheader")
@@ -793,10 +795,33 @@ class DashboardScreen(Screen):
         log.set_follow(True)
         self.set_mode("input")
 
-    @work(thread=True, group="input")
     def _send_input(self, name: str | None, data: str) -> None:
+        """Keys reach the pane in the order typed: one sender thread takes
+        them from a queue, several at once when they come faster than it sends."""
         if not name:
             return
+        if self._input_q is None:
+            self._input_q = queue.Queue()
+            threading.Thread(target=self._input_sender, name="input-sender", daemon=True).start()
+        self._input_q.put((name, data))
+
+    def _input_sender(self) -> None:
+        q = self._input_q
+        while True:
+            name, data = q.get()
+            while True:
+                try:
+                    n2, d2 = q.get_nowait()
+                except queue.Empty:
+                    break
+                if n2 != name:
+                    self._send_now(name, data)
+                    name, data = n2, d2
+                else:
+                    data += d2
+            self._send_now(name, data)
+
+    def _send_now(self, name: str, data: str) -> None:
         try:
             self.client.send_input(name, data)
         except Exception as e:  # noqa: BLE001

@@ -245,7 +245,7 @@ class LogView(Log):
     def copy_mode(self, on: bool) -> None:
         if on:
             self.set_follow(False)
-            top, h = self.scroll_offset.y, self.size.height
+            top, h = self.scroll_offset.y, self.scrollable_content_region.height
             last = len(self._lines) - 1
             self.cursor = max(0, min(last, top + h - 1)) if last >= 0 else None
         else:
@@ -259,7 +259,7 @@ class LogView(Log):
             return
         y = to if to is not None else self.cursor + (delta or 0)
         self.cursor = max(0, min(len(self._lines) - 1, y))
-        top, h = self.scroll_offset.y, self.size.height
+        top, h = self.scroll_offset.y, self.scrollable_content_region.height
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + h:

@@ -64,9 +64,11 @@ class PaneList(DataTable):
     def on_mount(self) -> None:
         self._add_columns()
 
-    def _add_columns(self) -> None:
+    def _add_columns(self, names=()) -> None:
+        # The name column as wide as the longest name: the others stay visible.
+        widths = {**COLUMNS, "pane": max([4, *map(len, names)])}
         for c in self.columns_shown:
-            self.add_column(c, key=c, width=COLUMNS[c])
+            self.add_column(c, key=c, width=widths[c])
 
     def set_layout(self, name: str) -> None:
         self.layout_name = name
@@ -91,7 +93,8 @@ class PaneList(DataTable):
         names = [p["name"] for p in panes]
         keep = self.selected or getattr(self, "_keep", None)
         if names != self.names or force:
-            self.clear()
+            self.clear(columns=True)
+            self._add_columns(names)
             self._cells = {}
             for i, p in enumerate(panes):
                 self._cells[p["name"]] = cells = self.cells(i, p, p["name"] in alerts)
