@@ -36,6 +36,7 @@ SCROLLBACK = 5000     # lines asked of the supervisor (its ring holds 5,000)
 MAX_LINES = 10_000    # lines kept in the view; older ones come from the log file
 HISTORY_WINDOW = 5000  # lines either side of a search hit older than the view
 DOWN_STATES = ("exited", "killed")
+NARROW_BELOW = 100    # terminal columns under which the pane list starts narrow
 
 # Every key of the dashboard, for `?` (bindings below, and the keys that
 # on_key handles itself: ctrl+a chords and the two typing modes).
@@ -151,7 +152,12 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#search").display = False
-        self.query_one("#panes").focus()
+        table = self.query_one("#panes", PaneList)
+        # Below 100 columns the full list would leave the output some 36
+        # columns; the title line still shows the selected pane's figures.
+        if self.app.size.width < NARROW_BELOW:
+            table.set_layout("narrow")
+        table.focus()
         self.connect()
 
     def on_unmount(self) -> None:
@@ -222,7 +228,8 @@ class DashboardScreen(Screen):
             # keep saying `running` about panes nobody watches now.
             self.gone = True
             self.show_error(f"supervisor not answering: {err}")
-            stale = [{**p, "state": "unknown", "uptime": None, "cpu": None} for p in self.panes]
+            stale = [{**p, "state": "unknown", "uptime": None, "cpu": None,
+                      "rss": None} for p in self.panes]
             table.update_panes(stale, self.alerts)
             header.health = {"gone": True}
             return

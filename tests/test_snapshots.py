@@ -159,3 +159,22 @@ def test_dashboard(snap_compare, size):
         await pilot.press("slash", *"token")
         await pilot.pause(0.2)
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", ["help", "copy", "zoom-wrap", "input", "narrow", "gone"])
+def test_dashboard_modes(snap_compare, size, mode):
+    client = dash_tests.FakeClient()
+    client.lines["key"].append("a long line " + "that wraps " * 20)
+    client.state["g-api"].update(state="exited", pid=None, exit_code=1, cause="exit code 1")
+    app = StackApp("dashboard", DEST, client=client, status_interval=0.1, monitor_interval=60)
+
+    async def before(pilot):
+        await pilot.pause(0.4)
+        keys = {"help": ["question_mark"], "copy": ["left_square_bracket", "up", "space", "up"],
+                "zoom-wrap": ["z", "w"], "input": ["i"], "narrow": ["l"], "gone": []}[mode]
+        if mode == "gone":
+            client.status = lambda: (_ for _ in ()).throw(OSError("connection refused"))
+        await pilot.press(*keys)
+        await pilot.pause(0.3)
+    assert snap_compare(app, terminal_size=size, run_before=before)

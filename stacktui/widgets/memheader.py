@@ -79,7 +79,8 @@ class MemHeader(Static):
     """Header fed with client.monitor() results; warnings go to the line below."""
 
     DEFAULT_CSS = """
-    MemHeader { height: auto; max-height: 3; background: $panel; }
+    MemHeader { height: auto; max-height: 3; background: $panel; text-wrap: nowrap;
+                text-overflow: ellipsis; }
     """
 
     status: reactive[dict | None] = reactive(None, always_update=True)
