@@ -48,7 +48,14 @@ class WizardScreen(Screen):
     BINDINGS = [
         Binding("ctrl+n", "next", "Next", priority=True),
         Binding("escape", "back", "Back"),
+        Binding("f1", "help", "Help", priority=True),
+        Binding("question_mark", "help", show=False),
     ]
+    # Keys of the widgets themselves, for the help screen.
+    FIELD_KEYS = [("Tab / shift+Tab", "next / previous field or button"),
+                  ("Enter", "press the focused button; in a path box, load it"),
+                  ("Space", "tick / untick the focused checkbox or option: [X] is on, [ ] off"),
+                  ("↑ ↓", "move in a list or table")]
 
     def __init__(self, draft):
         super().__init__()
@@ -67,6 +74,26 @@ class WizardScreen(Screen):
 
     def body(self):
         yield from ()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        # Welcome has nothing before it: no Back key in its footer.
+        if action == "back" and self.NAME == WIZARD[0]:
+            return False
+        return True
+
+    def action_help(self) -> None:
+        from stacktui.widgets.help import HelpScreen
+        keys = []
+        for b in self.BINDINGS:
+            if b.action == "back" and self.NAME == WIZARD[0]:
+                continue
+            if b.description:
+                keys.append((b.key.replace("escape", "Esc").replace("question_mark", "?"),
+                             b.description))
+        keys += [("?, F1", "this help (? types into a text box instead)"),
+                 ("ctrl+q", "quit (nothing is installed until the Install step)")]
+        self.app.push_screen(HelpScreen(f"{TITLES[self.NAME]} keys",
+                                        [(TITLES[self.NAME], keys), ("Fields", self.FIELD_KEYS)]))
 
     def save(self) -> None:
         """Copy the form into the draft (called on Back and on Next)."""

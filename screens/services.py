@@ -10,6 +10,7 @@ from textual.widgets import RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from stacktui import catalog, registry
+from stacktui.widgets.toggles import Choice, TickList
 
 from .base import WizardScreen, problem_text
 
@@ -80,8 +81,8 @@ class ServicesScreen(WizardScreen):
         prof = self.draft.ui.get("profile") or profile_of(self.chosen)
         with RadioSet(id="profile", compact=True):
             for p, label in PROFILE_LABELS.items():
-                yield RadioButton(label, value=p == prof, id=f"profile-{p}", compact=True)
-        yield SelectionList(*self._selections(), id="services")
+                yield Choice(label, value=p == prof, id=f"profile-{p}", compact=True)
+        yield TickList(*self._selections(), id="services")
         yield Static("", id="why", classes="fieldmsg")
         yield Static("", id="ram")
         yield Static("", id="svc-problems", classes="fieldmsg")

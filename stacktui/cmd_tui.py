@@ -22,21 +22,46 @@ def _dest(args) -> Path:
     return resolve_dest(args)
 
 
+def unfinished_install(layout) -> dict | None:
+    """What the state file says of an install that saved its answers but
+    never reached its summary step; None for a finished one (or none)."""
+    import json
+    if not layout.answers_file.exists():
+        return None
+    try:
+        steps = json.loads(layout.state_file.read_text()).get("steps", {})
+    except (OSError, ValueError):
+        steps = {}
+    if (steps.get("summary") or {}).get("status") == "done":
+        return None
+    done = sum(1 for s in steps.values() if s.get("status") == "done")
+    failed = next((k for k, s in steps.items() if s.get("status") == "failed"), None)
+    return {"dest": layout.dest, "answers": layout.answers_file, "done": done, "failed": failed}
+
+
+def _installed(layout) -> int:
+    info = unfinished_install(layout)
+    if info is not None:
+        return _run("resume", layout.dest, resume=info)
+    return _run("dashboard", layout.dest)
+
+
 def run_default(args) -> int:
     """The dashboard of the stack meant (see stacks.resolve_dest), else the
-    wizard. Without --dest, only a stack this user installed and owns: a
-    stack someone else left in /opt/stack is not this user's to watch."""
+    wizard; the choice to resume when that stack's install never finished.
+    Without --dest, only a stack this user installed and owns: a stack
+    someone else left in /opt/stack is not this user's to watch."""
     from .paths import Layout, check_owned
     from .stacks import own_stack, remembered_dest
     if getattr(args, "dest", None):
         layout = Layout(_dest(args))
         if layout.answers_file.exists():
             check_owned(layout)
-            return _run("dashboard", layout.dest)
+            return _installed(layout)
     else:
         dest = remembered_dest(args)
         if dest is not None and own_stack(Layout(dest)):
-            return _run("dashboard", dest)
+            return _installed(Layout(dest))
     # Only an explicit --dest is pinned; otherwise the wizard shows the default
     # and lets the user change it.
     return _run("wizard", Path(args.dest).expanduser().resolve() if getattr(args, "dest", None)
@@ -56,7 +81,7 @@ def cmd_attach(args) -> int:
     return _run("dashboard", dest)
 
 
-def _run(start: str, dest) -> int:
+def _run(start: str, dest, resume: dict | None = None) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         from .errors import Problem, UserError
         raise UserError(Problem("the wizard and dashboard need a terminal",
@@ -76,7 +101,7 @@ def _run(start: str, dest) -> int:
     finally:
         gc.freeze()
         gc.enable()
-    app = StackApp(start, dest)
+    app = StackApp(start, dest, resume=resume)
     app.run()
     if getattr(app, "install_interrupted", False):
         import os

@@ -178,3 +178,19 @@ def test_dashboard_modes(snap_compare, size, mode):
         await pilot.press(*keys)
         await pilot.pause(0.3)
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_resume(snap_compare, size):
+    info = {"dest": DEST, "answers": f"{DEST}/etc/stacktui/stacktui.yaml", "done": 7,
+            "failed": "start:keystone"}
+    assert snap_compare(StackApp("resume", DEST, resume=info), terminal_size=size,
+                        run_before=lambda pilot: pilot.pause(0.3))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_wizard_help(snap_compare, size):
+    async def before(pilot):
+        await pilot.press("f1")
+        await _pause(pilot)
+    assert snap_compare(wizard("hostcheck"), terminal_size=size, run_before=before)
