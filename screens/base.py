@@ -27,13 +27,44 @@ def step_bar(current: str) -> Text:
     return t
 
 
-def problem_text(problems) -> Text:
+# Which wizard screen holds each answer: a problem says where to fix it.
+SCREEN_OF = {"dest": "welcome", "passwords": "passwords", "admin_password": "passwords",
+             "host_ip": "network", "fixed_range": "network", "floating_range": "network",
+             "public_interface": "network", "ip_version": "network", "ipv6": "network",
+             "enabled_services": "services", "ports": "services", "database": "services",
+             "virt_driver": "services"}
+
+
+def screen_of(key: str | None) -> str | None:
+    return SCREEN_OF.get((key or "").split(".")[0].split("[")[0])
+
+
+def field_name(key: str | None) -> str:
+    """`passwords.admin` -> `admin password`, `ports.key` -> `key's port`."""
+    if not key:
+        return ""
+    head, _, rest = key.partition(".")
+    if head == "passwords" and rest:
+        return f"{rest} password"
+    if head == "ports" and rest:
+        return f"{rest}'s port"
+    return key
+
+
+def problem_text(problems, where: bool = False) -> Text:
+    """One line a problem, naming its field (and, with ``where``, the
+    screen to fix it on): a message alone loses its subject."""
     t = Text()
     for i, p in enumerate(problems):
         if i:
             t.append("\n")
         t.append("✗ ", style="bold red")
+        if p.key:
+            t.append(f"{field_name(p.key)}: ", style="bold")
         t.append(p.message)
+        scr = screen_of(p.key) if where else None
+        if scr:
+            t.append(f" [on {TITLES[scr]}]", style="bold")
         if p.fix:
             t.append(f" ({p.fix})", style="dim")
     return t

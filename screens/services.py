@@ -5,6 +5,7 @@ memory this machine (or its cgroup) really has free."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
@@ -67,8 +68,33 @@ def ram_text(names, avail: int | None) -> tuple[Text, str]:
     return t, level
 
 
+def group_members(group: str) -> list[str]:
+    """The deployable services of a group, as the wizard lists them."""
+    return [s.name for s in catalog.SERVICES.values() if s.group == group and s.implemented
+            and s.name not in catalog.LIBVIRT_DAEMONS]
+
+
+def partial_groups(chosen: list[str]) -> Text:
+    """`nova: n-api chosen, not n-cond, n-sch, ...`: one service of a group
+    alone rarely works (n-api without a conductor or a scheduler)."""
+    t = Text()
+    for group in dict.fromkeys(catalog.get(n).group for n in chosen):
+        members = group_members(group)
+        missing = [m for m in members if m not in chosen]
+        if len(members) > 1 and missing:
+            if t.plain:
+                t.append("\n")
+            t.append(f"{group}: ", style="bold")
+            t.append(f"{', '.join(m for m in members if m in chosen)} without "
+                     f"{', '.join(missing)}; ctrl+g on a {group} line takes the whole group")
+    return t
+
+
 class ServicesScreen(WizardScreen):
     NAME = "services"
+    BINDINGS = WizardScreen.BINDINGS + [
+        Binding("ctrl+g", "toggle_group", "Whole group"),
+    ]
 
     def __init__(self, draft):
         super().__init__(draft)
@@ -84,6 +110,7 @@ class ServicesScreen(WizardScreen):
                 yield Choice(label, value=p == prof, id=f"profile-{p}", compact=True)
         yield TickList(*self._selections(), id="services")
         yield Static("", id="why", classes="fieldmsg")
+        yield Static("", id="groups", classes="fieldmsg")
         yield Static("", id="ram")
         yield Static("", id="svc-problems", classes="fieldmsg")
 
@@ -181,7 +208,28 @@ class ServicesScreen(WizardScreen):
             with self.prevent(RadioSet.Changed):
                 rb.value = True
 
+    def action_toggle_group(self) -> None:
+        """The highlighted service's whole group in (or, when all of it is
+        chosen, out): nova is n-api, n-cond, n-sch, n-cpu and the rest."""
+        sl = self.query_one("#services", SelectionList)
+        if sl.highlighted is None:
+            return
+        name = sl.get_option_at_index(sl.highlighted).value
+        group = catalog.get(name).group
+        members = group_members(group)
+        if all(m in self.chosen for m in members):
+            gone = set(members)
+            names = [n for n in self.chosen if n not in gone
+                     and not any(d in gone for d in catalog.get(n).needs)]
+            why = Text(f"- {group}: {', '.join(members)}", style="bold yellow")
+        else:
+            names = catalog.with_needs(self.chosen + members)
+            why = Text(f"+ {group}: {', '.join(members)}", style="bold green")
+        self._to_custom()
+        self.set_chosen(names, why)
+
     def update_estimate(self) -> None:
+        self.query_one("#groups", Static).update(partial_groups(self.chosen))
         text, level = ram_text(self.chosen, self.avail)
         self.query_one("#ram", Static).update(text)
         self.ram_level = level

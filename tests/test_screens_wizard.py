@@ -661,3 +661,38 @@ async def test_toggles_say_their_state_in_characters(tmp_path):
         sl = app.screen.query_one("#services")
         lines = [sl.render_line(y).text for y in range(min(8, sl.option_count))]
         assert any(x.startswith("[X]") for x in lines) and any(x.startswith("[ ]") for x in lines)
+
+
+async def test_problems_name_their_field_and_screen(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.draft.set(fixed_range="nonsense", ports={"key": 70000})
+        await goto(pilot, "review")
+        text = static(app, "#review-problems")
+        assert "fixed_range: " in text and "[on Network]" in text
+        assert "key's port: " in text and "[on Services]" in text
+        await pilot.press("ctrl+n")
+        msg = static(app, "#nav-msg")
+        assert "go Back to Network and Services" in msg
+
+
+async def test_services_group_toggle_and_partial_group_hint(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "services")
+        s = app.screen
+        sl = s.query_one("#services")
+        sl.select("n-api")
+        await pilot.pause(0.2)
+        assert "n-api" in s.chosen and "n-cond" not in s.chosen
+        hint = static(app, "#groups")
+        assert "nova: n-api without" in hint and "n-cond" in hint
+        names = [sl.get_option_at_index(i).value for i in range(sl.option_count)]
+        sl.highlighted = names.index("n-api")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.2)
+        assert all(n in s.chosen for n in ("n-api", "n-cond", "n-sch", "n-cpu"))
+        assert "nova" not in static(app, "#groups")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.2)
+        assert not any(n.startswith("n-") for n in s.chosen)
