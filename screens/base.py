@@ -137,6 +137,16 @@ class WizardScreen(Screen):
         msg = self.query_one("#nav-msg", Static)
         msg.update(Text(text, style=style) if isinstance(text, str) else text)
 
+    def _stale(self, _event=None) -> None:
+        # A veto's reason goes once the user changes anything: it may no longer hold.
+        try:
+            self.query_one("#nav-msg", Static).update("")
+        except Exception:  # noqa: BLE001 - not composed yet
+            pass
+
+    on_input_changed = on_checkbox_changed = on_select_changed = _stale
+    on_selection_list_selected_changed = on_radio_set_changed = _stale
+
     def action_next(self) -> None:
         self.save()
         if self.ready():

@@ -696,3 +696,23 @@ async def test_services_group_toggle_and_partial_group_hint(tmp_path):
         await pilot.press("ctrl+g")
         await pilot.pause(0.2)
         assert not any(n.startswith("n-") for n in s.chosen)
+
+
+async def test_network_refuses_unusable_ranges_and_stale_messages_go(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "network")
+        box = app.screen.query_one("#fixed_range")
+        box.value = "127.0.0.0/8"
+        await pilot.pause(0.1)
+        assert "fixed_range: " in static(app, "#msg-fixed_range")
+        assert "loopback" in static(app, "#msg-fixed_range")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "network" and "fix the fields" in static(app, "#nav-msg")
+        box.value = "10.3.0.0/30"
+        await pilot.pause(0.1)
+        assert "too small" in static(app, "#msg-fixed_range")
+        assert static(app, "#nav-msg").strip() == ""             # the old reason went
+        box.value = "10.3.0.0/24"
+        await pilot.pause(0.1)
+        assert "✓" in static(app, "#msg-fixed_range")
