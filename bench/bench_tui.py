@@ -178,6 +178,8 @@ def installed_stack(root: Path, panes: int = 3):
     layout = Layout(root / "d")
     layout.answers_file.parent.mkdir(parents=True, exist_ok=True)
     layout.answers_file.write_text("enabled_services: [key]\n")
+    # A finished install (else `stacktui` offers to resume it instead).
+    layout.state_file.write_text('{"version": 1, "steps": {"summary": {"status": "done"}}}')
     layout.panes_file.parent.mkdir(parents=True, exist_ok=True)
     script = "import time\nfor i in range(200): print('line', i)\ntime.sleep(3600)\n"
     layout.panes_file.write_text(json.dumps([{

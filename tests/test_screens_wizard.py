@@ -716,3 +716,39 @@ async def test_network_refuses_unusable_ranges_and_stale_messages_go(tmp_path):
         box.value = "10.3.0.0/24"
         await pilot.pause(0.1)
         assert "✓" in static(app, "#msg-fixed_range")
+
+
+async def test_ports_per_service_validated_and_saved(tmp_path):
+    import socket
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    busy = held.getsockname()[1]
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await goto(pilot, "services")
+            await pilot.pause(0.3)
+            s = app.screen
+            assert [w.id for w in s.query("#ports Input")] == \
+                ["port-key", "port-g-api", "port-placement-api"]
+            assert s.query_one("#port-key").value == "5000"
+            s.query_one("#port-g-api").value = "5000"
+            await pilot.pause(0.2)
+            msg = static(app, "#msg-port-g-api")
+            assert "g-api's port: " in msg and "also used by key" in msg
+            await pilot.press("ctrl+n")
+            assert s.NAME == "services" and "ports" in static(app, "#nav-msg")
+            s.query_one("#port-g-api").value = str(busy)
+            await pilot.pause(0.2)
+            assert f"{busy} is in use now by" in static(app, "#msg-port-g-api")
+            s.query_one("#port-g-api").value = "39292"
+            await pilot.pause(0.2)
+            assert "✓ 39292 free" in static(app, "#msg-port-g-api")
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.2)
+            assert app.screen.NAME == "review"
+            assert app.draft.get("ports") == {"g-api": 39292}
+            assert app.draft.final.port("g-api") == 39292
+    finally:
+        held.close()

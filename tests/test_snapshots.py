@@ -59,6 +59,7 @@ def fixed_host(monkeypatch):
                         lambda version=4: "192.168.50.10" if version == 4 else "fd00::10")
     from stacktui.screens import services
     monkeypatch.setattr(services, "available_mb", lambda: 6144)
+    monkeypatch.setattr(services, "listening", lambda: {})     # what listens here varies
     # The review screen offers to save into the working folder: the same
     # folder on every machine, whatever the checkout's path.
     work = Path("/tmp/stacktui-snapshot-cwd")
