@@ -59,6 +59,7 @@ HELP = [
         ("Enter in the box, n / N", "next older / newer match, then the log files' older lines"),
         ("e / E", "next / previous ERROR, CRITICAL or Traceback"),
         ("w", "wrap long lines on / off"),
+        ("t", "timestamps on / off (when each line arrived; blank for older scrollback)"),
         ("z, ctrl+a z", "zoom: the output alone / back"),
         ("l", "pane list: full, narrow, hidden"),
     ]),
@@ -104,6 +105,7 @@ class DashboardScreen(Screen):
         Binding("left_square_bracket", "copy_mode", "Copy"),
         Binding("i", "input_mode", "Input"),
         Binding("w", "wrap", "Wrap", show=False),
+        Binding("t", "timestamps", "Times", show=False),
         Binding("z", "zoom", "Zoom"),
         Binding("l", "list_layout", "List", show=False),
         Binding("e", "problem(False)", show=False),
@@ -338,10 +340,11 @@ class DashboardScreen(Screen):
             for batch in batches:
                 if token != self._follow_token:
                     break
+                live = not first
                 if first:
                     first = False
                     batch = self._with_history(paths, size0, batch if ring_given else [], batch)
-                log.push(batch)
+                log.push(batch, live=live)
             f.close()
             if token != self._follow_token:
                 return
@@ -398,6 +401,8 @@ class DashboardScreen(Screen):
             t.append(" ZOOM", style="bold")
         if log.wrap:
             t.append(" WRAP", style="bold")
+        if log.timestamps:
+            t.append(" TIME", style="bold")
         t.append(" ")
         if p is None:
             t.append("no panes yet" if not self.panes else "")
@@ -594,6 +599,11 @@ class DashboardScreen(Screen):
         log.set_wrap(not log.wrap)
         self.update_title()
 
+    def action_timestamps(self) -> None:
+        log = self.query_one("#pane-log", LogView)
+        log.set_timestamps(not log.timestamps)
+        self.update_title()
+
     def action_zoom(self) -> None:
         self.zoomed = not self.zoomed
         for sel in ("#memheader", "Footer"):
@@ -739,7 +749,7 @@ class DashboardScreen(Screen):
         h["lo"] = lo
         log.reset()
         log.set_follow(False)
-        log.push(h["lines"][lo:h["line"] + HISTORY_WINDOW])
+        log.push(h["lines"][lo:h["line"] + HISTORY_WINDOW], live=False)
         log.flush()
         log.set_search(term)
         row = h["line"] - lo

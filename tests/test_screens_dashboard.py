@@ -3,6 +3,7 @@ real client's interface (status, start/stop/restart, follow, monitor)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -496,3 +497,19 @@ async def test_jump_to_errors(tmp_path):
         assert log.line_text(log.current_match).startswith("Traceback")
         await pilot.press("e", "E")
         assert log.line_text(log.current_match).startswith("Traceback")
+
+
+async def test_timestamps_toggle(tmp_path):
+    c = FakeClient()
+    app = dash(c)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        log = app.screen.query_one("#pane-log")
+        await pilot.press("t")
+        assert "TIME" in title(app)
+        assert log.lines[-1] == " " * 9 + "INFO all good"          # scrollback: time unknown
+        c.lines["key"].append("fresh line")
+        await settle(pilot)
+        assert re.fullmatch(r"\d\d:\d\d:\d\d fresh line", log.lines[-1])
+        await pilot.press("t")
+        assert log.lines[-1] == "fresh line" and "TIME" not in title(app)

@@ -352,3 +352,40 @@ def test_dashboard_scrollback_search_copy_and_pdb_input(tiny_stack):
     assert "INPUT" not in s
     t.keys("q")
     t.wait("STACKTUI-EXITED 0", timeout=15)
+
+
+def test_unfinished_install_offers_resume(tmp_path):
+    """`stacktui` on a DEST whose install stopped half-way: Resume, Change
+    answers or the dashboard, instead of a dashboard of one pane. (Resuming
+    itself is the engine's, tested by test_e2e_lifecycle; this is the way in.)"""
+    from stacktui import answers as answers_mod
+    from stacktui.paths import Layout
+
+    root = Path(tempfile.mkdtemp(prefix="str", dir="/tmp"))
+    try:
+        dest = root / "d"
+        layout = Layout(dest)
+        ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
+                                                           "fixed_range": "10.77.0.0/22"})
+        layout.answers_file.parent.mkdir(parents=True)
+        answers_mod.save(ans, layout.answers_file)
+        answers_mod.save_generated(ans)
+        layout.state_file.write_text('{"version": 1, "steps": {"preflight": {"status": "done"}, '
+                                     '"venv": {"status": "failed"}}}')
+        env = {"XDG_STATE_HOME": root / "state", "XDG_CONFIG_HOME": root / "cfg",
+               "PATH": os.environ["PATH"], "TERM": "xterm-256color",
+               "HOME": os.environ.get("HOME", "/root")}
+        t = Term("resume")
+        try:
+            t.start(f"{sys.executable} -m stacktui.cli --dest {dest}", env)
+            s = t.wait("Resume the install?", timeout=20)
+            assert "stopped at venv" in s and "Change answers" in s
+            t.keys("c")
+            s = t.wait("Welcome to stacktui", timeout=10)
+            assert str(layout.answers_file) in s            # loaded from the saved answers
+            t.keys("C-q")
+            t.wait("STACKTUI-EXITED 0", timeout=10)
+        finally:
+            t.kill()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

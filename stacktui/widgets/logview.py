@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 from rich.style import Style
 from rich.text import Text
@@ -63,7 +64,10 @@ class LogView(Log):
         super().__init__(max_lines=max_lines, **kw)
         self.keep_lines = max_lines
         self._raw: list[str] = []
+        self._stamps: list[float | None] = []   # when each line of _raw arrived here
         self._pending: list[str] = []
+        self._pending_stamps: list[float | None] = []
+        self.timestamps = False
         self._pending_lock = threading.Lock()
         self._flush_every = flush
         self.search_term = ""
@@ -81,14 +85,19 @@ class LogView(Log):
 
     # ------------------------------------------------------------ feeding
 
-    def push(self, lines) -> None:
+    def push(self, lines, live: bool = True) -> None:
         """Queue lines; safe from any thread. While paused or flooded, only
-        the newest max_lines are kept, as the widget itself would."""
+        the newest max_lines are kept, as the widget itself would. Lines that
+        are not ``live`` (scrollback) get no arrival time."""
+        lines = list(lines)
+        stamp = time.time() if live else None
         with self._pending_lock:
             self._pending.extend(lines)
+            self._pending_stamps.extend([stamp] * len(lines))
             extra = len(self._pending) - (self.keep_lines or 10_000)
             if extra > 0:
                 del self._pending[:extra]
+                del self._pending_stamps[:extra]
                 self.dropped += extra
 
     def flush(self) -> None:
@@ -96,9 +105,15 @@ class LogView(Log):
             if not self._pending:
                 return
             batch, self._pending = self._pending, []
+            stamps, self._pending_stamps = self._pending_stamps, []
         self._raw.extend(batch)
+        self._stamps.extend(stamps)
         if len(self._raw) > self.keep_lines:
-            del self._raw[:len(self._raw) - self.keep_lines]
+            cut = len(self._raw) - self.keep_lines
+            del self._raw[:cut]
+            del self._stamps[:cut]
+        if self.timestamps:
+            batch = self._stamped(batch, stamps)
         rows = self._rows(batch) if self.wrap else batch
         self._write_rows(rows)
 
@@ -118,9 +133,11 @@ class LogView(Log):
     def reset(self) -> None:
         with self._pending_lock:
             self._pending = []
+            self._pending_stamps = []
         self.current_match = None
         self.cursor = self.anchor = None
         self._raw = []
+        self._stamps = []
         self.clear()
 
     def raw_lines(self) -> list[str]:
@@ -143,6 +160,19 @@ class LogView(Log):
             out.extend(p[i:i + width] for i in range(0, len(p), width))
         return out
 
+    @staticmethod
+    def _stamped(lines: list[str], stamps: list) -> list[str]:
+        # The arrival time here, not the service's own: blank for scrollback,
+        # whose time is unknown (and usually in the line already).
+        out = []
+        for line, t in zip(lines, stamps):
+            out.append((time.strftime("%H:%M:%S ", time.localtime(t)) if t else " " * 9) + line)
+        return out
+
+    def set_timestamps(self, on: bool) -> None:
+        self.timestamps = on
+        self._rebuild()
+
     def set_wrap(self, on: bool) -> None:
         self.wrap = on
         self._rebuild()
@@ -153,10 +183,11 @@ class LogView(Log):
         self.cursor = self.anchor = None
         # Wrapped rows outnumber lines: room for long ones, still bounded.
         self.max_lines = self.keep_lines * 4 if self.wrap else self.keep_lines
-        raw = list(self._raw)
+        raw, stamps = list(self._raw), list(self._stamps)
         self.clear()
-        self._raw = raw
-        self.write_lines(self._rows(raw) if self.wrap else raw)
+        self._raw, self._stamps = raw, stamps
+        shown = self._stamped(raw, stamps) if self.timestamps else raw
+        self.write_lines(self._rows(shown) if self.wrap else shown)
         if following:
             self.scroll_end(animate=False, immediate=True)
 
