@@ -92,7 +92,7 @@ def listening() -> dict[int, str]:
 def group_members(group: str) -> list[str]:
     """The deployable services of a group, as the wizard lists them."""
     return [s.name for s in catalog.SERVICES.values() if s.group == group and s.implemented
-            and s.name not in catalog.LIBVIRT_DAEMONS]
+            and s.name not in registry.hidden_services()]
 
 
 def partial_groups(chosen: list[str]) -> Text:
