@@ -30,7 +30,7 @@ from textual.widgets import Footer, Input, Static
 from stacktui.widgets import logfile
 from stacktui.widgets.logview import LogView, compile_search, plain
 from stacktui.widgets.memheader import MemHeader
-from stacktui.widgets.panelist import LAYOUTS, PaneList, rss, state_text, uptime
+from stacktui.widgets.panelist import ALIVE, LAYOUTS, PaneList, rss, state_text, uptime
 
 SCROLLBACK = 5000     # lines asked of the supervisor (its ring holds 5,000)
 MAX_LINES = 10_000    # lines kept in the view; older ones come from the log file
@@ -214,7 +214,7 @@ class DashboardScreen(Screen):
             panes, err = None, str(e)
         if panes:
             cpu = self._cpu.sample({p["name"]: p.get("pid") for p in panes
-                                    if p.get("state") in ("running", "starting")})
+                                    if p.get("state") in ALIVE})
             for p in panes:
                 p.setdefault("cpu", cpu.get(p["name"]))
         self.app.call_from_thread(self.got_status, panes, err)
@@ -412,7 +412,7 @@ class DashboardScreen(Screen):
             t.append_text(state_text(p))
             if p.get("pid"):
                 t.append(f" pid {p['pid']}")
-            if p.get("state") in ("running", "starting") and p.get("uptime") is not None:
+            if p.get("state") in ALIVE and p.get("uptime") is not None:
                 t.append(f" up {uptime(p['uptime'])}")
             if p.get("cpu") is not None:
                 t.append(f" cpu {p['cpu']:.0f}%")
