@@ -213,6 +213,9 @@ class DashboardScreen(Screen):
         except Exception as e:  # noqa: BLE001
             panes, err = None, str(e)
         if panes:
+            # Plain dicts (the client's PaneStatus is a read-only mapping):
+            # the view adds its own figures (CPU) and marks to them.
+            panes = [p.to_dict() if hasattr(p, "to_dict") else dict(p) for p in panes]
             cpu = self._cpu.sample({p["name"]: p.get("pid") for p in panes
                                     if p.get("state") in ALIVE})
             for p in panes:

@@ -139,7 +139,7 @@ class Browser:
             if needle in self.screen[since:].decode("utf-8", "replace"):
                 return
             await asyncio.sleep(0.1)
-        tail = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", self.text()[-3000:])
+        tail = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", self.text())[-6000:]
         raise AssertionError(f"{needle!r} never reached the browser; last output:\n{tail}")
 
     async def click_terminal(self):
