@@ -644,7 +644,11 @@ class DashboardScreen(Screen):
     # ------------------------------------------------------------ search
 
     def action_search(self) -> None:
+        # A fresh prompt, as less gives: the last term stays highlighted
+        # (n / N go on with it) until a new one is typed.
         box = self.query_one("#search", Input)
+        with box.prevent(Input.Changed):
+            box.value = ""
         box.display = True
         box.focus()
 
