@@ -628,7 +628,6 @@ class DashboardScreen(Screen):
             table.focus()
         else:
             self.set_focus(None)
-        self.notify(f"pane list: {table.layout_name}", timeout=2)
 
     def action_problem(self, backwards: bool) -> None:
         log = self.query_one("#pane-log", LogView)
