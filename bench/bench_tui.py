@@ -178,6 +178,8 @@ def installed_stack(root: Path, panes: int = 3):
     layout = Layout(root / "d")
     layout.answers_file.parent.mkdir(parents=True, exist_ok=True)
     layout.answers_file.write_text("enabled_services: [key]\n")
+    # A finished install (else `stacktui` offers to resume it instead).
+    layout.state_file.write_text('{"version": 1, "steps": {"summary": {"status": "done"}}}')
     layout.panes_file.parent.mkdir(parents=True, exist_ok=True)
     script = "import time\nfor i in range(200): print('line', i)\ntime.sleep(3600)\n"
     layout.panes_file.write_text(json.dumps([{
@@ -215,7 +217,8 @@ def first_paint(runs: int, env: dict, cwd: Path, baseline: Path | None = None) -
     layout, client = installed_stack(root / "stack")
     cases = {"wizard": (["--dest", "NEW"], {"paint": "Welcome to stacktui"}),
              "dashboard": (["--dest", str(layout.dest)],
-                           {"paint": f"stacktui {layout.dest}", "panes": "bench-2"})}
+                           # The header's DEST, in the first frame.
+                           {"paint": str(layout.dest), "panes": "bench-2"})}
     venvs = {"": Path(sys.prefix)}
     if baseline is not None:
         venvs["baseline_"] = baseline
@@ -287,14 +290,21 @@ def flood(lines: int, env: dict, max_lines_note: int = 10_000) -> dict:
         t_start = time.monotonic()
         client.start(["flood"])
         delays = []
+        by_key: dict[str, list[float]] = {}
         state = "FOLLOW"
         done_at = None
+        # f toggles; PageUp (keyboard scrollback) pauses on the page above; End follows again.
+        cycle = ["f", "f", "PPage", "End"]
         while time.monotonic() - t_start < 120:
-            want = "PAUSED" if state == "FOLLOW" else "FOLLOW"
+            key = cycle[len(delays) % len(cycle)]
+            want = {"f": "PAUSED" if state == "FOLLOW" else "FOLLOW", "PPage": "PAUSED",
+                    "End": "FOLLOW"}[key]
             t0 = time.monotonic()
-            term.tmux("send-keys", "-t", "t", "f")
+            term.tmux("send-keys", "-t", "t", key)
             t1 = term.wait(want, timeout=10)
             delays.append((t1 - t0, done_at is None))
+            if done_at is None:
+                by_key.setdefault(key, []).append(round((t1 - t0) * 1000, 1))
             state = want
             if done_at is None and "FLOOD-DONE" in "\n".join(client.tail("flood", 3)):
                 done_at = time.monotonic()
@@ -308,6 +318,7 @@ def flood(lines: int, env: dict, max_lines_note: int = 10_000) -> dict:
                 "keypresses": len(delays),
                 "delays_ms": [round(d * 1000, 1) for d, during in delays if during],
                 "delays_after_ms": [round(d * 1000, 1) for d, during in delays if not during],
+                "delays_by_key_ms": by_key,
                 "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in peak.items()},
                 "rss_after_mb": {k: round(v / 2**20, 1) for k, v in rss_after.items()}}
     finally:

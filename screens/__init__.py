@@ -13,7 +13,8 @@ class _Registry(dict):
     MODULES = {"welcome": "WelcomeScreen", "hostcheck": "HostCheckScreen",
                "passwords": "PasswordsScreen", "network": "NetworkScreen",
                "services": "ServicesScreen", "review": "ReviewScreen",
-               "install": "InstallScreen", "done": "DoneScreen", "dashboard": "DashboardScreen"}
+               "install": "InstallScreen", "done": "DoneScreen", "dashboard": "DashboardScreen",
+               "resume": "ResumeScreen"}
 
     def __missing__(self, name: str):
         cls = getattr(importlib.import_module(f"stacktui.screens.{name}"), self.MODULES[name])

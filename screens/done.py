@@ -34,7 +34,12 @@ def summary_text(s: dict) -> Text:
     if s.get("openrc"):
         t.append(f"  source {s['openrc']} admin admin && openstack service list\n")
     t.append("  OS_CLOUD=devstack-admin openstack token issue\n")
-    t.append("  stacktui status | stacktui restart key | stacktui attach\n")
+    # One command a line: with `|` between them they read as a pipeline.
+    for cmd, what in (("stacktui status", "each service's state"),
+                      ("stacktui restart key", "restart one service"),
+                      ("stacktui attach", "this dashboard again, later")):
+        t.append(f"  {cmd:<24}", style="bold")
+        t.append(f"# {what}\n", style="dim")
     return t
 
 

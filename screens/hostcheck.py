@@ -8,6 +8,8 @@ from textual import work
 from textual.binding import Binding
 from textual.widgets import Checkbox, DataTable, Static
 
+from stacktui.widgets.toggles import Tick
+
 from stacktui.errors import UserError
 
 from .base import WizardScreen, problem_text
@@ -27,7 +29,7 @@ class HostCheckScreen(WizardScreen):
         yield Static("Checking this machine…", id="check-summary")
         yield DataTable(id="checks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="check-detail", classes="detail")
-        yield Checkbox("Continue although checks failed (I know the install may break)",
+        yield Tick("Continue although checks failed (I know the install may break)",
                        id="override", value=self.draft.override_failed_checks, compact=True)
 
     def on_mount(self) -> None:

@@ -33,6 +33,8 @@ class InstallScreen(Screen):
         Binding("r", "retry", "Retry", show=False),
         Binding("q", "quit_install", "Quit", show=False),
         Binding("f", "follow", "Follow/pause"),
+        Binding("escape", "change_answers", "Back to the answers", show=False),
+        Binding("question_mark", "help", "Help"),
     ]
 
     def __init__(self, draft):
@@ -62,6 +64,7 @@ class InstallScreen(Screen):
             yield Static("", id="error")
             with Horizontal(id="failure-buttons"):
                 yield Button("Retry (r)", id="retry", variant="primary", compact=True)
+                yield Button("Change answers (esc)", id="change", compact=True)
                 yield Button("Quit (q)", id="quit", variant="error", compact=True)
         yield Footer()
 
@@ -104,8 +107,11 @@ class InstallScreen(Screen):
         factory = getattr(self.app, "engine_factory", None)
         if factory is None:
             from stacktui.engine import Engine as factory
+        # The host check's explicit override reaches the engine's preflight,
+        # which would otherwise fail on the same check (`install --force`).
+        kw = {"force": True} if self.draft.override_failed_checks else {}
         try:
-            summary = factory(self.draft.final, bus).run()
+            summary = factory(self.draft.final, bus, **kw).run()
         except StackError as e:
             self.app.call_from_thread(self.on_failed, str(e))
             return
@@ -217,7 +223,8 @@ class InstallScreen(Screen):
         t.append(f"\n{data.get('error') or message}\n")
         t.append("log: ", style="bold")
         t.append(str(data.get("log") or (self.draft.final.dest / "logs" / "stack.log")))
-        t.append("\nRetry resumes from this step; so does `stacktui install` later.", style="dim")
+        t.append("\nRetry resumes from this step; so does `stacktui install` later. Esc goes "
+                 "back to the answers (Review) to change them, then installs again.", style="dim")
         self.query_one("#error", Static).update(t)
         self.query_one("#failure").display = True
         self.query_one("#eta", Static).update(Text(" failed", style="bold red"))
@@ -235,6 +242,26 @@ class InstallScreen(Screen):
                            for k, v in self.status.items()}
             self.start()
 
+    def action_change_answers(self) -> None:
+        """After a failure: back to Review with every answer kept; Install
+        from there runs the engine again, which redoes only what changed."""
+        if self.running:
+            self.notify("the install is running; wait for it to end (or ctrl+q to stop it)",
+                        timeout=3)
+            return
+        self.draft.final = None
+        self.app.goto("review")
+
+    def action_help(self) -> None:
+        from stacktui.widgets.help import HelpScreen
+        self.app.push_screen(HelpScreen("Install keys", [("Install", [
+            ("f", "pause / follow the output"),
+            ("r", "retry after a failure (resumes from the failed step)"),
+            ("Esc", "after a failure: back to Review to change the answers"),
+            ("q", "quit after a failure (`stacktui install` resumes later)"),
+            ("ctrl+q", "quit; while installing, twice (the install stops)"),
+            ("?", "this help")])]))
+
     def action_quit_install(self) -> None:
         if not self.running:
             self.app.exit()
@@ -246,5 +273,7 @@ class InstallScreen(Screen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "retry":
             self.action_retry()
+        elif event.button.id == "change":
+            self.action_change_answers()
         elif event.button.id == "quit":
             self.app.exit()

@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from stacktui import answers as answers_mod
+from stacktui.widgets.toggles import Tick
 
 from .base import WizardScreen
 
@@ -54,8 +55,8 @@ class PasswordsScreen(WizardScreen):
                      "Leave blank to generate. Saved only in secrets.yaml (mode 0600).",
                      classes="hint")
         with Horizontal(classes="row"):
-            yield Checkbox("Show", id="show", compact=True)
-            yield Checkbox("Same for all", id="same", compact=True,
+            yield Tick("Show", id="show", compact=True)
+            yield Tick("Same for all", id="same", compact=True,
                            value=self.draft.ui.get("same_password", False))
         for k in KEYS:
             yield Label(WHAT[k], classes="pwlabel")

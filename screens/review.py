@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from stacktui import answers as answers_mod
+from stacktui.app import TITLES
 from stacktui.errors import UserError
 
 from .base import WizardScreen, problem_text
@@ -51,7 +52,7 @@ class ReviewScreen(WizardScreen):
         yield Static("Review", classes="title")
         ans = self.draft.final
         if ans is None:
-            yield Static(problem_text(self.problems), id="review-problems")
+            yield Static(problem_text(self.problems, where=True), id="review-problems")
             return
         with TabbedContent(id="review-tabs"):
             with TabPane("stacktui.yaml", id="tab-yaml"):
@@ -110,6 +111,10 @@ class ReviewScreen(WizardScreen):
 
     def ready(self) -> bool:
         if self.draft.final is None:
-            self.say("the answers have problems: go Back and fix them", "bold red")
+            from .base import screen_of
+            screens = dict.fromkeys(TITLES[n] for n in map(screen_of, (p.key for p in self.problems))
+                                    if n)
+            self.say("the answers have problems: go Back to " +
+                     (" and ".join(screens) or "the earlier screens") + " and fix them", "bold red")
             return False
         return True

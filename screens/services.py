@@ -5,11 +5,14 @@ memory this machine (or its cgroup) really has free."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import Horizontal
-from textual.widgets import RadioButton, RadioSet, SelectionList, Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from stacktui import catalog, registry
+from stacktui.errors import Problem
+from stacktui.widgets.toggles import Choice, TickList
 
 from .base import WizardScreen, problem_text
 
@@ -66,8 +69,53 @@ def ram_text(names, avail: int | None) -> tuple[Text, str]:
     return t, level
 
 
+def listening() -> dict[int, str]:
+    """Ports something listens on now, and who (as far as this user may see)."""
+    import psutil
+    out: dict[int, str] = {}
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return out
+    for c in conns:
+        if c.status == psutil.CONN_LISTEN and c.laddr:
+            who = "a process"
+            if c.pid:
+                try:
+                    who = f"{psutil.Process(c.pid).name()} (pid {c.pid})"
+                except psutil.Error:
+                    who = f"pid {c.pid}"
+            out.setdefault(c.laddr.port, who)
+    return out
+
+
+def group_members(group: str) -> list[str]:
+    """The deployable services of a group, as the wizard lists them."""
+    return [s.name for s in catalog.SERVICES.values() if s.group == group and s.implemented
+            and s.name not in registry.hidden_services()]
+
+
+def partial_groups(chosen: list[str]) -> Text:
+    """`nova: n-api chosen, not n-cond, n-sch, ...`: one service of a group
+    alone rarely works (n-api without a conductor or a scheduler)."""
+    t = Text()
+    for group in dict.fromkeys(catalog.get(n).group for n in chosen):
+        members = group_members(group)
+        missing = [m for m in members if m not in chosen]
+        if len(members) > 1 and missing:
+            if t.plain:
+                t.append("\n")
+            t.append(f"{group}: ", style="bold")
+            t.append(f"{', '.join(m for m in members if m in chosen)} without "
+                     f"{', '.join(missing)}; ctrl+g on a {group} line takes the whole group")
+    return t
+
+
 class ServicesScreen(WizardScreen):
     NAME = "services"
+    BINDINGS = WizardScreen.BINDINGS + [
+        Binding("ctrl+g", "toggle_group", "Whole group"),
+    ]
 
     def __init__(self, draft):
         super().__init__(draft)
@@ -80,11 +128,14 @@ class ServicesScreen(WizardScreen):
         prof = self.draft.ui.get("profile") or profile_of(self.chosen)
         with RadioSet(id="profile", compact=True):
             for p, label in PROFILE_LABELS.items():
-                yield RadioButton(label, value=p == prof, id=f"profile-{p}", compact=True)
-        yield SelectionList(*self._selections(), id="services")
+                yield Choice(label, value=p == prof, id=f"profile-{p}", compact=True)
+        yield TickList(*self._selections(), id="services")
         yield Static("", id="why", classes="fieldmsg")
+        yield Static("", id="groups", classes="fieldmsg")
         yield Static("", id="ram")
         yield Static("", id="svc-problems", classes="fieldmsg")
+        yield Static("Ports (each service its own; prefilled with DevStack's)", classes="pwlabel")
+        yield Vertical(id="ports")
 
     def _selections(self):
         out = []
@@ -180,7 +231,103 @@ class ServicesScreen(WizardScreen):
             with self.prevent(RadioSet.Changed):
                 rb.value = True
 
+    def action_toggle_group(self) -> None:
+        """The highlighted service's whole group in (or, when all of it is
+        chosen, out): nova is n-api, n-cond, n-sch, n-cpu and the rest."""
+        sl = self.query_one("#services", SelectionList)
+        if sl.highlighted is None:
+            return
+        name = sl.get_option_at_index(sl.highlighted).value
+        group = catalog.get(name).group
+        members = group_members(group)
+        if all(m in self.chosen for m in members):
+            gone = set(members)
+            names = [n for n in self.chosen if n not in gone
+                     and not any(d in gone for d in catalog.get(n).needs)]
+            why = Text(f"- {group}: {', '.join(members)}", style="bold yellow")
+        else:
+            names = catalog.with_needs(self.chosen + members)
+            why = Text(f"+ {group}: {', '.join(members)}", style="bold green")
+        self._to_custom()
+        self.set_chosen(names, why)
+
+    # ------------------------------------------------------------ ports
+
+    def port_services(self) -> list[str]:
+        return [n for n in self.chosen if catalog.get(n).port]
+
+    def sync_ports(self) -> None:
+        """One field per chosen service with a port, rebuilt only when that
+        set changes (never under the user's cursor while typing)."""
+        box = self.query_one("#ports", Vertical)
+        want = self.port_services()
+        if getattr(self, "_port_rows", None) == want:
+            return
+        typed = self.form_ports()
+        self._port_rows = want
+        ports = self.draft.get("ports") or {}
+        values = {n: typed.get(n, ports.get(n) or catalog.get(n).port) for n in want}
+        self.run_worker(self._rebuild_ports(want, values), group="ports")
+
+    async def _rebuild_ports(self, want: list[str], values: dict) -> None:
+        import asyncio
+        lock = self.__dict__.setdefault("_ports_lock", asyncio.Lock())
+        async with lock:       # removal is awaited: a second rebuild must not overlap it
+            if want != self._port_rows:
+                return          # a newer set is on its way
+            box = self.query_one("#ports", Vertical)
+            await box.remove_children()
+            rows = []
+            for n in want:
+                rows.append(Horizontal(Label(n, classes="label"),
+                                       Input(str(values[n]), id=f"port-{n}", compact=True,
+                                             restrict=r"[0-9]*", max_length=5),
+                                       classes="row"))
+                rows.append(Static("", id=f"msg-port-{n}", classes="fieldmsg"))
+            await box.mount_all(rows)
+            self.validate_ports()
+
+    def form_ports(self) -> dict:
+        out = {}
+        for w in self.query("#ports Input"):
+            n = (w.id or "").removeprefix("port-")
+            v = w.value.strip()
+            out[n] = int(v) if v.isdigit() else v
+        return out
+
+    def validate_ports(self) -> list:
+        """answers.py's rules (a number, one port per service), then what
+        listens on the port right now, which the install would trip over."""
+        form = self.form_ports()
+        problems = self.draft.problems(extra={"enabled_services": self.chosen, "ports": form},
+                                       keys=("ports",))
+        held = listening()
+        for n, port in form.items():
+            try:
+                msg = self.query_one(f"#msg-port-{n}", Static)
+                field = self.query_one(f"#port-{n}", Input)
+            except Exception:  # noqa: BLE001 - rows being rebuilt
+                continue
+            mine = [p for p in problems if p.key == f"ports.{n}"]
+            if not str(port):
+                mine = [Problem("empty: give a port number", key=f"ports.{n}")]
+            if mine:
+                msg.update(problem_text(mine))
+            elif port in held:
+                msg.update(Text(f"! {n}'s port: {port} is in use now by {held[port]} "
+                                "(fine if that is this stack's own service)", style="yellow"))
+            else:
+                msg.update(Text(f"✓ {port} free", style="green"))
+            field.set_class(bool(mine), "-invalid")
+        return problems + [Problem("empty", key=f"ports.{n}") for n, v in form.items() if v == ""]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if (event.input.id or "").startswith("port-"):
+            self.validate_ports()
+
     def update_estimate(self) -> None:
+        self.sync_ports()
+        self.query_one("#groups", Static).update(partial_groups(self.chosen))
         text, level = ram_text(self.chosen, self.avail)
         self.query_one("#ram", Static).update(text)
         self.ram_level = level
@@ -193,9 +340,19 @@ class ServicesScreen(WizardScreen):
 
     def save(self) -> None:
         self.draft.set(enabled_services=list(self.chosen))
+        form = {n: v for n, v in self.form_ports().items() if isinstance(v, int)}
+        if form:
+            # Only ports that differ from the catalog's: the answers file stays short.
+            ports = {k: v for k, v in (self.draft.get("ports") or {}).items()
+                     if k not in form}
+            ports.update({n: v for n, v in form.items() if v != catalog.get(n).port})
+            self.draft.set(ports=ports)
 
     def ready(self) -> bool:
         self.update_estimate()
+        if self.validate_ports():
+            self.say("fix the ports marked ✗ first", "bold red")
+            return False
         if not self.chosen:
             self.say("choose at least one service", "bold red")
             return False

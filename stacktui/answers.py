@@ -432,6 +432,25 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
             out[key] = str(nets[key])
         except ValueError as e:
             bad((key,), f"not a valid CIDR: {out[key]!r} ({e})", "e.g. 10.0.0.0/22")
+    for key, net in list(nets.items()):
+        # Ranges neutron could not use: an IPv6 range (DevStack's FIXED_RANGE
+        # and FLOATING_RANGE are IPv4; IPv6 has its own), addresses no guest
+        # or router may hold, and nets too small for a gateway, DHCP and a port.
+        if net.version != 4:
+            bad((key,), f"{net} is an IPv6 range; {key} is IPv4", "e.g. 10.0.0.0/22")
+        elif net.is_loopback or net.is_multicast or net.is_link_local or net.is_unspecified \
+                or net.is_reserved:
+            kind = ("loopback" if net.is_loopback else "multicast" if net.is_multicast else
+                    "link-local" if net.is_link_local else "reserved")
+            bad((key,), f"{net} is a {kind} range: no guest or router can use its addresses",
+                "e.g. 10.0.0.0/22 or 172.24.4.0/24")
+        elif net.prefixlen > 29:
+            bad((key,), f"{net} is too small: a /{net.prefixlen} leaves "
+                        f"{max(0, net.num_addresses - 2)} usable addresses, and neutron needs a "
+                        "gateway, DHCP and ports", "use a /29 or larger, e.g. a /24")
+        else:
+            continue
+        del nets[key]
     if len(nets) == 2 and nets["fixed_range"].version == nets["floating_range"].version \
             and nets["fixed_range"].overlaps(nets["floating_range"]):
         bad(("floating_range",), f"{nets['floating_range']} overlaps fixed_range {nets['fixed_range']}",

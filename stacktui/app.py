@@ -107,11 +107,12 @@ class StackApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "stacktui"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, start: str = "wizard", dest: str | Path | None = None, *,
                  client=None, draft: Draft | None = None, engine_factory=None,
-                 checks_fn=None, monitor_interval: float = 2.0, status_interval: float = 1.0):
+                 checks_fn=None, monitor_interval: float = 2.0, status_interval: float = 1.0,
+                 resume: dict | None = None):
         super().__init__()
         self.start = start
         self.dest = str(dest) if dest else None
@@ -124,10 +125,14 @@ class StackApp(App):
         self.status_interval = status_interval
         self.summary: dict | None = None
         self.first_paint: float | None = None
+        self.resume = resume
 
     def on_mount(self) -> None:
         if self.start == "dashboard":
             self.show_dashboard(replace=False)
+        elif self.start == "resume" and self.resume:
+            from stacktui.screens.resume import ResumeScreen
+            self.push_screen(ResumeScreen(self.draft, self.resume))
         else:
             self.goto(self.start if self.start in TITLES else "welcome", replace=False)
         self.call_after_refresh(self._painted)

@@ -238,6 +238,11 @@ class Client:
     def monitor(self) -> dict:
         return self.call("monitor")
 
+    def send_input(self, name: str, data: str) -> None:
+        """Type ``data`` into a running pane's terminal (as a user attached to
+        its screen window would)."""
+        self.call("input", {"name": name, "data": data})
+
     def shutdown(self, stop_panes: bool = True, timeout: float = 15.0) -> None:
         """Stop the daemon (and every pane, infra included, when
         ``stop_panes``); returns once its process is gone."""

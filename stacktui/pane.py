@@ -772,6 +772,21 @@ class Pane:
             return list(ring)
         return [ring[i] for i in range(len(ring) - n, len(ring))]
 
+    def send_input(self, data: bytes) -> None:
+        """Type into the pane's terminal (the dashboard's input mode: a
+        service stopped at a pdb prompt). What is typed is not echoed into
+        the log: the PTY runs without echo, and a password typed here must
+        not land in a file."""
+        if not self.alive or self._fd is None:
+            raise PaneError(f"{self.name} is not running; nothing reads what is typed")
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self._fd, view)
+            except BlockingIOError:
+                raise PaneError(f"{self.name} is not reading its input") from None
+            view = view[n:]
+
     # ----------------------------------------------------------------- exit
     def poll(self) -> bool:
         """Reap the leader if it has exited. Called on SIGCHLD and by the

@@ -475,6 +475,12 @@ class Supervisor:
         if op == "tail":
             pane = self._pane(req.get("name"))
             return pane.tail(int(req.get("lines", 100)))
+        if op == "input":
+            data = req.get("data")
+            if not isinstance(data, str) or len(data) > 4096:
+                raise OpError("input: data must be a string of at most 4096 characters")
+            self._pane(req.get("name")).send_input(data.encode())
+            return None
         if op == "monitor":
             if self.monitor is None:
                 return {"available": False}

@@ -146,3 +146,15 @@ def test_placement_client_is_accepted_as_the_wiring_name_it_is(tmp_path):
     ans = answers.load(path)
     assert "placement-client" not in ans.services
     assert "placement-api" in ans.services
+
+
+def test_network_ranges_neutron_cannot_use(tmp_path):
+    for value, words in (("127.0.0.0/8", "loopback range"), ("fd00:1::/64", "IPv6 range"),
+                         ("10.9.9.9/32", "too small"), ("10.9.9.8/30", "too small"),
+                         ("224.0.0.0/24", "multicast"), ("169.254.0.0/16", "link-local")):
+        out = problems(tmp_path, f"fixed_range: {value}\n")
+        assert any("fixed_range:" in p and words in p for p in out), (value, out)
+    try:
+        load_text(tmp_path, "fixed_range: 10.9.9.0/29\n")
+    except UserError as e:
+        assert not [p for p in e.problems if p.key == "fixed_range"]

@@ -3,6 +3,7 @@ real client's interface (status, start/stop/restart, follow, monitor)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -43,7 +44,7 @@ class FakeClient:
         self.state = {n: {"name": n, "group": g, "state": "running", "pid": 1000 + i,
                           "uptime": 65 * (i + 1), "restarts": 0, "rss": (100 + i) * 2**20,
                           "port": 5000 + i, "order": i, "exit_code": None, "signal": None,
-                          "oom_killed": False, "cause": None}
+                          "oom_killed": False, "cause": None, "cpu": 0.5 * i}
                       for i, (n, g) in enumerate(panes)}
         self.lines = {n: [f"{n} line {j}" for j in range(50)] for n, _ in panes}
         self.lines["key"] += ["\x1b[31mERROR\x1b[0m token expired", "INFO all good"]
@@ -53,6 +54,7 @@ class FakeClient:
                                                "swap_total": 0, "swap_used": 0,
                                                "psi": {"some": 0.0, "full": 0.0}}}
         self.followers: list[FakeFollower] = []
+        self.inputs: list[tuple[str, str]] = []
 
     def _expand(self, names):
         out = []
@@ -90,9 +92,12 @@ class FakeClient:
     def monitor(self):
         return self._monitor
 
+    def send_input(self, name, data):
+        self.inputs.append((name, data))
 
-def dash(client, **kw):
-    return StackApp("dashboard", "/tmp/stacktui-test-dest", client=client,
+
+def dash(client, dest="/tmp/stacktui-test-dest", **kw):
+    return StackApp("dashboard", dest, client=client,
                     status_interval=0.1, monitor_interval=0.1, **kw)
 
 
@@ -262,3 +267,249 @@ async def test_daemon_unreachable_is_shown(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "connection refused" in str(app.screen.query_one("#pane-title").render())
+
+
+# ------------------------------------------------------------------ issue 16
+
+def title(app) -> str:
+    return str(app.screen.query_one("#pane-title").render())
+
+
+async def test_page_keys_scroll_the_output_not_the_list(tmp_path):
+    c = FakeClient()
+    c.lines["key"] = [f"key line {j}" for j in range(300)]
+    app = dash(c)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = app.screen
+        log = s.query_one("#pane-log")
+        bottom = log.scroll_offset.y
+        assert bottom > 0
+        await pilot.press("pageup")
+        assert log.scroll_offset.y < bottom and not log.following
+        assert s.following == "key" and s.query_one("#panes").selected == "key"
+        await pilot.press("pagedown", "pagedown")
+        assert s.following == "key"                      # not the last pane
+        await pilot.press("home")
+        assert log.scroll_offset.y == 0 and "PAUSED" in title(app)
+        await pilot.press("end")
+        assert log.following and log.scroll_offset.y == bottom
+
+
+async def test_copy_mode_to_clipboard_and_file(tmp_path):
+    c = FakeClient()
+    app = dash(c, dest=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = app.screen
+        await pilot.press("left_square_bracket")
+        assert s.mode == "copy" and "COPY" in title(app)
+        await pilot.press("up")                           # on "ERROR token expired"
+        await pilot.press("space", "up", "up")
+        assert "3 lines" in title(app)
+        await pilot.press("W")
+        files = list((tmp_path / "logs" / "copies").glob("key-*.txt"))
+        assert len(files) == 1
+        text = files[0].read_text()
+        assert text == "key line 48\nkey line 49\nERROR token expired\n"
+        assert files[0].stat().st_mode & 0o777 == 0o600
+        await pilot.press("y")
+        assert app.clipboard == text
+        assert s.mode is None and "FOLLOW" not in title(app)
+        await pilot.press("ctrl+a", "left_square_bracket", "escape")
+        assert s.mode is None
+
+
+async def test_regex_search_n_and_N(tmp_path):
+    c = FakeClient()
+    app = dash(c)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = app.screen
+        log = s.query_one("#pane-log")
+        await pilot.press("slash", *r"line 4\d$")
+        assert log.line_text(log.current_match) == "key line 49"   # found while typing
+        await pilot.press("enter")
+        assert log.line_text(log.current_match) == "key line 48"
+        await pilot.press("escape")                       # closes the box, keeps the search
+        await pilot.press("n")
+        assert log.line_text(log.current_match) == "key line 47"
+        assert s.following == "key"                       # n searched, did not switch panes
+        await pilot.press("N")
+        assert log.line_text(log.current_match) == "key line 48"
+        await pilot.press("escape")                       # clears the search: n switches again
+        await pilot.press("n")
+        assert s.following == "g-api"
+
+
+def write_log(dest, name, lines):
+    logs = dest / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{name}.log.1").write_text("".join(f"{x}\n" for x in lines[:len(lines) // 2]))
+    (logs / f"{name}.log").write_text("".join(f"{x}\n" for x in lines[len(lines) // 2:]))
+
+
+async def test_ten_thousand_lines_from_ring_and_log_file(tmp_path):
+    c = FakeClient()
+    everything = [f"key line {j}" for j in range(12_000)]
+    write_log(tmp_path, "key", everything)
+    c.lines["key"] = everything[-5000:]                   # the supervisor's ring
+    app = dash(c, dest=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 0.5)
+        log = app.screen.query_one("#pane-log")
+        assert len(log.lines) == 10_000
+        assert log.lines[0] == "key line 2000" and log.lines[-1] == "key line 11999"
+        assert len(set(log.lines)) == 10_000             # nothing shown twice
+
+
+async def test_search_reaches_older_lines_in_the_log_files(tmp_path):
+    c = FakeClient()
+    everything = [f"key line {j}" + (" needle" if j in (100, 3000) else "")
+                  for j in range(30_000)]
+    write_log(tmp_path, "key", everything)
+    c.lines["key"] = everything[-5000:]
+    app = dash(c, dest=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 0.5)
+        s = app.screen
+        log = s.query_one("#pane-log")
+        await pilot.press("slash", *"needle", "enter")
+        await settle(pilot, 0.5)
+        assert s.history is not None and "HISTORY" in title(app)
+        assert log.line_text(log.current_match) == "key line 3000 needle"
+        await pilot.press("escape", "n")
+        await settle(pilot, 0.3)
+        assert log.line_text(log.current_match) == "key line 100 needle"
+        assert "line 101/" in title(app)
+        await pilot.press("N")
+        await settle(pilot, 0.3)
+        assert log.line_text(log.current_match) == "key line 3000 needle"
+        await pilot.press("end")                           # back to live output
+        await settle(pilot, 0.5)
+        assert s.history is None and log.following and log.lines[-1] == "key line 29999"
+
+
+async def test_wrap_zoom_and_narrow_list(tmp_path):
+    c = FakeClient()
+    c.lines["key"].append("W" * 200)
+    app = dash(c)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = app.screen
+        log = s.query_one("#pane-log")
+        n = len(log.lines)
+        await pilot.press("w")
+        width = log.scrollable_content_region.width
+        assert len(log.lines) == n - 1 + -(-200 // width) and "WRAP" in title(app)
+        assert max(len(x) for x in log.lines) <= width
+        await pilot.press("w")
+        assert len(log.lines) == n
+        wide = log.size.width
+        await pilot.press("z")
+        assert not s.query_one("#panes").display and not s.query_one("#memheader").display
+        assert log.size.width > wide and "ZOOM" in title(app)
+        await pilot.press("ctrl+a", "z")
+        assert s.query_one("#panes").display
+        table = s.query_one("#panes")
+        # 80 columns: the list starts narrow; l: hidden, full, narrow.
+        assert [str(col.label) for col in table.columns.values()] == ["#", "pane", "state"]
+        await pilot.press("l")
+        assert not table.display
+        await pilot.press("n")                               # keys still switch panes
+        assert s.following == "g-api"
+        await pilot.press("l")
+        await settle(pilot, 0.1)
+        assert table.display and len(table.columns) == 7
+        assert log.size.width < wide
+
+
+async def test_help_lists_every_dashboard_key(tmp_path):
+    from screens.dashboard import HELP, DashboardScreen
+    app = dash(FakeClient())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot, 0.1)
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = " ".join(k for _, rows in HELP for k, _ in rows)
+        shown = {"slash": "/", "left_square_bracket": "[", "question_mark": "?", "space": "space",
+                 "escape": "Esc"}
+        for b in DashboardScreen.BINDINGS:
+            assert shown.get(b.key, b.key) in text, b.key
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "DashboardScreen"
+
+
+async def test_header_health_exit_alert_and_supervisor_gone(tmp_path):
+    c = FakeClient()
+    app = dash(c)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        header = app.screen.query_one("#memheader")
+        assert " ok  6/6 up" in str(header.render())
+        bells = []
+        app.bell = lambda: bells.append(1)
+        c.state["g-api"].update(state="exited", exit_code=1, pid=None, cause="exit code 1")
+        await settle(pilot, 0.3)
+        h = str(header.render())
+        assert "DOWN" in h and "5/6 up: g-api exit1" in h
+        assert bells
+        table = app.screen.query_one("#panes")
+        assert "!" in str(table.get_row("g-api")[0])
+        c.status = lambda: (_ for _ in ()).throw(OSError("connection refused"))
+        await settle(pilot, 0.3)
+        assert "GONE" in str(header.render())
+        assert str(table.get_row("key")[2]) == "unknown"
+        assert "not answering" in title(app)
+
+
+async def test_input_mode_types_into_the_pane(tmp_path):
+    c = FakeClient()
+    app = dash(c)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        s = app.screen
+        await pilot.press("i")
+        assert s.mode == "input" and "INPUT" in title(app)
+        assert s.query_one("#pane-log").has_class("-input")
+        await pilot.press("p", "space", "x", "enter", "r", "q")   # r and q go to the pane
+        await settle(pilot, 0.2)
+        assert "".join(d for _, d in c.inputs) == "p xrq" .replace("xrq", "x\rrq")
+        assert all(n == "key" for n, _ in c.inputs) and not c.calls
+        await pilot.press("escape")
+        assert s.mode is None and "INPUT" not in title(app)
+        await pilot.press("ctrl+a", "i", "ctrl+a", "a", "ctrl+a", "i")
+        await settle(pilot, 0.2)
+        assert c.inputs[-1] == ("key", "\x01") and s.mode is None
+
+
+async def test_jump_to_errors(tmp_path):
+    c = FakeClient()
+    c.lines["key"] += ["fine", "Traceback (most recent call last):", "  boom", "CRITICAL x"]
+    app = dash(c)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        log = app.screen.query_one("#pane-log")
+        await pilot.press("home", "e")
+        assert log.line_text(log.current_match) == "ERROR token expired"
+        await pilot.press("e")
+        assert log.line_text(log.current_match).startswith("Traceback")
+        await pilot.press("e", "E")
+        assert log.line_text(log.current_match).startswith("Traceback")
+
+
+async def test_timestamps_toggle(tmp_path):
+    c = FakeClient()
+    app = dash(c)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        log = app.screen.query_one("#pane-log")
+        await pilot.press("t")
+        assert "TIME" in title(app)
+        assert log.lines[-1] == " " * 9 + "INFO all good"          # scrollback: time unknown
+        c.lines["key"].append("fresh line")
+        await settle(pilot)
+        assert re.fullmatch(r"\d\d:\d\d:\d\d fresh line", log.lines[-1])
+        await pilot.press("t")
+        assert log.lines[-1] == "fresh line" and "TIME" not in title(app)

@@ -108,11 +108,18 @@ async def test_welcome_loads_localconf(tmp_path):
     lc.write_text("[[local|localrc]]\nADMIN_PASSWORD=secret123\nFIXED_RANGE=10.7.0.0/22\n")
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        # The time estimate lands after the first frame and moves the Load
+        # button down: click once it is there (a busy machine is slow to it).
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if " s)" in static(app, "#summary"):
+                break
         app.screen.query_one("#load-path").value = str(lc)
+        app.screen.query_one("#load").scroll_visible(animate=False, immediate=True)
+        await pilot.pause()
         await pilot.click("#load")
         await pilot.pause()
-        assert app.draft.get("fixed_range") == "10.7.0.0/22"
+        assert app.draft.get("fixed_range") == "10.7.0.0/22", static(app, "#load-msg")
         assert app.draft.get("passwords")["admin"] == "secret123"
 
 
@@ -404,8 +411,11 @@ class FakeEngine:
     """Emits the events the real engine does; fails the first run when asked."""
     runs = 0
 
-    def __init__(self, answers, bus, fail_first=False):
+    forced: list[bool] = []
+
+    def __init__(self, answers, bus, fail_first=False, force=False):
         self.answers, self.bus, self.fail_first = answers, bus, fail_first
+        type(self).forced.append(force)
 
     def run(self):
         type(self).runs += 1
@@ -533,3 +543,219 @@ async def test_install_names_every_step_running_side_by_side(tmp_path):
         scr.on_engine_event(events.Event(events.STEP_DONE, "init:glance", data={"seconds": 2}))
         shown = str(scr.query_one("#current").render())
         assert "init:glance" not in shown and "init:keystone" in shown
+
+
+# ---------------------------------------------------------------- issue 16
+
+async def wait_for_screen(pilot, pred, n=60):
+    for _ in range(n):
+        await pilot.pause(0.05)
+        if pred():
+            return True
+    return False
+
+
+async def test_override_reaches_the_install_and_esc_goes_back_after_a_failure(tmp_path):
+    FakeEngine.runs = 0
+    FakeEngine.forced = []
+    app = make_app(tmp_path, engine_factory=lambda a, b, **kw: FakeEngine(a, b, fail_first=True,
+                                                                          **kw))
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        app.draft.override_failed_checks = True
+        await goto(pilot, "install")
+        assert await wait_for_screen(pilot, lambda: app.screen.query_one("#failure").display)
+        assert FakeEngine.forced == [True]
+        assert "Change answers" in static(app, "#change")
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen.NAME == "review"
+        assert app.draft.get("host_ip") == "127.0.0.1"          # nothing typed is lost
+        app.draft.set(fixed_range="10.1.0.0/22")      # as the Network screen would
+        await goto(pilot, "review")
+        await pilot.press("ctrl+n")
+        assert await wait_for_screen(pilot, lambda: app.screen.NAME == "done")
+        assert FakeEngine.runs == 2
+        assert str(app.draft.final.data["fixed_range"]) == "10.1.0.0/22"
+
+
+async def test_resume_offers_saved_answers_or_changing_them(tmp_path):
+    from stacktui import answers as answers_mod
+    from stacktui.cmd_tui import unfinished_install
+    from stacktui.paths import Layout
+
+    dest = tmp_path / "stack"
+    layout = Layout(dest)
+    ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
+                                                       "fixed_range": "10.7.0.0/22"})
+    layout.answers_file.parent.mkdir(parents=True)
+    answers_mod.save(ans, layout.answers_file)
+    answers_mod.save_generated(ans)
+    layout.state_file.write_text('{"version": 1, "steps": {"preflight": {"status": "done"},'
+                                 ' "start:keystone": {"status": "failed"}}}')
+    info = unfinished_install(layout)
+    assert info["done"] == 1 and info["failed"] == "start:keystone"
+
+    FakeEngine.runs = 0
+    app = StackApp("resume", dest, engine_factory=FakeEngine, checks_fn=ok_checks, resume=info)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.NAME == "resume"
+        text = static(app, "#resume-text")
+        assert "did not finish" in text and "start:keystone" in text
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.screen.NAME == "welcome"
+        assert app.draft.get("fixed_range") == "10.7.0.0/22"
+
+    app = StackApp("resume", dest, engine_factory=FakeEngine, checks_fn=ok_checks, resume=info)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        assert await wait_for_screen(pilot, lambda: app.screen.NAME == "done")
+        assert str(app.draft.final.data["fixed_range"]) == "10.7.0.0/22"
+        pw = ans.data["passwords"]["admin"]
+        assert app.draft.final.data["passwords"]["admin"] == pw   # the saved secrets, not new ones
+
+    # A finished install is the dashboard's business.
+    layout.state_file.write_text('{"version": 1, "steps": {"summary": {"status": "done"}}}')
+    assert unfinished_install(layout) is None
+
+
+def help_text(app) -> str:
+    """The help screen's table as a terminal shows it."""
+    from rich.console import Console
+    from stacktui.widgets.help import key_table
+    con = Console(width=120, record=True, file=open(os.devnull, "w"))
+    con.print(key_table(app.screen.sections))
+    return con.export_text()
+
+
+async def test_help_and_quit_key_and_no_back_on_welcome(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        footer = " ".join(b.binding.key for b in app.screen.active_bindings.values() if b.binding.show
+                          and app.screen.check_action(b.binding.action, ()) is not False)
+        assert "ctrl+q" in footer and "escape" not in footer
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = help_text(app)
+        assert "ctrl+n" in text and "ctrl+q" in text and "Esc" not in text.split("Fields")[0]
+        await pilot.press("escape")
+        await goto(pilot, "hostcheck")
+        await pilot.press("f1")
+        await pilot.pause()
+        text = help_text(app)
+        assert "Override fails" in text and "Re-check" in text and "Esc" in text
+
+
+async def test_toggles_say_their_state_in_characters(tmp_path):
+    from textual.widgets import RadioSet
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "passwords")
+        same = app.screen.query_one("#same")
+        assert str(same.render()).startswith("[X]" if same.value else "[ ]")
+        same.value = not same.value
+        await pilot.pause()
+        assert str(same.render()).startswith("[X]" if same.value else "[ ]")
+        await goto(pilot, "services")
+        radios = app.screen.query_one(RadioSet)
+        marks = [str(b.render())[:3] for b in radios.query("Choice")]
+        assert marks.count("(•)") == 1 and marks.count("( )") == len(marks) - 1
+        sl = app.screen.query_one("#services")
+        lines = [sl.render_line(y).text for y in range(min(8, sl.option_count))]
+        assert any(x.startswith("[X]") for x in lines) and any(x.startswith("[ ]") for x in lines)
+
+
+async def test_problems_name_their_field_and_screen(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.draft.set(fixed_range="nonsense", ports={"key": 70000})
+        await goto(pilot, "review")
+        text = static(app, "#review-problems")
+        assert "fixed_range: " in text and "[on Network]" in text
+        assert "key's port: " in text and "[on Services]" in text
+        await pilot.press("ctrl+n")
+        msg = static(app, "#nav-msg")
+        assert "go Back to Network and Services" in msg
+
+
+async def test_services_group_toggle_and_partial_group_hint(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "services")
+        s = app.screen
+        sl = s.query_one("#services")
+        sl.select("n-api")
+        await pilot.pause(0.2)
+        assert "n-api" in s.chosen and "n-cond" not in s.chosen
+        hint = static(app, "#groups")
+        assert "nova: n-api without" in hint and "n-cond" in hint
+        names = [sl.get_option_at_index(i).value for i in range(sl.option_count)]
+        sl.highlighted = names.index("n-api")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.2)
+        assert all(n in s.chosen for n in ("n-api", "n-cond", "n-sch", "n-cpu"))
+        assert "nova" not in static(app, "#groups")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.2)
+        assert not any(n.startswith("n-") for n in s.chosen)
+
+
+async def test_network_refuses_unusable_ranges_and_stale_messages_go(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "network")
+        box = app.screen.query_one("#fixed_range")
+        box.value = "127.0.0.0/8"
+        await pilot.pause(0.1)
+        assert "fixed_range: " in static(app, "#msg-fixed_range")
+        assert "loopback" in static(app, "#msg-fixed_range")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "network" and "fix the fields" in static(app, "#nav-msg")
+        box.value = "10.3.0.0/30"
+        await pilot.pause(0.1)
+        assert "too small" in static(app, "#msg-fixed_range")
+        assert static(app, "#nav-msg").strip() == ""             # the old reason went
+        box.value = "10.3.0.0/24"
+        await pilot.pause(0.1)
+        assert "✓" in static(app, "#msg-fixed_range")
+
+
+async def test_ports_per_service_validated_and_saved(tmp_path):
+    import socket
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    busy = held.getsockname()[1]
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await goto(pilot, "services")
+            await pilot.pause(0.3)
+            s = app.screen
+            assert [w.id for w in s.query("#ports Input")] == \
+                ["port-key", "port-g-api", "port-placement-api"]
+            assert s.query_one("#port-key").value == "5000"
+            s.query_one("#port-g-api").value = "5000"
+            await pilot.pause(0.2)
+            msg = static(app, "#msg-port-g-api")
+            assert "g-api's port: " in msg and "also used by key" in msg
+            await pilot.press("ctrl+n")
+            assert s.NAME == "services" and "ports" in static(app, "#nav-msg")
+            s.query_one("#port-g-api").value = str(busy)
+            await pilot.pause(0.2)
+            assert f"{busy} is in use now by" in static(app, "#msg-port-g-api")
+            s.query_one("#port-g-api").value = "39292"
+            await pilot.pause(0.2)
+            assert "✓ 39292 free" in static(app, "#msg-port-g-api")
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.2)
+            assert app.screen.NAME == "review"
+            assert app.draft.get("ports") == {"g-api": 39292}
+            assert app.draft.final.port("g-api") == 39292
+    finally:
+        held.close()

@@ -59,6 +59,7 @@ def fixed_host(monkeypatch):
                         lambda version=4: "192.168.50.10" if version == 4 else "fd00::10")
     from stacktui.screens import services
     monkeypatch.setattr(services, "available_mb", lambda: 6144)
+    monkeypatch.setattr(services, "listening", lambda: {})     # what listens here varies
     # The review screen offers to save into the working folder: the same
     # folder on every machine, whatever the checkout's path.
     work = Path("/tmp/stacktui-snapshot-cwd")
@@ -159,3 +160,39 @@ def test_dashboard(snap_compare, size):
         await pilot.press("slash", *"token")
         await pilot.pause(0.2)
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", ["help", "copy", "zoom-wrap", "input", "narrow", "gone"])
+def test_dashboard_modes(snap_compare, size, mode):
+    client = dash_tests.FakeClient()
+    client.lines["key"].append("a long line " + "that wraps " * 20)
+    client.state["g-api"].update(state="exited", pid=None, exit_code=1, cause="exit code 1")
+    app = StackApp("dashboard", DEST, client=client, status_interval=0.1, monitor_interval=60)
+
+    async def before(pilot):
+        await pilot.pause(0.4)
+        keys = {"help": ["question_mark"], "copy": ["left_square_bracket", "up", "space", "up"],
+                "zoom-wrap": ["z", "w"], "input": ["i"], "narrow": ["l"], "gone": []}[mode]
+        if mode == "gone":
+            client.status = lambda: (_ for _ in ()).throw(OSError("connection refused"))
+        await pilot.press(*keys)
+        # The list is rebuilt with other columns: give a busy machine time for it.
+        await pilot.pause(0.8 if mode == "narrow" else 0.3)
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_resume(snap_compare, size):
+    info = {"dest": DEST, "answers": f"{DEST}/etc/stacktui/stacktui.yaml", "done": 7,
+            "failed": "start:keystone"}
+    assert snap_compare(StackApp("resume", DEST, resume=info), terminal_size=size,
+                        run_before=lambda pilot: pilot.pause(0.3))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_wizard_help(snap_compare, size):
+    async def before(pilot):
+        await pilot.press("f1")
+        await _pause(pilot)
+    assert snap_compare(wizard("hostcheck"), terminal_size=size, run_before=before)

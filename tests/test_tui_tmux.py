@@ -210,3 +210,182 @@ def test_wizard_install_dashboard_attach(world):
         raise AssertionError(f"no scrollback of key on attach:\n{t2.screen()}")
     t2.keys("q")
     t2.wait("STACKTUI-EXITED 0", timeout=15)
+
+
+# ------------------------------------------------------------ issue 16: keys a screen user expects
+
+FLOOD = """
+import sys, time
+for i in range(12000):
+    sys.stdout.write(f"line {i:05d} of the flood\\n")
+sys.stdout.flush()
+print("FLOOD-DONE", flush=True)
+time.sleep(600)
+"""
+
+DEBUGGEE = """
+import pdb, time
+x = 6
+print("before the breakpoint", flush=True)
+pdb.set_trace()
+print("after the breakpoint", x * 7, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def tiny_stack():
+    """A supervisor running two tiny Python panes: no OpenStack needed for keys."""
+    from stacktui.client import Client
+    from stacktui.errors import StackError
+    from tests.test_supervisor import Stack
+
+    root = Path(tempfile.mkdtemp(prefix="stk", dir="/tmp"))
+    dest = root / "d"
+    dest.mkdir()
+    st = Stack(dest)
+    st.pane("flood", st.script("flood", FLOOD))
+    st.pane("dbg", st.script("dbg", DEBUGGEE))
+    st.client.start(["flood", "dbg"])
+    terms: list[Term] = []
+    try:
+        yield {"stack": st, "root": root, "dest": dest, "terms": terms}
+    finally:
+        for t in terms:
+            t.kill()
+        try:
+            Client(st.layout).shutdown(stop_panes=True)
+        except StackError:
+            pass
+        deadline = time.time() + 10
+        while cf.stack_processes(dest) and time.time() < deadline:
+            time.sleep(0.2)
+        left = cf.stack_processes(dest)
+        for p in left:
+            try:
+                p.kill()
+            except Exception:
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"processes left: {[(p.pid, p.name()) for p in left]}"
+
+
+def test_dashboard_scrollback_search_copy_and_pdb_input(tiny_stack):
+    dest, root = tiny_stack["dest"], tiny_stack["root"]
+    log = dest / "logs" / "flood.log"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if log.exists() and b"FLOOD-DONE" in log.read_bytes():
+            break
+        time.sleep(0.1)
+    env = {"XDG_STATE_HOME": root / "state", "XDG_CONFIG_HOME": root / "cfg",
+           "PATH": os.environ["PATH"], "TERM": "xterm-256color",
+           "HOME": os.environ.get("HOME", "/root")}
+    t = Term("dash")
+    tiny_stack["terms"].append(t)
+    # tmux keeps what an application copies with OSC 52 as a buffer when told to.
+    t.start(f"{sys.executable} -m stacktui.cli --dest {dest} attach", env)
+    t.tmux("set-option", "-s", "set-clipboard", "on")
+    t.wait("FOLLOW", timeout=20)
+    t.keys("C-a", "0")
+    t.wait("FLOOD-DONE", timeout=10)
+
+    # Keyboard scrollback: PageUp pages the output (the list stays on flood).
+    t.keys("PPage")
+    s = t.wait("PAUSED")
+    assert "FLOOD-DONE" not in s and " flood " in s
+    t.keys("Home")
+    # 10,000 lines kept: the ring's 5,000 and 5,000 more from the log file.
+    t.wait("line 02002 of the flood")
+    t.keys("End")
+    t.wait("FOLLOW")
+    t.wait("FLOOD-DONE")
+
+    # Search a line 9,000 lines back, then one older than the scrollback.
+    t.keys("/")
+    t.type("line 0300[0]")
+    s = t.wait("line 03000 of the flood")
+    t.keys("Escape")
+    t.keys("/")
+    t.type("line 00500 ")
+    t.keys("Enter")
+    s = t.wait("HISTORY", timeout=15)
+    assert "line 00500 of the flood" in s
+    t.keys("Escape", "n")
+    t.wait("no older match", timeout=5)
+    t.keys("End")
+    t.wait("FOLLOW", timeout=10)
+    t.wait("FLOOD-DONE")
+    t.keys("Escape")                       # the search term goes; n switches panes again
+
+    # Copy mode: two lines to the clipboard (tmux's buffer) and to a file.
+    t.keys("[")
+    t.wait("COPY")
+    t.keys("Space", "Up")                  # the cursor starts on the last line shown
+    t.wait("2 lines")
+    t.keys("W")
+    t.wait("written to")
+    copies = list((dest / "logs" / "copies").glob("flood-*.txt"))
+    assert [c.read_text() for c in copies] == ["line 11999 of the flood\nFLOOD-DONE\n"]
+    t.keys("y")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        buf = t.tmux("show-buffer", check=False)
+        if buf:
+            break
+        time.sleep(0.1)
+    assert buf.rstrip("\n") == "line 11999 of the flood\nFLOOD-DONE"
+
+    # Input mode: type into the pdb prompt of the other pane.
+    t.keys("C-a", "1")
+    t.wait("(Pdb)", timeout=10)
+    t.keys("i")
+    t.wait("INPUT")
+    t.type("p x * 7")
+    t.keys("Enter")
+    t.wait("42", timeout=10)
+    t.type("c")
+    t.keys("Enter")
+    t.wait("after the breakpoint 42", timeout=10)
+    t.keys("Escape")
+    s = t.wait("FOLLOW")
+    assert "INPUT" not in s
+    t.keys("q")
+    t.wait("STACKTUI-EXITED 0", timeout=15)
+
+
+def test_unfinished_install_offers_resume(tmp_path):
+    """`stacktui` on a DEST whose install stopped half-way: Resume, Change
+    answers or the dashboard, instead of a dashboard of one pane. (Resuming
+    itself is the engine's, tested by test_e2e_lifecycle; this is the way in.)"""
+    from stacktui import answers as answers_mod
+    from stacktui.paths import Layout
+
+    root = Path(tempfile.mkdtemp(prefix="str", dir="/tmp"))
+    try:
+        dest = root / "d"
+        layout = Layout(dest)
+        ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
+                                                           "fixed_range": "10.77.0.0/22"})
+        layout.answers_file.parent.mkdir(parents=True)
+        answers_mod.save(ans, layout.answers_file)
+        answers_mod.save_generated(ans)
+        layout.state_file.write_text('{"version": 1, "steps": {"preflight": {"status": "done"}, '
+                                     '"venv": {"status": "failed"}}}')
+        env = {"XDG_STATE_HOME": root / "state", "XDG_CONFIG_HOME": root / "cfg",
+               "PATH": os.environ["PATH"], "TERM": "xterm-256color",
+               "HOME": os.environ.get("HOME", "/root")}
+        t = Term("resume")
+        try:
+            t.start(f"{sys.executable} -m stacktui.cli --dest {dest}", env)
+            s = t.wait("Resume the install?", timeout=20)
+            assert "stopped at venv" in s and "Change answers" in s
+            t.keys("c")
+            s = t.wait("Welcome to stacktui", timeout=10)
+            assert str(layout.answers_file) in s            # loaded from the saved answers
+            t.keys("C-q")
+            t.wait("STACKTUI-EXITED 0", timeout=10)
+        finally:
+            t.kill()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,14 +1,19 @@
-"""The list of panes: state, pid, uptime, restarts, RSS, one row each."""
+"""The list of panes: state, uptime, CPU, RSS, restarts, one row each."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-STATE_STYLE = {"running": "green", "starting": "yellow", "exited": "red", "killed": "bold red",
-               "stopped": "dim", "defined": "dim", "not answering": "bold yellow"}
+STATE_STYLE = {"running": "green", "starting": "yellow", "exited": "bold red", "killed": "bold red",
+               "stopped": "dim", "defined": "dim", "unknown": "bold red",
+               "not answering": "bold yellow"}
 # The pid is in the dashboard title; leaving it out keeps the list usable at 80 columns.
-COLUMNS = ("#", "pane", "state", "up", "rss", "rst")
+# Widths fit the longest value each column can hold, so no label or state is cut.
+COLUMNS = {"#": 2, "pane": 14, "state": 13, "up": 5, "cpu": 4, "rss": 5, "rst": 3}
+LAYOUT_COLUMNS = {"full": tuple(COLUMNS), "narrow": ("#", "pane", "state"), "hidden": ()}
+LAYOUTS = ("full", "narrow", "hidden")
+ALIVE = ("running", "starting", "not answering")     # a process is there
 
 
 def uptime(sec) -> str:
@@ -46,17 +51,33 @@ class PaneList(DataTable):
     """Rows keyed by pane name; update() keeps the cursor on the same pane."""
 
     DEFAULT_CSS = """
-    PaneList { width: auto; min-width: 30; max-width: 55%; height: 1fr; }
+    PaneList { width: auto; min-width: 20; max-width: 55%; height: 1fr; }
     """
 
     def __init__(self, **kw):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.names: list[str] = []
         self._cells: dict[str, tuple] = {}
+        self.layout_name = "full"
+        self.columns_shown = LAYOUT_COLUMNS["full"]
 
     def on_mount(self) -> None:
-        for c in COLUMNS:
-            self.add_column(c, key=c)
+        self._add_columns()
+
+    def _add_columns(self, names=()) -> None:
+        # The name column as wide as the longest name: the others stay visible.
+        widths = {**COLUMNS, "pane": max([4, *map(len, names)])}
+        for c in self.columns_shown:
+            self.add_column(c, key=c, width=widths[c])
+
+    def set_layout(self, name: str) -> None:
+        self.layout_name = name
+        self.columns_shown = LAYOUT_COLUMNS[name] or LAYOUT_COLUMNS["narrow"]
+        keep = self.selected
+        self.clear(columns=True)
+        self._add_columns()
+        self.names = []
+        self._keep = keep
 
     @property
     def selected(self) -> str | None:
@@ -68,14 +89,15 @@ class PaneList(DataTable):
         if name in self.names:
             self.move_cursor(row=self.names.index(name))
 
-    def update_panes(self, panes: list[dict]) -> None:
+    def update_panes(self, panes: list[dict], alerts=(), force: bool = False) -> None:
         names = [p["name"] for p in panes]
-        keep = self.selected
-        if names != self.names:
-            self.clear()
+        keep = self.selected or getattr(self, "_keep", None)
+        if names != self.names or force:
+            self.clear(columns=True)
+            self._add_columns(names)
             self._cells = {}
             for i, p in enumerate(panes):
-                self._cells[p["name"]] = cells = self.cells(i, p)
+                self._cells[p["name"]] = cells = self.cells(i, p, p["name"] in alerts)
                 self.add_row(*cells, key=p["name"])
             self.names = names
             if keep in names:
@@ -84,15 +106,20 @@ class PaneList(DataTable):
         # Only changed cells: every update_cell re-renders the table, which is
         # the costliest thing on screen while a pane floods.
         for i, p in enumerate(panes):
-            new = self.cells(i, p)
+            new = self.cells(i, p, p["name"] in alerts)
             old = self._cells.get(p["name"], ())
-            for col, cell, was in zip(COLUMNS, new, old):
+            for col, cell, was in zip(self.columns_shown, new, old):
                 if cell != was:
                     self.update_cell(p["name"], col, cell)
             self._cells[p["name"]] = new
 
-    @staticmethod
-    def cells(i: int, p: dict) -> tuple:
-        return (str(i) if i < 10 else "", p["name"], state_text(p),
-                uptime(p.get("uptime")) if p.get("state") in ("running", "starting", "not answering") else "",
-                rss(p.get("rss")), str(p.get("restarts") or 0))
+    def cells(self, i: int, p: dict, alert: bool = False) -> tuple:
+        # The mark is a character, not a colour: `!` beside the number.
+        num = Text(f"{i if i < 10 else ''}!", style="bold reverse") if alert else \
+            Text(str(i) if i < 10 else "")
+        all_cells = {
+            "#": num, "pane": p["name"], "state": state_text(p),
+            "up": uptime(p.get("uptime")) if p.get("state") in ALIVE else "",
+            "cpu": "" if p.get("cpu") is None else f"{p['cpu']:.0f}%",
+            "rss": rss(p.get("rss")), "rst": str(p.get("restarts") or 0)}
+        return tuple(all_cells[c] for c in self.columns_shown)
