@@ -49,9 +49,12 @@ def test_steps_wait_only_for_what_they_need():
                                              "configure:placement", "post-config"}
     # keystone starts once its own sync is done, not the others'
     assert "init:glance" not in after(needs, "start:keystone")
-    # glance starts without waiting for keystone; its accounts need keystone's
-    assert not {"start:keystone", "accounts:glance"} & after(needs, "start:glance")
+    # placement starts without waiting for keystone; its accounts need keystone's
+    assert not {"start:keystone", "accounts:placement"} & after(needs, "start:placement")
     assert {"start:keystone", "accounts:keystone"} <= after(needs, "accounts:glance")
+    # glance registers the default image through its own API once it is up
+    # (DevStack's upload_image), so its start waits for its accounts
+    assert "accounts:glance" in after(needs, "start:glance")
     assert set(flat) - {"verify", "summary"} == after(needs, "verify")
 
 
