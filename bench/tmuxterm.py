@@ -9,13 +9,22 @@ import time
 
 
 class Term:
+    # How the window's command gets its environment; a subclass running tmux
+    # as another user says `env -i` so root's test environment stays out.
+    env_command = "env"
+    cwd: str | None = None
+
     def __init__(self, name: str, width: int = 100, height: int = 30, prefix: str = "stx"):
         self.sock = f"{prefix}-{os.getpid()}-{name}"
         self.width, self.height = width, height
 
+    def command(self, argv: list[str]) -> list[str]:
+        """How tmux is run (as is; a subclass wraps it in runuser)."""
+        return argv
+
     def tmux(self, *args, check=True) -> str:
-        r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
-                           capture_output=True, text=True, timeout=30)
+        r = subprocess.run(self.command(["tmux", "-L", self.sock, "-f", "/dev/null", *args]),
+                           capture_output=True, text=True, timeout=30, cwd=self.cwd)
         if check and r.returncode:
             raise AssertionError(f"tmux {args}: {r.stderr}")
         return r.stdout
@@ -25,7 +34,7 @@ class Term:
         t0 = time.monotonic()
         # `; sleep` keeps the window after the command exits so its last screen can be read.
         self.tmux("new-session", "-d", "-x", str(self.width), "-y", str(self.height), "-s", "t",
-                  f"env {envs} {cmd}; echo STACKTUI-EXITED $?; sleep 600")
+                  f"{self.env_command} {envs} {cmd}; echo STACKTUI-EXITED $?; sleep 600")
         return t0
 
     def screen(self) -> str:
