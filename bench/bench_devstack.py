@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import stacktui  # noqa: E402
 from tests.stackfix import (  # noqa: E402
     bench_root, bench_stack, cloud_env, host_facts, osc, pane_rss_mb,
-    stack_answers, stack_ports, step_seconds, upload_image, write_result)
+    stack_answers, stack_ports, timed_install, write_result)
 
 PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta", "c-api",
           "q-svc", "ovn-northd", "horizon"]
@@ -49,11 +49,7 @@ def main() -> int:
                     "profile": "devstack", "targets": {"install_seconds": TARGET_SECONDS,
                                                        "rss_total_mb": TARGET_MB}}
     with bench_stack(root):
-        t0 = time.monotonic()
-        stacktui("install", "--answers", answers, "--yes", timeout=1800)
-        result["install_seconds"] = round(time.monotonic() - t0, 1)
-        result["steps"] = step_seconds(dest)
-        upload_image(stack, "bench-image", timeout=600)
+        timed_install(stack, answers, result)
         port = osc(stack, "port", "create", "--network", "private", "bench-port",
                    "-f", "value", "-c", "id", timeout=600).stdout.strip()
         t1 = time.monotonic()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import stacktui  # noqa: E402
 from tests.stackfix import (  # noqa: E402
     bench_root, bench_stack, cloud_env, host_facts, osc, pane_rss_mb,
-    stack_answers, stack_ports, step_seconds, upload_image, write_result)
+    stack_answers, stack_ports, timed_install, write_result)
 
 SERVICES = ["mysql", "rabbit", "memcached", "key", "g-api", "placement-api", "n-api",
             "n-api-meta", "n-cond", "n-sch", "n-cpu"]
@@ -45,11 +45,7 @@ def main() -> int:
     stack = {"dest": dest, "root": root, "env": cloud_env(dest)}
     result: dict = {"host": host_facts(), "services": SERVICES}
     with bench_stack(root):
-        t0 = time.monotonic()
-        stacktui("install", "--answers", answers, "--yes", timeout=1800)
-        result["install_seconds"] = round(time.monotonic() - t0, 1)
-        result["steps"] = step_seconds(dest)
-        upload_image(stack, "bench-image", timeout=600)
+        t0 = timed_install(stack, answers, result)
         t1 = time.monotonic()
         status = osc(stack, "server", "create", "--flavor", "m1.tiny", "--image", "bench-image",
                      "--nic", "none", "--wait", "bench-1", "-f", "value", "-c", "status",

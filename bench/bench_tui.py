@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 import psutil
+from tmuxterm import Term  # bench/, first on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parent.parent
 W, H = 100, 30
@@ -121,42 +122,6 @@ def pty_paint(argv: list[str], env: dict, markers: dict[str, str], cwd: Path,
         raise RuntimeError(f"{list(want)} not on screen after {timeout} s:\n"
                            f"{buf[-3000:].decode(errors='replace')}")
     return seen
-
-
-class Term:
-    def __init__(self, name: str):
-        self.sock = f"stxbench-{os.getpid()}-{name}"
-
-    def tmux(self, *args, check=True) -> str:
-        r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
-                           capture_output=True, text=True, timeout=30)
-        if check and r.returncode:
-            raise RuntimeError(f"tmux {args}: {r.stderr}")
-        return r.stdout
-
-    def start(self, cmd: str, env: dict) -> float:
-        envs = " ".join(f"{k}={v}" for k, v in env.items())
-        t0 = time.monotonic()
-        self.tmux("new-session", "-d", "-x", str(W), "-y", str(H), "-s", "t",
-                  f"env {envs} {cmd}; sleep 600")
-        return t0
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t", check=False)
-
-    def wait(self, text: str, timeout: float = 30, every: float = 0.002) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.screen():
-                return time.monotonic()
-            time.sleep(every)
-        raise RuntimeError(f"{text!r} not on screen:\n{self.screen()}")
-
-    def pane_pid(self) -> int:
-        return int(self.tmux("list-panes", "-t", "t", "-F", "#{pane_pid}").split()[0])
-
-    def kill(self) -> None:
-        self.tmux("kill-server", check=False)
 
 
 def tui_process(term: Term):
@@ -264,7 +229,7 @@ def flood(lines: int, env: dict, max_lines_note: int = 10_000) -> dict:
         "name": "flood", "argv": [sys.executable, "-c", script], "env": {}, "cwd": str(root),
         "group": "bench", "infra": False, "port": None, "ready": None, "stop_timeout": 5,
         "cgroup": None, "order": 0}]))
-    term = Term("flood")
+    term = Term("flood", W, H, prefix="stxbench")
     client = None
     try:
         client = ensure_daemon(layout)
@@ -300,8 +265,9 @@ def flood(lines: int, env: dict, max_lines_note: int = 10_000) -> dict:
             want = {"f": "PAUSED" if state == "FOLLOW" else "FOLLOW", "PPage": "PAUSED",
                     "End": "FOLLOW"}[key]
             t0 = time.monotonic()
-            term.tmux("send-keys", "-t", "t", key)
-            t1 = term.wait(want, timeout=10)
+            term.keys(key, pause=0)
+            term.wait(want, timeout=10, every=0.002)
+            t1 = time.monotonic()
             delays.append((t1 - t0, done_at is None))
             if done_at is None:
                 by_key.setdefault(key, []).append(round((t1 - t0) * 1000, 1))

@@ -318,7 +318,7 @@ SPEC = ServiceSpec(
     "ovn", SERVICES, configure=configure, init=init, panes=panes, after_start=after_start,
     before_up=before_up, serving=serving, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,
-    packages=PACKAGES,
+    packages=PACKAGES, provides={"ovn_nb": nb_connection, "ovn_sb": sb_connection},
     replaces={"q-agt": ("ovn-controller", "ovs-vswitchd", "ovsdb-server"),
               "q-l3": ("ovn-northd",), "q-dhcp": ("ovn-northd",)},
     kolla_flags={"ovn-northd": ("enable_ovn",), "ovn-controller": ("enable_ovn",),

@@ -10,9 +10,9 @@ def inputs(answers):
 
 
 def run(ctx):
-    if not ctx.answers.post_config:
-        return
     from stacktui import postconfig
+    for path in postconfig.apply_contributed(ctx):
+        ctx.say(f"merged other services' options into {path}")
     for path in postconfig.apply(ctx.answers, ctx.layout):
         ctx.say(f"merged post-config into {path}")
 

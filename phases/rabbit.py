@@ -294,4 +294,5 @@ SPEC = ServiceSpec(
     "rabbit", SERVICES, configure=configure, panes=panes, accounts=accounts,
     before_up=before_up, cleanup=cleanup, inputs=inputs,
     start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
-    kolla_flags={"rabbit": ("enable_rabbitmq",)})
+    kolla_flags={"rabbit": ("enable_rabbitmq",)},
+    provides={"transport_url": transport_url})

@@ -341,14 +341,15 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
         spw = {}
     merged: dict = {}
     rabbit_at = None
+    keys = password_keys()
     for src, src_marks, src_file in ((spw, secrets_marks, str(ans_path.parent / SECRETS_NAME)
                                       if ans_path else None), (pw, marks, where)):
         for k, v in src.items():
             kp = ("passwords", k) if src is pw or "passwords" in secrets else (k,)
-            if k not in PASSWORD_KEYS:
-                close = difflib.get_close_matches(str(k), PASSWORD_KEYS, n=1)
+            if k not in keys:
+                close = difflib.get_close_matches(str(k), keys, n=1)
                 bad(kp, "unknown password key",
-                    f"did you mean `{close[0]}`?" if close else f"use {', '.join(PASSWORD_KEYS)}",
+                    f"did you mean `{close[0]}`?" if close else f"use {', '.join(keys)}",
                     file=src_file, m=src_marks)
                 continue
             if v is None or v == "":
@@ -378,7 +379,7 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
 
     ans = Answers(out, path=ans_path, given=set(data))
     ans.secrets_path = (ans_path.parent / SECRETS_NAME) if ans_path else None
-    for k in PASSWORD_KEYS:
+    for k in password_keys(ans.services):
         if k not in out["passwords"]:
             out["passwords"][k] = generate_password()
             ans.generated.append(k)
@@ -581,6 +582,16 @@ def save(ans: Answers, path: Path, *, with_secrets: bool = True) -> None:
     atomic_write(path, ans.to_yaml(), mode=0o644)
     if with_secrets:
         atomic_write(path.parent / SECRETS_NAME, ans.secrets_yaml(), mode=0o600)
+
+
+def password_keys(services=None) -> tuple[str, ...]:
+    """The passwords every stack has, then the secrets the specs declare
+    (those of the enabled services' specs when ``services`` is given)."""
+    from . import registry
+    registry.load_plugins()
+    specs = registry.specs().values() if services is None else registry.for_services(services)
+    extra = [k for spec in specs for k in spec.secrets if k not in PASSWORD_KEYS]
+    return PASSWORD_KEYS + tuple(dict.fromkeys(extra))
 
 
 def save_generated(ans: Answers) -> None:

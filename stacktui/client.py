@@ -104,15 +104,22 @@ class Follower:
         while not self._pending:
             if self._closed:
                 raise StopIteration
-            try:
-                line = _recv_line(self._sock, self._buf)
-            except OSError:
-                line = None
-            if line is None:
-                self.close()
+            batch = self._receive()
+            if batch is None:
                 raise StopIteration
-            self._pending.extend(json.loads(line).get("lines", []))
+            self._pending.extend(batch)
         return self._pending.popleft()
+
+    def _receive(self) -> list[str] | None:
+        """The daemon's next batch of lines; None (and closed) once it is gone."""
+        try:
+            line = _recv_line(self._sock, self._buf)
+        except OSError:
+            line = None
+        if line is None:
+            self.close()
+            return None
+        return json.loads(line).get("lines", [])
 
     def batches(self) -> Iterator[list[str]]:
         """Lines in the batches the daemon sends: what a UI should write at once."""
@@ -121,14 +128,9 @@ class Follower:
             self._pending.clear()
             yield first
         while not self._closed:
-            try:
-                line = _recv_line(self._sock, self._buf)
-            except OSError:
-                line = None
-            if line is None:
-                self.close()
+            lines = self._receive()
+            if lines is None:
                 return
-            lines = json.loads(line).get("lines", [])
             if lines:
                 yield lines
 

@@ -8,10 +8,12 @@ import copy
 import threading
 from dataclasses import dataclass
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, events
+from . import catalog, events, inifile, svckit
 from .errors import StackError
+from .fsutil import atomic_write
 from .paths import user_cache_env
 
 if TYPE_CHECKING:
@@ -104,6 +106,46 @@ class Context:
 
     def endpoint(self, service: str) -> str:
         return f"http://{self.answers.url_host()}:{self.answers.port(service)}"
+
+    # --- what a service's config points at (the contract; service.py)
+    def identity_url(self) -> str:
+        return self.endpoint(identity_service(self.answers))
+
+    def db_url(self, name: str) -> str:
+        return svckit.db_url(self.answers, self.layout, name)
+
+    def transport_url(self) -> str | None:
+        return self.provided("transport_url")
+
+    def provided(self, key: str):
+        """``key`` of the first enabled spec that ``provides`` it."""
+        for spec in self.specs:
+            if key in spec.provides:
+                return spec.provides[key](self.answers)
+        return None
+
+    def authtoken_section(self, user: str) -> dict:
+        return {**svckit.authtoken(self.answers, user), "auth_url": self.identity_url(),
+                "www_authenticate_uri": self.identity_url()}
+
+    def service_auth(self, user: str) -> dict:
+        return {**svckit.service_auth(self.answers, user), "auth_url": self.identity_url()}
+
+    def uwsgi_argv(self, service: str, app, *extra: str) -> list[str]:
+        argv = svckit.uwsgi_argv(self, service, str(app), *extra)
+        if isinstance(app, Path):
+            argv[argv.index("--module")] = "--wsgi-file"
+        return argv
+
+    def secret(self, key: str) -> str:
+        return self.answers.password(key)
+
+    # --- files
+    def write_ini(self, path, sections: dict, mode: int = 0o640) -> None:
+        inifile.write(path, sections, mode=mode)
+
+    def write_file(self, path, text: str | bytes, mode: int = 0o640) -> None:
+        atomic_write(path, text, mode=mode)
 
 
 def service_specs(answers: Answers) -> list[ServiceSpec]:

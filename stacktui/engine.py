@@ -28,6 +28,7 @@ from .fsutil import atomic_write
 from .masking import Masker
 from .context import Context, GlobalStep, Step, default_inputs, service_specs
 from .context import pane_spec  # noqa: F401 - phases written before stacktui.service import it here
+from .postconfig import contributed
 from .paths import Layout, check_owned, claim, private_dir, remember_last
 from .runner import Runner
 from .service import ServiceSpec
@@ -220,8 +221,13 @@ class Engine:
             spec = registry.get(step.module)
             got = spec.inputs(a, step.phase) if spec.inputs else default_inputs(a, spec.name)
             if step.phase == "start":
-                # A changed command line (a new uwsgi option) restarts the pane.
+                # A changed command line (a new uwsgi option) restarts the pane,
+                # and so do options another service set in its files.
+                own = {cf.var for cf in spec.config_files}
                 got = {**got, "panes": spec.panes(ctx)}
+                others = {v: secs for v, secs in contributed(ctx).items() if v in own}
+                if others:
+                    got["set_by_others"] = others
             return got
         glob = global_step(step.phase)
         return glob.inputs(a) if glob.inputs else a.public_dict()

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import registry
 from .errors import Problem, UserError
 from .fsutil import atomic_write
+from .inifile import quote_value
 from .service import ConfigFile
 
 
@@ -132,6 +133,38 @@ def merge(path: Path, sections: dict, ans=None) -> None:
     # too, or a service running as its own user could no longer read it.
     if owner and owner != (os.getuid(), os.getgid()):
         os.chown(path, *owner)
+
+
+def contributed(ctx) -> dict[str, dict]:
+    """What the enabled specs set in each other's files (``config_for``):
+    $VAR -> sections, only for files of a spec that runs too. Values are
+    escaped here for oslo.config, so a spec gives them as meant."""
+    running = {s.name for s in ctx.specs}
+    owner = {cf.var: spec.name for spec in registry.specs().values() for cf in spec.config_files}
+    out: dict[str, dict] = {}
+    for spec in ctx.specs:
+        if spec.config_for is None:
+            continue
+        for var, sections in spec.config_for(ctx).items():
+            if owner.get(var) not in running:
+                continue
+            for sec, opts in sections.items():
+                out.setdefault(var, {}).setdefault(sec, {}).update(
+                    {k: quote_value(str(v).lower() if isinstance(v, bool) else str(v))
+                     for k, v in opts.items()})
+    return out
+
+
+def apply_contributed(ctx) -> list[Path]:
+    """Merge :func:`contributed` before the answers' own post-config, which
+    may then override it."""
+    changed = []
+    for var, sections in contributed(ctx).items():
+        path = resolve(var, ctx.layout)
+        if path.exists():
+            merge(path, sections)
+            changed.append(path)
+    return changed
 
 
 def apply(ans, layout, *, skip_missing: bool = True) -> list[Path]:

@@ -19,8 +19,7 @@ Nothing in stacktui changes for a plugin: ``stacktui.registry`` finds both
 kinds. A plugin imports only this module (and its own dependencies).
 
 The verbs, in the order a stack runs them (each is optional; ``ctx`` is the
-phase API's :class:`Context` (stacktui/context.py): ``ctx.answers``, ``ctx.layout``, ``ctx.run``,
-``ctx.say``, ``ctx.endpoint``, ``ctx.keystone()``, ``ctx.venv_bin``):
+phase API's :class:`Context` (stacktui/context.py), below):
 
 ``configure(ctx)``   write the service's config files under ``layout.etc``
                      (DevStack's ``stack post-config``); post-config is
@@ -47,6 +46,32 @@ phase API's :class:`Context` (stacktui/context.py): ``ctx.answers``, ``ctx.layou
 
 Everything else is data. The step runs again only when its inputs change, so
 a verb must be safe to run twice.
+
+What ``ctx`` gives a verb:
+
+``ctx.answers``, ``ctx.layout``   the answers (``.services``, ``.port(svc)``,
+                     ``.password(key)``, ``.region``) and DEST's folders
+``ctx.run(argv, env=, cwd=)``, ``ctx.say(text)``, ``ctx.venv_bin(name)``
+``ctx.keystone()``   one keystone admin client per run (users, roles, endpoints)
+``ctx.endpoint(svc)``   ``http://HOST:PORT`` of a catalog service
+``ctx.identity_url()``  keystone's URL (no ``/v3``)
+``ctx.db_url(name)``    SQLAlchemy URL of database ``name`` on the answers'
+                     database (SQLite under DEST/data, or MariaDB)
+``ctx.transport_url()``  oslo.messaging's URL, None when no queue runs
+``ctx.authtoken_section(user)``  ``[keystone_authtoken]`` for a service user
+``ctx.service_auth(user)``  a keystoneauth password section ([service_auth],
+                     [neutron], ...) for a service user
+``ctx.uwsgi_argv(svc, app, *extra)``  uwsgi serving ``app`` (``"module:callable"``
+                     or the Path of a WSGI file) on the service's port
+``ctx.provided(key)``   a value another enabled spec publishes in its
+                     ``provides`` (``"ovn_nb"``, ``"ovn_sb"``: OVN's
+                     northbound and southbound connections); None if none
+``ctx.write_ini(path, sections, mode)``  an oslo.config file: values read back
+                     exactly as given (``$`` and quotes escaped), written
+                     atomically, never through a symlink planted at ``path``
+``ctx.write_file(path, text, mode)``  the same for any file
+``ctx.secret(key)``  a generated secret the spec declares in ``secrets``
+                     (kept in secrets.yaml, 0600, masked in logs)
 """
 
 from __future__ import annotations
@@ -64,6 +89,11 @@ if TYPE_CHECKING:
     from .paths import Layout
 
 Verb = Callable[["Context"], Any]
+
+# Catalog names a plugin's rows may list in ``needs``: the identity API and
+# the message queue (their modules are built in; the names are DevStack's).
+IDENTITY_SERVICE = "key"
+MESSAGING_SERVICE = "rabbit"
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,17 @@ class ServiceSpec:
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     # --- what it needs from the rest of the stack
+    # Secrets of its own: generated once per answers file into secrets.yaml
+    # (0600) beside the passwords, masked in logs, read with ctx.secret(key).
+    secrets: tuple[str, ...] = ()
+    # Options it sets in other services' files when both run, merged like a
+    # [[post-config|$VAR]] block (the answers' own post-config wins):
+    # ctx -> {ConfigFile var: {section: {option: value}}}, values as the
+    # service should read them (no oslo.config escaping needed).
+    config_for: Callable[["Context"], dict[str, dict[str, dict]]] | None = None
+    # Values other specs read with ctx.provided(key) while this one runs:
+    # key -> f(answers) (rabbit's transport_url, OVN's connections).
+    provides: Mapping[str, Callable[["Answers"], Any]] = field(default_factory=dict)
     databases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # db -> users
     messaging: bool = False      # reaches RabbitMQ through oslo.messaging
     packages: tuple[str, ...] = ()       # distro packages (Debian names)
@@ -151,4 +192,4 @@ class ServiceSpec:
         return sum(r.ram_mb for r in self.rows)
 
 
-__all__ = ["ConfigFile", "Context", "Service", "ServiceSpec", "default_inputs", "pane_spec"]
+__all__ = ["IDENTITY_SERVICE", "MESSAGING_SERVICE", "ConfigFile", "Context", "Service", "ServiceSpec", "default_inputs", "pane_spec"]

@@ -260,6 +260,17 @@ def step_seconds(dest: Path) -> dict:
     return {k: v.get("seconds") for k, v in state["steps"].items() if v.get("seconds") is not None}
 
 
+def timed_install(stack, answers: Path, result: dict, timeout: float = 1800) -> float:
+    """A bench's `stacktui install` and a first image: install_seconds and
+    each step's seconds into ``result``; returns when the install started."""
+    t0 = time.monotonic()
+    stacktui("install", "--answers", answers, "--yes", timeout=timeout)
+    result["install_seconds"] = round(time.monotonic() - t0, 1)
+    result["steps"] = step_seconds(stack["dest"])
+    upload_image(stack, "bench-image", timeout=600)
+    return t0
+
+
 def pane_rss_mb(stack) -> dict:
     return {n: round((p.get("rss") or 0) / 2**20) for n, p in panes(stack).items()}
 

@@ -46,7 +46,7 @@ from tests.test_e2e_nova import PASSWORDS as NOVA_PASSWORDS
 from tests.test_e2e_nova import PORTED as NOVA_PORTED
 from tests.test_e2e_nova import SERVICES as NOVA_SERVICES
 from tests.test_e2e_nova import boot
-from tests.test_tui_tmux import Term
+from bench.tmuxterm import Term
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -275,25 +275,15 @@ def test_b_runner_answers_sudos_prompt_in_its_pty(world):
 
 class UserTerm(Term):
     """tmux (its own server) run by the user."""
+    env_command = "env -i"      # the tmux server would inherit root's test environment
 
     def __init__(self, user: User, name: str):
         super().__init__(name)
         self.user = user
+        self.cwd = user.home
 
-    def tmux(self, *args, check=True) -> str:
-        r = subprocess.run(["runuser", "-u", self.user.name, "--", "tmux", "-L", self.sock,
-                            "-f", "/dev/null", *args], capture_output=True, text=True,
-                           timeout=30, cwd=self.user.home)
-        if check and r.returncode:
-            raise AssertionError(f"tmux {args}: {r.stderr}")
-        return r.stdout
-
-    def start(self, cmd: str, env: dict) -> float:
-        # env -i: the tmux server inherits root's test environment.
-        envs = " ".join(f"{k}={v}" for k, v in env.items())
-        self.tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "t",
-                  f"env -i {envs} {cmd}; echo STACKTUI-EXITED $?; sleep 600")
-        return time.monotonic()
+    def command(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", self.user.name, "--", *argv]
 
 
 def test_b_dashboard_in_tmux_restarts_its_pane(world, b_stack):

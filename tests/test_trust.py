@@ -253,7 +253,7 @@ def _supervisors(dest: Path) -> list:
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_attach_never_starts_a_stopped_stack_and_no_dest_opens_only_ones_own(short_dest, tmp_path):
-    from tests.test_tui_tmux import Term
+    from bench.tmuxterm import Term
     layout = _installed_look(short_dest)
     env = {"XDG_STATE_HOME": tmp_path / "state", "XDG_CONFIG_HOME": tmp_path / "config",
            "PYTHONPATH": Path(__file__).parent.parent}

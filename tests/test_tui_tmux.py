@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,61 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.tmuxterm import Term
+
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
 
 _spec = importlib.util.spec_from_file_location("_tmux_conftest", Path(__file__).with_name("conftest.py"))
 cf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cf)
-
-W, H = 100, 30
-
-
-class Term:
-    """One tmux server of our own (its own socket), one window."""
-
-    def __init__(self, name: str):
-        self.sock = f"stx-{os.getpid()}-{name}"
-
-    def tmux(self, *args, check=True) -> str:
-        r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
-                           capture_output=True, text=True, timeout=30)
-        if check and r.returncode:
-            raise AssertionError(f"tmux {args}: {r.stderr}")
-        return r.stdout
-
-    def start(self, cmd: str, env: dict) -> float:
-        envs = " ".join(f"{k}={v}" for k, v in env.items())
-        # `; sleep` keeps the window after stacktui exits so its last screen can be read.
-        self.tmux("new-session", "-d", "-x", str(W), "-y", str(H), "-s", "t",
-                  f"env {envs} {cmd}; echo STACKTUI-EXITED $?; sleep 600")
-        return time.monotonic()
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t", check=False)
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:
-            self.tmux("send-keys", "-t", "t", k)
-            time.sleep(0.15)
-
-    def type(self, text: str) -> None:
-        self.tmux("send-keys", "-t", "t", "-l", text)
-
-    def wait(self, text: str, timeout: float = 30, every: float = 0.02,
-             fail: str | None = None) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            s = self.screen()
-            if text in s:
-                return s
-            if fail and fail in s:
-                raise AssertionError(f"{fail!r} on screen:\n{s}")
-            time.sleep(every)
-        raise AssertionError(f"{text!r} not on screen after {timeout} s:\n{self.screen()}")
-
-    def kill(self) -> None:
-        self.tmux("kill-server", check=False)
 
 
 def http_ok(port: int) -> bool:

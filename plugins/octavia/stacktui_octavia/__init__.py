@@ -17,27 +17,18 @@ the host's /run is not touched.
 
 from __future__ import annotations
 
-import configparser
-import io
-import os
 import shutil
 from pathlib import Path
-from urllib.parse import quote
 
-from stacktui.service import ConfigFile, Service, ServiceSpec, pane_spec
+from stacktui.service import IDENTITY_SERVICE, ConfigFile, Service, ServiceSpec, pane_spec
 
 NAME = "octavia"
 API, AGENT = "o-api", "o-da"
 SERVICES = (API, AGENT)
 HERE = Path(__file__).resolve().parent
 
-# Other services' private choices the contract does not publish (built-in
-# modules read them from stacktui.phases.rabbit, .ovn and svckit): the
-# RabbitMQ user, the OVN northbound database's catalog name (its port is the
-# NB port, SB is the next one), the identity service's catalog name.
-RABBIT_USER = "stackrabbit"
+# The OVN northbound database's catalog name: o-api needs it running.
 OVN_NB = "ovn-northd"
-IDENTITY = "key"
 
 
 def _etc(ctx) -> Path:
@@ -69,67 +60,6 @@ def _env(ctx) -> dict:
     return {"HOME": str(_etc(ctx))}
 
 
-def _write(path: Path, text: str, mode: int) -> None:
-    """Write through a new file renamed into place: a planted symlink at
-    ``path`` is replaced, never followed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _oslo_value(v) -> str:
-    """What oslo.config reads back as ``v``: it substitutes ``$name`` (``$$``
-    is a dollar), strips outer whitespace and one pair of outer quotes."""
-    if isinstance(v, bool):
-        return str(v).lower()
-    v = str(v).replace("$", "$$")
-    if v != v.strip() or (v and v[0] == v[-1] and v[0] in "\"'"):
-        v = '"' + v + '"'
-    return v
-
-
-def _ini(sections: dict) -> str:
-    cp = configparser.RawConfigParser(interpolation=None)
-    cp.optionxform = str
-    for name, opts in sections.items():
-        cp[name] = {k: _oslo_value(v) for k, v in opts.items()}
-    out = io.StringIO()
-    cp.write(out)
-    return out.getvalue()
-
-
-# ------------------------------------------------------------ what the contract lacks
-
-def _url(ctx, service: str) -> str:
-    return f"http://{ctx.answers.url_host()}:{ctx.answers.port(service)}"
-
-
-def _db_url(ctx) -> str:
-    a = ctx.answers
-    if a.database == "sqlite":
-        path = ctx.layout.data / NAME / f"{NAME}.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    pw = quote(a.password("database"), safe="")
-    return f"mysql+pymysql://{NAME}:{pw}@{a.url_host()}:{a.port('mysql')}/{NAME}?charset=utf8"
-
-
-def _transport_url(ctx) -> str:
-    a = ctx.answers
-    pw = quote(a.password("rabbit"), safe="")
-    return f"rabbit://{RABBIT_USER}:{pw}@{a.url_host()}:{a.port('rabbit')}/"
-
-
-def _ovn(ctx) -> dict:
-    a = ctx.answers
-    nb = a.port(OVN_NB)
-    sb = nb + 1 if nb < 65535 else nb - 1
-    return {"ovn_nb_connection": f"tcp:{a.url_host()}:{nb}",
-            "ovn_sb_connection": f"tcp:{a.url_host()}:{sb}"}
-
-
 # ------------------------------------------------------------ verbs
 
 def configure(ctx):
@@ -138,19 +68,13 @@ def configure(ctx):
     etc.chmod(0o750)
     _sockets(ctx).mkdir(parents=True, exist_ok=True)
     run.chmod(0o700)
-    a = ctx.answers
-    keystone = _url(ctx, IDENTITY)
-    auth = {"auth_url": keystone, "auth_type": "password", "username": NAME,
-            "password": a.password("service"), "project_name": "service",
-            "user_domain_name": "Default", "project_domain_name": "Default",
-            "region_name": a.region}
+    auth = ctx.service_auth(NAME)
     conf = {
-        "DEFAULT": {"debug": False, "use_stderr": True},
+        "DEFAULT": {"debug": False, "use_stderr": True, "transport_url": ctx.transport_url()},
         "api_settings": {"enabled_provider_drivers": "ovn:Octavia OVN driver",
                          "default_provider_driver": "ovn"},
-        "database": {"connection": _db_url(ctx)},
-        "keystone_authtoken": {**auth, "www_authenticate_uri": keystone,
-                               "service_token_roles_required": True},
+        "database": {"connection": ctx.db_url(NAME)},
+        "keystone_authtoken": ctx.authtoken_section(NAME),
         # What the API and the OVN provider use to make VIP ports in neutron.
         "service_auth": auth,
         # Given whole: octavia and the OVN provider copy what [neutron] lacks
@@ -160,32 +84,21 @@ def configure(ctx):
         "driver_agent": {"enabled_provider_agents": "ovn",
                          **{f"{k}_socket_path": f"/var/run/octavia/{k}.sock"
                             for k in ("status", "stats", "get")}},
-        "ovn": _ovn(ctx),
+        "ovn": {"ovn_nb_connection": ctx.provided("ovn_nb"),
+                "ovn_sb_connection": ctx.provided("ovn_sb")},
         "oslo_concurrency": {"lock_path": "/run/locks"},
     }
-    if "rabbit" in a.services:
-        conf["DEFAULT"]["transport_url"] = _transport_url(ctx)
-    _write(etc / "octavia.conf", _ini(conf), 0o600)
+    ctx.write_ini(etc / "octavia.conf", conf, 0o600)
 
 
 def init(ctx):
     ctx.run([ctx.venv_bin("octavia-db-manage"), "upgrade", "head"], env=_env(ctx), cwd=_etc(ctx))
 
 
-def _uwsgi(ctx) -> list[str]:
-    a = ctx.answers
-    return [ctx.venv_bin("uwsgi"), "--http-socket", f"{a.url_host()}:{a.port(API)}",
-            "--module", "octavia.wsgi.api:application", "--master", "--die-on-term",
-            "--need-app", "--lazy-apps", "--enable-threads", "--processes", "1",
-            "--threads", "1", "--buffer-size", "65535",
-            "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
-            "--procname-prefix", f"{API}: ", "--add-header", "Connection: close"]
-
-
 def panes(ctx) -> list[dict]:
     _sockets(ctx).mkdir(parents=True, exist_ok=True)   # DEST/run is emptied by a reboot
-    out = [pane_spec(ctx, API, _in_own_run(ctx, _uwsgi(ctx)), env=_env(ctx), cwd=_etc(ctx),
-                     port=ctx.answers.port(API), ready={"http": f"{_url(ctx, API)}/"})]
+    out = [pane_spec(ctx, API, _in_own_run(ctx, ctx.uwsgi_argv(API, "octavia.wsgi.api:application")), env=_env(ctx), cwd=_etc(ctx),
+                     port=ctx.answers.port(API), ready={"http": f"{ctx.endpoint(API)}/"})]
     if AGENT in ctx.answers.services:
         out.append(pane_spec(ctx, AGENT, _in_own_run(ctx, [ctx.venv_bin("octavia-driver-agent")]),
                              env=_env(ctx), cwd=_etc(ctx),
@@ -200,7 +113,7 @@ def accounts(ctx):
     for role in ("load-balancer_observer", "load-balancer_global_observer", "load-balancer_member",
                  "load-balancer_admin", "load-balancer_quota_admin"):
         ks.role(role)
-    ks.endpoints(ks.service(NAME, "load-balancer", "Octavia load balancing"), _url(ctx, API))
+    ks.endpoints(ks.service(NAME, "load-balancer", "Octavia load balancing"), ctx.endpoint(API))
 
 
 def verify(ctx, sess) -> None:
@@ -225,7 +138,7 @@ def cleanup(ctx):
 SPEC = ServiceSpec(
     NAME, SERVICES,
     rows=(Service(API, NAME, "Octavia load-balancer API (OVN provider)", 9876,
-                  ("key", "q-svc", OVN_NB), 165, 0, 1, NAME, "octavia", implemented=True),
+                  (IDENTITY_SERVICE, "q-svc", OVN_NB), 165, 0, 1, NAME, "octavia", implemented=True),
           Service(AGENT, NAME, "Octavia driver agent (OVN provider agent)", None, (API,), 800, 0, 0,
                   NAME, "ovn-octavia-provider", implemented=True)),
     lock=HERE / "lock.txt",
