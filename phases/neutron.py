@@ -161,9 +161,11 @@ def agent_config(ctx) -> dict:
                     else 8775,
                     "metadata_proxy_shared_secret": metadata_secret(a),
                     "metadata_workers": 1},
-        "agent": {"extensions": "metadata", "root_helper": "", "root_helper_daemon": ""},
+        # kill_scripts_path: its default is /etc/neutron/kill_scripts/.
+        "agent": {"extensions": "metadata", "root_helper": "", "root_helper_daemon": "",
+                  "kill_scripts_path": _etc(ctx) / "kill_scripts"},
         "ovs": {"ovsdb_connection": f"unix:{ovn.ovs_db_sock(L)}"},
-        "ovn": {"ovn_sb_connection": f"unix:{ovn.sb_sock(L)}"},
+        "ovn": {"ovn_sb_connection": f"unix:{ovn.sb_sock(L)}", "vhost_sock_dir": ovn.ovs_run(L)},
     }
     # As root, every privileged context of neutron's runs its helper
     # directly: the default goes through sudo, which may not be there.

@@ -37,6 +37,13 @@ RHEL = {
     "thin-provisioning-tools": ("device-mapper-persistent-data",),
     "git": ("git",),
     "tmux": ("tmux",),
+    "ethtool": ("ethtool",),
+    "haproxy": ("haproxy",),
+    "iptables": ("iptables-nft",),
+    "etcd-server": ("etcd",),
+    "dstat": ("pcp-system-tools",),     # RHEL's dstat is pcp's reimplementation
+    "novnc": ("novnc",),
+    "websockify": ("python3-websockify",),
 }
 
 # Where the packages the distro lacks come from (what DevStack enables too).

@@ -97,6 +97,13 @@ SERVICES: dict[str, dict] = {
                     "neutron.plugins.ml2.drivers.ovn.mech_driver.mech_driver",
                     "neutron.server.ovn_maintenance"],
     },
+    "neutron-ovn-agent": {  # neutron: etc/oslo-config-generator/ovn_agent.ini (q-ovn-agent)
+        "files": ["neutron/neutron.conf", "neutron/ovn_agent.ini"],
+        "namespaces": ["neutron", "neutron.agent", "neutron.base.agent", "neutron.ml2.ovn.agent",
+                       "neutron.ovn.metadata.agent", "oslo.log", "oslo.privsep",
+                       "oslo.concurrency", "oslo.messaging"],
+        "modules": ["neutron.common.config"],
+    },
     "cinder": {  # cinder: tools/config/cinder-config-generator.conf
         "files": ["cinder/cinder.conf"],
         "namespaces": ["castellan.config", "cinder", "keystonemiddleware.auth_token",
@@ -134,6 +141,9 @@ OTHER_FILES = {
     "cinder/resource_filters.json": "cinder's API filter list: no paths",
     "horizon/*": "checked by test_horizon_settings_paths_are_under_dest",
     "horizon/local/*": "checked by test_horizon_settings_paths_are_under_dest",
+    "libvirt/*": "libvirt runs in a mount namespace of its own where DEST's folders are bound "
+                 "over /etc/libvirt, /run/libvirt, /var/lib/libvirt ... (phases/libvirt.py binds); "
+                 "test_e2e_libvirt and the DevStack e2e boot guests through it",
     "mysql/my.cnf": NOT_OSLO["mysql"],
     "rabbit/*": NOT_OSLO["rabbit"],
 }
@@ -148,6 +158,11 @@ INI_ALLOWED = {
 # Paths outside DEST that are right, or that the service never reads the way
 # stacktui configures it. Keyed (service or "*", group or "*", option).
 ALLOWED: dict[tuple[str, str, str], str] = {
+    ("nova", "vif_plug_ovs_privileged", "helper_command"):
+        "a command line: /usr/bin/nsenter enters the stack's own network namespace "
+        "(DEST/run/netns/stack) to run the venv's privsep-helper with DEST's nova.conf",
+    ("neutron-ovn-agent", "ovn_evpn", "frr_vty_socket"):
+        "read only by the ovn_evpn agent extension; stacktui enables only metadata",
     # -- every oslo service
     ("*", "oslo_middleware", "http_basic_auth_user_file"):
         "read only with auth_strategy = http_basic; stacktui's services use keystone",
