@@ -76,7 +76,7 @@ _NOT_SERVICE_DB = ("mariadb_", "prometheus_", "octavia_persistence_")
 
 # Names stacktui knows but deploys no module for, and their enable_* flags;
 # the deployed services' flags are in their specs (``kolla_flags``).
-_UNDEPLOYED_FLAGS: dict[str, tuple[str, ...]] = {"etcd3": ("enable_etcd",)}
+_UNDEPLOYED_FLAGS: dict[str, tuple[str, ...]] = {}
 # The infrastructure Kolla always needs for OpenStack services: it has no
 # SQLite, and oslo.messaging services need the queue.
 DATABASE_FLAG, QUEUE_FLAG, CACHE_FLAG = "enable_mariadb", "enable_rabbitmq", "enable_memcached"
