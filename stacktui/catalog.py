@@ -52,7 +52,7 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("memcached", "memcached", "memcached token cache", 11211, (), 10, 0, 0, "memcached", infra=True, implemented=True),
     _s("etcd3", "etcd3", "etcd coordination store", 2379, (), 60, 100, 0, "etcd3", infra=True,
        implemented=True),
-    _s("dstat", "dstat", "resource statistics logger", None, (), 20, 0, 0),
+    _s("dstat", "dstat", "resource statistics logger", None, (), 18, 0, 0, "dstat", implemented=True),
     _s("n-api", "nova", "Nova compute API", 8774, ("key", "placement-api", "g-api", "mysql", "rabbit"),
        200, 500, 2, "nova", "nova", implemented=True),
     _s("n-api-meta", "nova", "Nova metadata API", 8775, ("n-api",), 145, 0, 2, "nova", implemented=True),
@@ -149,7 +149,6 @@ DEFAULT_PROFILE = "minimal"
 
 # Why a profile member is left out when stacktui deploys the profile.
 LEFT_OUT: dict[str, str] = {
-    "dstat": "stacktui's own monitor replaces it (`stacktui status`, the dashboard header)",
     "placement-client": "not a process: nova is wired to placement whenever both run",
 }
 

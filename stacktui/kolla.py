@@ -95,7 +95,6 @@ def all_flags() -> list[str]:
 
 
 NO_KOLLA = {"s-proxy": "Kolla-Ansible no longer deploys Swift; use Ceph RGW (enable_ceph_rgw)",
-            "dstat": "Kolla-Ansible has Prometheus for host statistics (enable_prometheus)",
             "tls-proxy": "Kolla-Ansible terminates TLS in HAProxy (kolla_enable_tls_external)"}
 
 

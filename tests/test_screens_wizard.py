@@ -337,8 +337,8 @@ async def test_services_profiles_and_unimplemented(tmp_path):
         await pilot.pause()
         assert "n-api" in app.screen.chosen
         # DevStack's default holds services stacktui leaves out: said, not silent.
-        assert "dstat" not in app.screen.chosen
-        assert "left out" in static(app, "#why") and "dstat" in static(app, "#why")
+        assert "n-novnc" not in app.screen.chosen
+        assert "left out" in static(app, "#why") and "n-novnc" in static(app, "#why")
         app.screen.query_one("#profile-minimal").value = True
         await pilot.pause()
         assert app.screen.chosen == ["key", "g-api", "placement-api"]
