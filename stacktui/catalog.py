@@ -59,7 +59,7 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("n-cond", "nova", "Nova conductor", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
     _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
     _s("n-cpu", "nova", "Nova compute", None, ("n-api", "placement-api"), 160, 0, 1, "nova", implemented=True),
-    _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 80, 0, 0, "nova"),
+    _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 80, 0, 0, "novnc", implemented=True),
     # libvirt for n-cpu (phases/libvirt.py): not chosen by hand, see LIBVIRT_DAEMONS.
     # Measured by tests/test_e2e_libvirt.py with one guest up: the libvirtd
     # pane without its guests (daemon, tini, unshare) 35 MB, virtlogd's 20 MB.

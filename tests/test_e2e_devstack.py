@@ -35,7 +35,7 @@ if hasattr(pytest.mark, "timeout"):
     pytestmark.append(pytest.mark.timeout(1800))
 
 PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta", "c-api",
-          "q-svc", "ovn-northd", "horizon"]
+          "q-svc", "ovn-northd", "horizon", "n-novnc", "etcd3"]
 # oslo.messaging cannot carry a `/` in the rabbit password (phases/rabbit.py).
 PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
 # Not DevStack's defaults: a host running another stack keeps its ranges.
@@ -146,6 +146,50 @@ def test_default_image_boots_and_the_host_sshes_in_by_floating_ip(ds, tmp_path):
     ip = port["fixed_ips"][0]["ip_address"]
     assert ip.startswith("10.92."), port
     assert ip in json.dumps(server["addresses"])
+
+
+def test_novnc_console_url_page_loads(ds):
+    """`openstack console url show` names n-novnc's page on HOST_IP, with the
+    console's token; the page loads from the proxy."""
+    import urllib.request
+    url = osc_json(ds, "console", "url", "show", "--novnc", "e2e-server")["url"]
+    assert f":{ds['ports']['n-novnc']}/vnc_lite.html?" in url, url
+    assert "token=" in url or "path=" in url, url
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.status == 200
+        page = r.read().decode()
+    # vnc_lite.html, the one-page client, not the full app's vnc.html
+    assert "<title>noVNC</title>" in page and "core/rfb.js" in page, page[:500]
+    ds["console_url"] = url
+
+
+def test_novnc_shows_the_guest_console_in_chromium(ds, tmp_path):
+    """Headless Chromium opens the console URL: noVNC's page connects
+    through the proxy to qemu's VNC server in the stack's namespace."""
+    import shutil
+    import subprocess
+    exe = shutil.which("chromium")
+    if not exe:
+        pytest.skip("Debian's chromium is not installed (test.sh installs it)")
+    url = ds.get("console_url") or osc_json(ds, "console", "url", "show", "--novnc",
+                                            "e2e-server")["url"]
+    # The flags this machine needs: no sandbox as root, no background
+    # connections to a network that is closed here.
+    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000",
+            "--dump-dom", url]
+    dom = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+    # vnc_lite.html writes the connection's state into its status bar.
+    assert "Connected" in dom and "Disconnected" not in dom, dom[-3000:]
+
+
+def test_etcd3_is_cinders_coordination_backend(ds):
+    conf = inifile.read(ds["dest"] / "etc" / "cinder" / "cinder.conf")
+    url = conf.get("coordination", "backend_url")
+    assert url == f"etcd3+http://127.0.0.1:{ds['ports']['etcd3']}", url
+    log = (ds["dest"] / "logs" / "dstat.log").read_text(errors="replace")
+    assert "total-cpu-usage" in log and "dsk/total" in log
 
 
 def test_volume_available_and_attached(ds):
