@@ -122,7 +122,7 @@ def inputs(answers, phase):
     got["revision"] = REVISION
     got["backend"] = backend(answers)[0]
     got["volume_backing_file_size"] = answers.volume_backing_file_size
-    for other in ("mysql", "rabbit", "memcached", "g-api"):
+    for other in ("mysql", "rabbit", "memcached", "g-api", "etcd3"):
         if other in answers.services:
             got["ports"][other] = answers.port(other)
     return got
@@ -176,10 +176,19 @@ def config(ctx) -> dict:
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
         "oslo_policy": svckit.policy_files(_etc(L)),
-        "coordination": {"backend_url": f"file://{data / 'coordination'}"},
+        "coordination": {"backend_url": coordination_url(a, data)},
         name: be,
         **privsep(ctx),
     }
+
+
+def coordination_url(answers, data) -> str:
+    """tooz's backend: etcd when it runs, as DevStack's lib/cinder wires it,
+    else a folder, which serves the one c-vol of a single host."""
+    if "etcd3" in answers.services:
+        from stacktui.phases import etcd3
+        return etcd3.backend_url(answers)
+    return f"file://{data / 'coordination'}"
 
 
 def privsep(ctx) -> dict:

@@ -128,6 +128,8 @@ def inputs(answers, phase):
     from stacktui.phases import ovn
     got["netns"] = ovn.uses_netns(answers)
     got["memcached"] = "memcached" in answers.services and answers.port("memcached")
+    # [vnc] follows n-novnc (phases/novnc.py)
+    got["novnc"] = "n-novnc" in answers.services and answers.port("n-novnc")
     for infra in ("mysql", "rabbit"):
         got["ports"][infra] = answers.port(infra)
     return got
@@ -138,7 +140,7 @@ def _auth_section(a, user: str = "nova") -> dict:
 
 
 def config(ctx) -> dict:
-    from stacktui.phases import rabbit
+    from stacktui.phases import novnc, rabbit
     a, L = ctx.answers, ctx.layout
     data = L.data / "nova"
     driver, _why = virt_choice(a)
@@ -173,7 +175,7 @@ def config(ctx) -> dict:
         "neutron": neutron_section(a),
         "conductor": {"workers": w},
         "scheduler": {"workers": w},
-        "vnc": {"enabled": False},
+        "vnc": novnc.vnc_section(a, L),
         "cache": cache or None,
         "upgrade_levels": {"compute": "auto"},
         "oslo_concurrency": {"lock_path": data / "locks"},
@@ -459,6 +461,5 @@ SPEC = ServiceSpec(
     replaces={"n-xvnc": ("n-novnc",)},
     refused={"n-spice": "the SPICE console proxy is not supported; n-novnc gives a console",
              "n-sproxy": "the serial console proxy is not supported; n-novnc gives a console"},
-    kolla_flags={s: ("enable_nova",) for s in ("n-api", "n-cpu", "n-cond", "n-sch", "n-api-meta",
-                                                "n-novnc")},
+    kolla_flags={s: ("enable_nova",) for s in ("n-api", "n-cpu", "n-cond", "n-sch", "n-api-meta")},
     tempest_available={"nova": "n-api"}, tempest_scoped={"nova": "n-api"})

@@ -76,7 +76,7 @@ _NOT_SERVICE_DB = ("mariadb_", "prometheus_", "octavia_persistence_")
 
 # Names stacktui knows but deploys no module for, and their enable_* flags;
 # the deployed services' flags are in their specs (``kolla_flags``).
-_UNDEPLOYED_FLAGS: dict[str, tuple[str, ...]] = {"etcd3": ("enable_etcd",)}
+_UNDEPLOYED_FLAGS: dict[str, tuple[str, ...]] = {}
 # The infrastructure Kolla always needs for OpenStack services: it has no
 # SQLite, and oslo.messaging services need the queue.
 DATABASE_FLAG, QUEUE_FLAG, CACHE_FLAG = "enable_mariadb", "enable_rabbitmq", "enable_memcached"
@@ -95,7 +95,6 @@ def all_flags() -> list[str]:
 
 
 NO_KOLLA = {"s-proxy": "Kolla-Ansible no longer deploys Swift; use Ceph RGW (enable_ceph_rgw)",
-            "dstat": "Kolla-Ansible has Prometheus for host statistics (enable_prometheus)",
             "tls-proxy": "Kolla-Ansible terminates TLS in HAProxy (kolla_enable_tls_external)"}
 
 

@@ -42,12 +42,13 @@ def port_free(port: int) -> bool:
 
 def stack_ports(names) -> dict:
     """A free loopback port for each short name. The OVN southbound
-    database listens on the northbound port + 1, so with ``ovn-northd``
-    that one is free too."""
+    database listens on the northbound port + 1, and etcd's peer port is
+    its client port + 1, so those are free too."""
     while True:
         ports = dict(zip(names, free_ports(len(names))))
-        sb = ports.get("ovn-northd")
-        if sb is None or (sb + 1 not in ports.values() and port_free(sb + 1)):
+        beside = [ports[n] + 1 for n in ("ovn-northd", "etcd3") if n in ports]
+        if all(p not in ports.values() and port_free(p) for p in beside) and \
+                len(set(beside)) == len(beside):
             return ports
 
 
