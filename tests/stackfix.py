@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from tests.conftest import free_ports, stack_processes, stacktui, teardown_stack
+from tests.conftest import NASTY, free_ports, stack_processes, stacktui, teardown_stack
 
 CLOUD = "devstack-admin"
 
@@ -97,6 +97,38 @@ def installed_stack(prefix: str, answers: dict, *, under: str = "/tmp", timeout:
         teardown_stack(dest)
         stacktui("--dest", dest, "clean", "--yes", check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# DevStack's default cloud (`profile: devstack`), shared by the session.
+DEVSTACK_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta",
+                   "c-api", "q-svc", "ovn-northd", "horizon"]
+# oslo.messaging cannot carry a `/` in the rabbit password (phases/rabbit.py).
+DEVSTACK_PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
+# Not DevStack's defaults: a host running another stack keeps its ranges.
+DEVSTACK_FIXED, DEVSTACK_FLOATING = "10.92.0.0/22", "172.29.92.0/24"
+
+
+@contextmanager
+def devstack_profile_stack():
+    """The DevStack-profile stack: one install (minutes, 3 GB of panes) that
+    tests/test_e2e_devstack.py and tests/test_chaos.py share through the
+    session fixture ``devstack_stack`` (conftest.py). Torn down with no
+    process and no link of its own left on the host."""
+    links = host_links()
+    try:
+        # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
+        # service users when a web dashboard runs.
+        with installed_stack("e2e-devstack-", {"database": "mysql", "profile": "devstack",
+                                               "passwords": DEVSTACK_PASSWORDS,
+                                               "fixed_range": DEVSTACK_FIXED,
+                                               "floating_range": DEVSTACK_FLOATING},
+                             under="/var/tmp", ports=stack_ports(DEVSTACK_PORTED),
+                             links=links) as stack:
+            print(f"devstack profile installed in {stack['install_seconds']:.0f}s")
+            yield stack
+    finally:
+        left = {n for n in host_links() - links if n.startswith(("br-", "ovs-", "genev", "tap"))}
+        assert not left, f"links left on the host: {left}"
 
 
 # ------------------------------------------------------------ using it

@@ -25,38 +25,23 @@ import pytest
 
 from stacktui import catalog, inifile
 
-from .conftest import NASTY, stacktui
-from .stackfix import (host_links, installed_stack, osc, osc_json, panes, stack_ports,
-                       unstack_all, wait_for)
+from .conftest import stacktui
+from .stackfix import (DEVSTACK_FIXED, DEVSTACK_PASSWORDS, osc, osc_json, panes, unstack_all,
+                       wait_for)
 from .test_e2e_horizon import _check_assets
 
 pytestmark = [pytest.mark.e2e]
 if hasattr(pytest.mark, "timeout"):
     pytestmark.append(pytest.mark.timeout(1800))
 
-PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta", "c-api",
-          "q-svc", "ovn-northd", "horizon"]
-# oslo.messaging cannot carry a `/` in the rabbit password (phases/rabbit.py).
-PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
-# Not DevStack's defaults: a host running another stack keeps its ranges.
-FIXED, FLOATING = "10.92.0.0/22", "172.29.92.0/24"
+# The stack is the session's (tests/stackfix.py, devstack_profile_stack):
+# tests/test_chaos.py uses it too, after these tests.
+PASSWORDS, FIXED = DEVSTACK_PASSWORDS, DEVSTACK_FIXED
 
 
 @pytest.fixture(scope="module")
-def ds():
-    links = host_links()
-    try:
-        # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
-        # service users when a web dashboard runs.
-        with installed_stack("e2e-devstack-", {"database": "mysql",
-                                               "profile": "devstack", "passwords": PASSWORDS,
-                                               "fixed_range": FIXED, "floating_range": FLOATING},
-                             under="/var/tmp", ports=stack_ports(PORTED), links=links) as stack:
-            print(f"devstack profile installed in {stack['install_seconds']:.0f}s")
-            yield stack
-    finally:
-        left = {n for n in host_links() - links if n.startswith(("br-", "ovs-", "genev", "tap"))}
-        assert not left, f"links left on the host: {left}"
+def ds(devstack_stack):
+    return devstack_stack
 
 
 def test_default_profile_installs_and_every_pane_runs(ds):
@@ -202,5 +187,6 @@ def test_status_after_everything_shows_every_pane_running(ds):
     assert "running" in r.stdout
 
 
+@pytest.mark.stops_stack
 def test_unstack_leaves_no_process(ds):
     unstack_all(ds["dest"])
