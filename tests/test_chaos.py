@@ -52,7 +52,7 @@ from .stackfix import (DEVSTACK_PASSWORDS, host_facts, osc, osc_json, panes, upl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 if hasattr(pytest.mark, "timeout"):
-    pytestmark.append(pytest.mark.timeout(900))
+    pytestmark.append(pytest.mark.timeout(1800))
 
 SEED = int(os.environ.get("STACKTUI_CHAOS_SEED") or time.time_ns() % 2**31)
 CHAOS_SECONDS = float(os.environ.get("STACKTUI_CHAOS_SECONDS") or 200)
