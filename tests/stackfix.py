@@ -94,9 +94,12 @@ def installed_stack(prefix: str, answers: dict, *, under: str = "/tmp", timeout:
         stack.update(install_seconds=time.monotonic() - t0, output=r.stdout + r.stderr)
         yield stack
     finally:
-        teardown_stack(dest)
-        stacktui("--dest", dest, "clean", "--yes", check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            teardown_stack(dest)
+        finally:
+            # A process left behind fails the test, and the gigabyte goes anyway.
+            stacktui("--dest", dest, "clean", "--yes", check=False)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 # DevStack's default cloud (`profile: devstack`), shared by the session.
