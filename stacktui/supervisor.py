@@ -36,8 +36,8 @@ from typing import Any
 import psutil
 
 from .fsutil import atomic_write
-from .pane import (ENV_DEST, MARK, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, load_secrets,
-                   parse_spec, signal_procs, trees_rss, wait_gone)
+from .pane import (ENV_DEST, MARK, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, _proc_ids,
+                   load_secrets, parse_spec, signal_procs, trees_rss, wait_gone)
 from .errors import UserError
 from .fsutil import open_log
 from .panetypes import PROTOCOL, PaneSpec
@@ -53,6 +53,7 @@ IDLE_TIMEOUT = 60.0          # a connection that sends no request for this long 
 MAX_CONNECTIONS = 64         # followers and requests together; more are refused at once
 REQUEST_MAX = 1 << 20
 PR_SET_CHILD_SUBREAPER = 36
+SESSIONS_FILE = "pane-sessions.json"   # in run/: each pane's session, for the next daemon
 
 
 class OpError(Exception):
@@ -117,6 +118,7 @@ class Supervisor:
         self._tasks: set[asyncio.Task] = set()
         self._sid = os.getsid(0)
         self._health_running = False
+        self._sessions: dict[str, list] = {}
 
     # ------------------------------------------------------------ lifecycle
     def _acquire_lock(self) -> bool:
@@ -235,17 +237,31 @@ class Supervisor:
         """Panes of a daemon that died without stopping them (kill -9, OOM)
         lost their PTY and cannot be re-attached: stop them so the new daemon
         starts from a known state, with their ports free."""
-        me = os.getpid()
+        me, mine = os.getpid(), os.getsid(0)
+        sessions = self._old_sessions()
         found = []
         for p in psutil.process_iter(["pid"]):
             if p.pid == me:
                 continue
+            ids = _proc_ids(p.pid)
+            if ids is None or ids[1] == mine:
+                continue
             try:
                 env = p.environ()
             except (psutil.Error, OSError):
-                continue
+                env = {}
             if env.get(ENV_DEST) == str(self.dest) and ENV_PANE in env:
                 found.append(p)
+                continue
+            # No marker: setproctitle (every oslo.service master and worker)
+            # writes over /proc/PID/environ, and a service may drop its
+            # environment; the session its pane's leader made stays.
+            since = sessions.get(ids[1]) or sessions.get(ids[0])
+            try:
+                if since is not None and p.create_time() >= since - 0.5:
+                    found.append(p)
+            except psutil.Error:
+                pass
         if not found:
             return
         log.warning("stopping %d process(es) left by a previous supervisor: %s",
@@ -254,6 +270,52 @@ class Supervisor:
         left = await wait_gone(found, 3.0)
         signal_procs(left, signal.SIGKILL)
         await wait_gone(left, 3.0)
+
+    def _old_sessions(self) -> dict[int, float]:
+        """The sessions a previous daemon's panes led ({leader pid: start
+        time}), from run/; none from before the last boot, and none whose
+        leader pid now belongs to another process."""
+        try:
+            raw = json.loads((self.layout.run / SESSIONS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        boot = psutil.boot_time()
+        out = {}
+        for entry in raw.values() if isinstance(raw, dict) else ():
+            try:
+                pid, started = int(entry[0]), float(entry[1])
+            except (TypeError, ValueError, IndexError):
+                continue
+            if started < boot:
+                continue
+            try:
+                if abs(psutil.Process(pid).create_time() - started) > 0.5:
+                    continue        # the pid was reused: not that session
+            except psutil.Error:
+                pass                # the leader is gone; its session may not be
+            out[pid] = started
+        return out
+
+    def _save_sessions(self) -> None:
+        now = {}
+        for p in self.panes.values():
+            if p.alive and p.pid:
+                was = self._sessions.get(p.name)
+                if was and was[0] == p.pid:
+                    now[p.name] = was
+                    continue
+                try:
+                    # The kernel's start time, as psutil gives it for every
+                    # process: a member of the session never started earlier.
+                    now[p.name] = [p.pid, psutil.Process(p.pid).create_time()]
+                except psutil.Error:
+                    pass
+        if now != self._sessions:
+            self._sessions = now
+            try:
+                atomic_write(self.layout.run / SESSIONS_FILE, json.dumps(now), mode=0o600)
+            except OSError as e:
+                log.warning("cannot record the panes' sessions: %s", e)
 
     # ---------------------------------------------------------------- specs
     def _load(self, initial: bool = False) -> dict:
@@ -306,6 +368,7 @@ class Supervisor:
     def _pane_changed(self, pane: Pane) -> None:
         snap = {p.name: p.pid for p in self.panes.values() if p.alive and p.pid}
         self.pid_snapshot = snap    # replaced whole: the monitor's thread reads it
+        self._save_sessions()
         if pane.removed and not pane.alive:
             self.panes.pop(pane.name, None)
 

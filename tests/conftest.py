@@ -150,3 +150,29 @@ def minimal_stack(tmp_path_factory):
     finally:
         teardown_stack(dest)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def devstack_stack():
+    """DevStack's default cloud, installed once per session for every test
+    that needs it (tests/stackfix.py, devstack_profile_stack)."""
+    from tests.stackfix import devstack_profile_stack
+    with devstack_profile_stack() as stack:
+        yield stack
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Chaos tests (marked ``chaos``) run after every other user of the
+    shared DevStack stack, and before the one that stops it (marked
+    ``stops_stack``): the stack is installed once, the other tests see it
+    undisturbed, and the chaos test leaves it healthy for that last one."""
+    chaos = [i for i in items if i.get_closest_marker("chaos")]
+    if not chaos:
+        return
+    rest = [i for i in items if not i.get_closest_marker("chaos")]
+    users = [n for n, i in enumerate(rest) if "devstack_stack" in i.fixturenames]
+    if not users:
+        return
+    stops = [n for n in users if rest[n].get_closest_marker("stops_stack")]
+    at = stops[0] if stops else users[-1] + 1
+    items[:] = rest[:at] + chaos + rest[at:]

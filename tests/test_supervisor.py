@@ -22,7 +22,7 @@ import pytest
 
 from stacktui.client import Client, daemon_pid, ensure_daemon
 from stacktui.errors import StackError
-from stacktui.pane import ENV_DEST, RotatingLog, SecretFilter
+from stacktui.pane import ENV_DEST, ENV_PANE, RotatingLog, SecretFilter
 from stacktui.paths import Layout
 
 SECRET = "pa ss:w@rd#$%'\"é"     # quotes, $, %, #, @, :, space, non-ASCII
@@ -459,6 +459,40 @@ def test_ensure_daemon_after_kill_9_and_stale_socket(stack):
     assert stack.status("a")["state"] == "defined"
     c2.start("a")
     assert stack.status("a")["state"] == "running"
+
+
+def test_survivor_without_the_marker_is_stopped_by_the_next_daemon(stack):
+    """A pane's process whose environment no longer carries the pane marker
+    (oslo.service's masters and workers call setproctitle, which overwrites
+    /proc/PID/environ; a service may also drop its environment) and that
+    outlives its PTY (SIGHUP ignored, as oslo.service does) is still the
+    stack's: the next daemon finds it by its session and stops it. Found by
+    tests/test_chaos.py: nova-conductor ran twice after a kill -9 of the
+    supervisor."""
+    stack.pane("a", stack.script("scrubbed", f"""
+        import signal, subprocess, sys, time
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        subprocess.Popen([sys.executable, "-c",
+                          "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+                          "print('child', flush=True); time.sleep(600)", "{stack.dest}"],
+                         env={{}}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("up", flush=True)
+        time.sleep(600)
+    """))
+    c = stack.client
+    c.start("a")
+    leader = stack.status("a")["pid"]
+
+    def child():
+        kids = [p for p in psutil.Process(leader).children() if str(stack.dest) in p.cmdline()]
+        return kids[0] if kids else None
+    kid = wait_for(child, 10)
+    assert kid and ENV_PANE not in kid.environ()
+    os.kill(daemon_pid(stack.layout), signal.SIGKILL)
+    c._proc.wait(5)
+    stack._client = ensure_daemon(stack.layout)
+    assert wait_for(lambda: not kid.is_running() or kid.status() == psutil.STATUS_ZOMBIE, 10), \
+        f"{kid.pid} outlived its supervisor and the next one"
 
 
 def test_second_ensure_daemon_reuses_the_first(stack):
