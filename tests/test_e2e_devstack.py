@@ -59,7 +59,7 @@ def test_default_profile_installs_and_every_pane_runs(ds):
     out = ds["output"]
     assert "neutron: public, private, router1 present" in out, out[-3000:]
     assert ("nova-compute driver: libvirt.LibvirtDriver" if REAL_GUESTS
-            else "nova-compute driver: fake.FakeDriver") in out
+            else "nova-compute driver: stacktui_fakevirt.StableFakeDriver") in out
     assert "glance: registered stacktui-guest" in out
     for pw in PASSWORDS.values():
         assert pw not in out
