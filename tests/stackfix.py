@@ -239,6 +239,11 @@ def kill_stack(dest: Path) -> list[psutil.Process]:
             pass
     psutil.wait_procs(procs, timeout=10)
     assert not stack_processes(dest)
+    # A power cut takes the stack's network namespace (and the host end of
+    # its link pair) too; here its bind mount under DEST/run keeps it alive.
+    from stacktui import netns
+    from stacktui.paths import Layout
+    netns.remove(Layout(dest))
     return procs
 
 
