@@ -27,7 +27,12 @@ def argv(layout) -> list[str]:
         raise StackError("dstat not found: the prerequisites step installs Debian's dstat")
     # --nocolor: the pane's log is read as text; --noupdate: one line a
     # second, not a line redrawn in place.
-    return [exe, "-tcmndrylpg", "--swap", "--tcp", "--nocolor", "--noupdate", str(INTERVAL_S)]
+    cmd = [exe, "-tcmndrylpg", "--swap", "--tcp", "--nocolor", "--noupdate", str(INTERVAL_S)]
+    # dstat 0.7.4 exits when a network device it counted is gone at the next
+    # sample (neutron and nova make and remove taps and veths all the time):
+    # the pane starts it again, so the log keeps its figures; seen in the
+    # DevStack-profile e2e.
+    return ["/bin/sh", "-c", 'while :; do "$@"; sleep 1; done', "dstat", *cmd]
 
 
 def panes(ctx) -> list[dict]:
