@@ -41,6 +41,7 @@ RHEL = {
     "haproxy": ("haproxy",),
     "iptables": ("iptables-nft",),
     "etcd-server": ("etcd",),
+    "etcd-client": ("etcd",),          # RHEL's etcd package carries etcdctl
     "dstat": ("pcp-system-tools",),     # RHEL's dstat is pcp's reimplementation
     "novnc": ("novnc",),
     "websockify": ("python3-websockify",),
