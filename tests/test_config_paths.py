@@ -130,6 +130,9 @@ NOT_OSLO = {
     "ovn": "no config file: the daemons get every path on their command lines",
     "libvirt": "libvirtd runs in a mount namespace that binds DEST's folders over /etc/libvirt",
     "horizon": "Django settings: test_horizon_settings_paths_are_under_dest",
+    "etcd3": "no config file: etcd gets its data folder and URLs on its command line",
+    "dstat": "no config file: dstat's options are on its command line",
+    "novnc": "writes no file: nova-novncproxy reads nova.conf, audited as nova's",
 }
 
 # Files configure writes that are neither a SERVICES file nor scanned below as
