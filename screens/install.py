@@ -40,14 +40,14 @@ class InstallScreen(Screen):
     def __init__(self, draft):
         super().__init__()
         self.draft = draft
-        self.steps: list[dict] = []
+        self.steps: list[events.PlanStep] = []
         self.status: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.in_step: dict[str, float] = {}
         self.current: str | None = None
         self.running = False
-        self.failed: dict | None = None
+        self.failed: events.StepFail | None = None
         self.t0 = 0.0
 
     def compose(self):
@@ -98,7 +98,7 @@ class InstallScreen(Screen):
         out = self.query_one("#output", LogView)
 
         def listen(ev: events.Event) -> None:
-            if ev.kind == events.OUTPUT:
+            if isinstance(ev, events.Output):
                 out.push([ev.text])        # batched in the view, never line by line
             else:
                 self.app.call_from_thread(self.on_engine_event, ev)
@@ -122,35 +122,35 @@ class InstallScreen(Screen):
 
     def on_engine_event(self, ev: events.Event) -> None:
         t = self.query_one("#steps", DataTable)
-        if ev.kind == events.PLAN:
-            self.steps = ev.data.get("steps", [])
-            t.clear()
-            for s in self.steps:
-                self.status.setdefault(s["id"], "pending")
-                g, st = GLYPH[self.status[s["id"]]]
-                t.add_row(Text(g, style=st), s["id"], "", key=s["id"])
-        elif ev.kind == events.STEP_START:
-            self.set_status(ev.step, "running")
-            self.current = ev.step
-            self.started[ev.step] = time.monotonic()
-            self.in_step[ev.step] = 0.0
-            self.show_running()
-            self.query_one("#output", LogView).push([f"==== {ev.step}"])
-        elif ev.kind == events.STEP_SKIP:
-            self.set_status(ev.step, "skipped", "done before")
-        elif ev.kind == events.STEP_DONE:
-            self.seconds[ev.step] = ev.data.get("seconds", 0.0)
-            self.set_status(ev.step, "done", fmt_secs(self.seconds[ev.step]))
-            self.show_running()
-        elif ev.kind == events.STEP_FAIL:
-            self.set_status(ev.step, "failed")
-            self.failed = ev.data
-        elif ev.kind == events.PROGRESS:
-            self.in_step[ev.step] = float(ev.data.get("fraction") or 0)
-        elif ev.kind == events.SERVICE:
-            self.query_one("#output", LogView).push(
-                [f"[pane] {ev.data.get('name')}: {ev.data.get('state')}"
-                 + (f" (pid {ev.data['pid']})" if ev.data.get("pid") else "")])
+        match ev:
+            case events.Plan(steps=steps):
+                self.steps = list(steps)
+                t.clear()
+                for s in self.steps:
+                    self.status.setdefault(s.id, "pending")
+                    g, st = GLYPH[self.status[s.id]]
+                    t.add_row(Text(g, style=st), s.id, "", key=s.id)
+            case events.StepStart():
+                self.set_status(ev.step, "running")
+                self.current = ev.step
+                self.started[ev.step] = time.monotonic()
+                self.in_step[ev.step] = 0.0
+                self.show_running()
+                self.query_one("#output", LogView).push([f"==== {ev.step}"])
+            case events.StepSkip():
+                self.set_status(ev.step, "skipped", "done before")
+            case events.StepDone():
+                self.seconds[ev.step] = ev.seconds
+                self.set_status(ev.step, "done", fmt_secs(self.seconds[ev.step]))
+                self.show_running()
+            case events.StepFail():
+                self.set_status(ev.step, "failed")
+                self.failed = ev
+            case events.Progress():
+                self.in_step[ev.step] = ev.fraction
+            case events.PaneState():
+                self.query_one("#output", LogView).push(
+                    [f"[pane] {ev.name}: {ev.state}" + (f" (pid {ev.pid})" if ev.pid else "")])
         self.tick()
 
     def show_running(self) -> None:
@@ -178,7 +178,7 @@ class InstallScreen(Screen):
         """Done fraction by the engine's estimates, and seconds left."""
         if not self.steps:
             return 0.0, None
-        est = {s["id"]: float(s.get("estimate") or 1) for s in self.steps}
+        est = {s.id: float(s.estimate or 1) for s in self.steps}
         total = sum(est.values()) or 1.0
         done = sum(est[i] for i, st in self.status.items() if st in ("done", "skipped") and i in est)
         now = time.monotonic()
@@ -215,14 +215,13 @@ class InstallScreen(Screen):
 
     def on_failed(self, message: str) -> None:
         self.running = False
-        data = self.failed or {}
         t = Text()
         t.append("✗ install failed", style="bold red")
         if self.current:
             t.append(f" in {self.current}", style="bold")
-        t.append(f"\n{data.get('error') or message}\n")
+        t.append(f"\n{self.failed.error if self.failed else message}\n")
         t.append("log: ", style="bold")
-        t.append(str(data.get("log") or (self.draft.final.dest / "logs" / "stack.log")))
+        t.append(self.failed.log if self.failed else str(self.draft.final.dest / "logs" / "stack.log"))
         t.append("\nRetry resumes from this step; so does `stacktui install` later. Esc goes "
                  "back to the answers (Review) to change them, then installs again.", style="dim")
         self.query_one("#error", Static).update(t)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import StackError
+from .events import PaneLines
 from .fsutil import open_log
 from .panetypes import PROTOCOL, PaneStatus
 from .paths import Layout, check_owned, private_dir
@@ -119,7 +120,7 @@ class Follower:
         if line is None:
             self.close()
             return None
-        return json.loads(line).get("lines", [])
+        return list(PaneLines.from_dict(json.loads(line)).lines)
 
     def batches(self) -> Iterator[list[str]]:
         """Lines in the batches the daemon sends: what a UI should write at once."""
@@ -233,7 +234,7 @@ class Client:
         except BaseException:
             s.close()
             raise
-        f = Follower(s, json.loads(first).get("lines", []) if first else [])
+        f = Follower(s, list(PaneLines.from_dict(json.loads(first)).lines) if first else [])
         f._buf = buf
         return f
 

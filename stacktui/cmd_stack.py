@@ -115,36 +115,36 @@ class Printer:
         self.done_estimate = 0.0
 
     def __call__(self, ev: events.Event) -> None:
-        if ev.kind == events.PLAN:
-            self.total = len(ev.data["steps"])
-            self.estimates = {s["id"]: s["estimate"] for s in ev.data["steps"]}
-        elif ev.kind == events.STEP_START:
-            self.running[ev.step] = 0.0
-            self._status(", ".join(self.running) + " ...")
-        elif ev.kind == events.PROGRESS:
-            if ev.step in self.running:
-                self.running[ev.step] = ev.data.get("fraction", 0.0)
-            self._status(f"{ev.step} {ev.text}")
-        elif ev.kind == events.STEP_SKIP:
-            self.n += 1
-            self.done_estimate += self.estimates.get(ev.step, 0)
-            if self.verbose:
-                self._line(f"[{self.n:2}/{self.total}] {ev.step}: done before, unchanged")
-        elif ev.kind == events.STEP_DONE:
-            self.n += 1
-            self.running.pop(ev.step, None)
-            self.done_estimate += self.estimates.get(ev.step, 0)
-            self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.data['seconds']:.1f}s")
-        elif ev.kind == events.STEP_FAIL:
-            self.running.pop(ev.step, None)
-            # The cause only: the full output (deprecations, migration
-            # chatter) stays in the log, which -v shows as it runs.
-            self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.data['error']}")
-            self._line(f"    log: {ev.data['log']}")
-        elif ev.kind == events.OUTPUT:
-            if self.verbose:
+        match ev:
+            case events.Plan(steps=steps):
+                self.total = len(steps)
+                self.estimates = {s.id: s.estimate for s in steps}
+            case events.StepStart():
+                self.running[ev.step] = 0.0
+                self._status(", ".join(self.running) + " ...")
+            case events.Progress():
+                if ev.step in self.running:
+                    self.running[ev.step] = ev.fraction
+                self._status(f"{ev.step} {ev.text}")
+            case events.StepSkip():
+                self.n += 1
+                self.done_estimate += self.estimates.get(ev.step, 0)
+                if self.verbose:
+                    self._line(f"[{self.n:2}/{self.total}] {ev.step}: done before, unchanged")
+            case events.StepDone():
+                self.n += 1
+                self.running.pop(ev.step, None)
+                self.done_estimate += self.estimates.get(ev.step, 0)
+                self._line(f"[{self.n:2}/{self.total}] {ev.step} {ev.seconds:.1f}s")
+            case events.StepFail():
+                self.running.pop(ev.step, None)
+                # The cause only: the full output (deprecations, migration
+                # chatter) stays in the log, which -v shows as it runs.
+                self._line(f"[{self.n:2}/{self.total}] {ev.step} FAILED: {ev.error}")
+                self._line(f"    log: {ev.log}")
+            case events.Output() if self.verbose:
                 self._line(f"    {ev.text}")
-            elif self.tty and ev.text.strip():
+            case events.Output() if self.tty and ev.text.strip():
                 self._status(f"{ev.step or ''}: {ev.text.strip()[:60]}")
 
     def _bar(self) -> str:

@@ -60,7 +60,7 @@ def _api_checks(layout, ans) -> int:
     from .phases import verify
     runner = Runner(layout.logs / "verify.log", Masker(ans.secret_values))
     bus = events.Bus()
-    bus.subscribe(lambda ev: print(ev.text) if ev.kind == events.OUTPUT and ev.text else None)
+    bus.subscribe(lambda ev: print(ev.text) if isinstance(ev, events.Output) and ev.text else None)
     try:
         verify.run(Context(ans, layout, bus, runner))
     finally:

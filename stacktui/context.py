@@ -74,11 +74,13 @@ class Context:
         return str(self.layout.bin / name)
 
     def progress(self, fraction: float, text: str = "") -> None:
-        self.bus.emit(events.PROGRESS, self.step.id if self.step else None, text, fraction=fraction)
+        self.bus.emit(events.Progress(step=self.step.id if self.step else None, text=text,
+                                       fraction=fraction))
 
     def say(self, text: str) -> None:
         self.runner.note(text)
-        self.bus.emit(events.OUTPUT, self.step.id if self.step else None, self.runner.masker(text))
+        self.bus.emit(events.Output(step=self.step.id if self.step else None,
+                                     text=self.runner.masker(text)))
 
     # --- supervisor
     @property

@@ -256,7 +256,7 @@ class Engine:
             remember_last(layout.dest)
             masker = Masker(self.answers.secret_values + [self.sudo_password or ""])
             runner = Runner(layout.stack_log, masker,
-                            on_line=lambda line, tag: self.bus.emit(events.OUTPUT, tag, line))
+                            on_line=lambda line, tag: self.bus.emit(events.Output(step=tag, text=line)))
             ctx = Context(self.answers, layout, self.bus, runner, self.force)
             ctx.sudo_password = self.sudo_password
             try:
@@ -273,8 +273,8 @@ class Engine:
         state = StateFile(self.layout.state_file)
         key = self._key()
         steps = plan_steps(self.answers)
-        self.bus.emit(events.PLAN, steps=[{"id": s.id, "phase": s.phase, "module": s.module,
-                                           "estimate": ESTIMATES.get(s.phase, 1)} for s in steps])
+        self.bus.emit(events.Plan(steps=tuple(
+            events.PlanStep(s.id, s.phase, s.module, ESTIMATES.get(s.phase, 1)) for s in steps)))
         needs = step_needs(steps)
         gone = prune_panes(ctx)
         if gone:
@@ -303,7 +303,7 @@ class Engine:
                         fp = self._fingerprint(key, step, self._chain(step, steps, done_fp), sctx)
                         if state.fp(step.id) == fp and self._still_there(sctx, step):
                             done_fp[step.id] = fp
-                            self.bus.emit(events.STEP_SKIP, step.id)
+                            self.bus.emit(events.StepSkip(step=step.id))
                             if step.phase == "summary":
                                 summary = self._function(step)(sctx) or {}
                         else:
@@ -327,12 +327,12 @@ class Engine:
             raise errors[0]
         total = time.monotonic() - t0
         summary["seconds"] = total
-        self.bus.emit(events.DONE, None, seconds=total, summary=summary)
+        self.bus.emit(events.Done(seconds=total, summary=summary))
         return summary
 
     def _run_one(self, state: "StateFile", step: Step, ctx: "Context", fp: str):
         """Run one step; returns (result, None) or (None, the error to raise)."""
-        self.bus.emit(events.STEP_START, step.id)
+        self.bus.emit(events.StepStart(step=step.id))
         ctx.runner.note(f"==== {step.id}")
         t = time.monotonic()
         try:
@@ -344,7 +344,7 @@ class Engine:
             ctx.runner.note(f"FAILED {step.id}: {msg}")
             state.record(step.id, status="failed", fp=fp, error=msg, log=log, tail=tail,
                          at=time.time())
-            self.bus.emit(events.STEP_FAIL, step.id, msg, error=msg, log=log, tail=tail)
+            self.bus.emit(events.StepFail(step=step.id, error=msg, log=str(log), tail=tuple(tail)))
             # One line a person can act on: the step, the cause, the log.
             err = StackError(f"{step.id} failed: {msg} (log: {log})")
             err.step = step.id
@@ -352,7 +352,7 @@ class Engine:
             return None, err
         secs = time.monotonic() - t
         state.record(step.id, status="done", fp=fp, seconds=round(secs, 3), at=time.time())
-        self.bus.emit(events.STEP_DONE, step.id, seconds=secs)
+        self.bus.emit(events.StepDone(step=step.id, seconds=secs))
         return result, None
 
     def _chain(self, step: Step, steps: list[Step], done: dict[str, str]) -> list[str]:
@@ -474,12 +474,12 @@ def start_panes(ctx: Context, spec: ServiceSpec) -> None:
     if rest:
         client.start(rest)
     for n in names:
-        ctx.bus.emit(events.SERVICE, ctx.step.id, n, name=n, state="starting")
+        ctx.bus.emit(events.PaneState(step=ctx.step.id, name=n, state="starting"))
     client.wait_ready(names, timeout=service.ready_timeout)
     for p in client.status():
         if p["name"] in names:
-            ctx.bus.emit(events.SERVICE, ctx.step.id, p["name"], name=p["name"], state=p["state"],
-                         pid=p.get("pid"))
+            ctx.bus.emit(events.PaneState(step=ctx.step.id, name=p.name, state=str(p.state),
+                                          pid=p.pid))
     # What needs the module's own panes up (nova's flavors, host discovery).
     if service.after_start:
         service.after_start(ctx)

@@ -9,9 +9,9 @@ foreground; ``stacktui.client.ensure_daemon`` starts it detached.
 Protocol (version ``panetypes.PROTOCOL``, answered by ``ping``): one JSON
 object per line each way. A request is ``{"op": NAME, ...}``; the answer
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": TEXT, "code":
-CODE}``. ``follow`` answers with a stream of ``{"lines": [...]}`` objects
-(``{"skipped": N}`` when a slow reader lost N lines) until the client hangs
-up. Every malformed request gets an error answer; a connection idle for
+CODE}``. ``follow`` answers with a stream of ``events.PaneLines`` objects
+(``{"lines": [...]}``, with ``"skipped": N`` when a slow reader lost N
+lines) until the client hangs up. Every malformed request gets an error answer; a connection idle for
 IDLE_TIMEOUT is closed; at most MAX_CONNECTIONS are served at once.
 """
 
@@ -39,6 +39,7 @@ from .fsutil import atomic_write
 from .pane import (ENV_DEST, MARK, ENV_PANE, OomWatch, Pane, PaneError, SecretFilter, _proc_ids,
                    load_secrets, parse_spec, signal_procs, trees_rss, wait_gone)
 from .errors import UserError
+from .events import PaneLines
 from .fsutil import open_log
 from .panetypes import PROTOCOL, PaneSpec
 from .paths import Layout, check_owned, private_dir
@@ -681,7 +682,7 @@ class Supervisor:
             wake.set()
 
         await self._send(writer, {"ok": True, "result": {"name": pane.name}})
-        await self._send(writer, {"lines": pane.tail(first)})
+        await self._send(writer, PaneLines(tuple(pane.tail(first))).to_dict())
         pane.followers.add(push)
         hangup = asyncio.ensure_future(reader.read(1))   # EOF: the client went away
         try:
@@ -700,12 +701,10 @@ class Supervisor:
                     queued -= n
                     size += n
                     batch.extend(lines)
-                msg: dict = {"lines": batch}
                 if skipped:
-                    msg["skipped"] = skipped
                     batch.insert(0, f"{MARK} … {skipped} lines skipped: this reader was too slow …")
-                    skipped = 0
-                await self._send(writer, msg)
+                await self._send(writer, PaneLines(tuple(batch), skipped).to_dict())
+                skipped = 0
         except (ConnectionError, BrokenPipeError):
             pass
         finally:

@@ -422,24 +422,23 @@ class FakeEngine:
         type(self).runs += 1
         steps = ["preflight", "install", "start:keystone", "summary"]
         b = self.bus
-        b.emit(events.PLAN, steps=[{"id": s, "phase": s.split(":")[0], "module": None,
-                                    "estimate": 1} for s in steps])
+        b.emit(events.Plan(steps=tuple(events.PlanStep(s, s.split(":")[0]) for s in steps)))
         for s in steps:
             if type(self).runs > 1 and s == "preflight":
-                b.emit(events.STEP_SKIP, s)
+                b.emit(events.StepSkip(step=s))
                 continue
-            b.emit(events.STEP_START, s)
-            b.emit(events.OUTPUT, s, f"working on {s}")
+            b.emit(events.StepStart(step=s))
+            b.emit(events.Output(step=s, text=f"working on {s}"))
             if s == "start:keystone" and self.fail_first and type(self).runs == 1:
-                b.emit(events.STEP_FAIL, s, "boom", error="keystone did not answer",
-                       log="/tmp/stack.log", tail=["Traceback", "ConnectionRefused"])
+                b.emit(events.StepFail(step=s, error="keystone did not answer", log="/tmp/stack.log",
+                                       tail=("Traceback", "ConnectionRefused")))
                 raise StackError("start:keystone: keystone did not answer")
-            b.emit(events.STEP_DONE, s, seconds=0.01)
+            b.emit(events.StepDone(step=s, seconds=0.01))
         summary = {"dest": str(self.answers.dest), "host_ip": "127.0.0.1",
                    "urls": {"keystone": "http://127.0.0.1:5000/identity"}, "admin_user": "admin",
                    "passwords_file": "/x/secrets.yaml", "openrc": "/x/openrc",
                    "clouds_yaml": "/x/clouds.yaml", "log": "/x/stack.log", "seconds": 1.5}
-        b.emit(events.DONE, seconds=1.5, summary=summary)
+        b.emit(events.Done(seconds=1.5, summary=summary))
         return summary
 
 
@@ -531,17 +530,18 @@ async def test_install_names_every_step_running_side_by_side(tmp_path):
         await goto(pilot, "install")
         await pilot.pause(0.3)          # the fake run has failed by now
         scr = app.screen
-        plan = [{"id": i, "estimate": 4} for i in ("init:keystone", "init:glance", "verify")]
-        scr.on_engine_event(events.Event(events.PLAN, data={"steps": plan}))
-        scr.on_engine_event(events.Event(events.STEP_START, "init:keystone"))
-        scr.on_engine_event(events.Event(events.STEP_START, "init:glance"))
+        plan = tuple(events.PlanStep(i, i.split(":")[0], estimate=4)
+                     for i in ("init:keystone", "init:glance", "verify"))
+        scr.on_engine_event(events.Plan(steps=plan))
+        scr.on_engine_event(events.StepStart(step="init:keystone"))
+        scr.on_engine_event(events.StepStart(step="init:glance"))
         shown = str(scr.query_one("#current").render())
         assert "init:keystone" in shown and "init:glance" in shown
-        scr.on_engine_event(events.Event(events.PROGRESS, "init:glance", data={"fraction": 0.5}))
-        scr.on_engine_event(events.Event(events.PROGRESS, "init:keystone", data={"fraction": 0.5}))
+        scr.on_engine_event(events.Progress(step="init:glance", fraction=0.5))
+        scr.on_engine_event(events.Progress(step="init:keystone", fraction=0.5))
         frac, _ = scr.fractions()
         assert frac == pytest.approx(1 / 3)
-        scr.on_engine_event(events.Event(events.STEP_DONE, "init:glance", data={"seconds": 2}))
+        scr.on_engine_event(events.StepDone(step="init:glance", seconds=2))
         shown = str(scr.query_one("#current").render())
         assert "init:glance" not in shown and "init:keystone" in shown
 
