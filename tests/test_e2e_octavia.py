@@ -1,8 +1,10 @@
 """End to end: the Octavia plugin (plugins/octavia) with the OVN provider.
 
-One install, shared by the module: neutron on ML2/OVN (the userspace
-datapath this machine allows) plus o-api and o-da from the plugin package,
-found on the stacktui commands' PYTHONPATH. Then a load balancer, a TCP
+One install, shared by the module: a DevStack local.conf with neutron on
+ML2/OVN (the userspace datapath this machine allows), `enable_plugin
+octavia URL` and `enable_plugin ovn-octavia-provider URL`, imported with
+`import-localconf` and installed as is; o-api and o-da come from the plugin
+package, found on the stacktui commands' PYTHONPATH. Then a load balancer, a TCP
 listener, a pool and two members on `private` reach ACTIVE, and a request to
 the VIP from a third port on `private` reaches a member. The members and the
 client are network namespaces the test makes, each plugged into br-int by a
@@ -31,6 +33,7 @@ from tests.stackfix import installed_stack, pane_rss_mb, stack_ports
 SERVICES = ["mysql", "rabbit", "key", "q-svc", "ovsdb-server", "ovs-vswitchd", "ovn-northd",
             "ovn-controller", "o-api", "o-da"]
 PORTED = ["key", "mysql", "rabbit", "q-svc", "ovn-northd", "o-api"]
+# oslo.messaging cannot carry a `/` in the rabbit password (phases/rabbit.py).
 PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
 FIXED, FLOATING = "10.93.0.0/22", "172.29.93.0/24"
 LB_SCRIPT = Path(__file__).parent / "data" / "octavia_lb.py"
@@ -50,18 +53,46 @@ def lb_script(stack, *args) -> dict:
     return json.loads(r.stdout) if r.stdout.strip() else {}
 
 
+def local_conf() -> str:
+    """Octavia with the OVN provider as its DevStack plugin README enables it
+    (the amphora services left out: the OVN provider needs none)."""
+    return (
+        f"[[local|localrc]]\nHOST_IP=127.0.0.1\nDATABASE_TYPE=mysql\n"
+        f"FIXED_RANGE={FIXED}\nFLOATING_RANGE={FLOATING}\n"
+        "disable_all_services\n"
+        "enable_service mysql rabbit key q-svc ovsdb-server ovs-vswitchd ovn-northd ovn-controller\n"
+        "enable_plugin octavia https://opendev.org/openstack/octavia\n"
+        "enable_plugin ovn-octavia-provider https://opendev.org/openstack/ovn-octavia-provider\n"
+        "enable_service octavia o-api o-da\n")
+
+
 @pytest.fixture(scope="module")
 def octavia_stack(tmp_path_factory):
     if not shutil.which("ip"):
         pytest.skip("iproute2 missing")
     work = tmp_path_factory.mktemp("octavia-plugin")
+    conf = work / "local.conf"
+    conf.write_text(local_conf())
     with plugin_on_path("octavia", work):
-        with installed_stack("e2e-octavia-", {"database": "mysql", "enabled_services": SERVICES,
-                                              "passwords": PASSWORDS, "fixed_range": FIXED,
-                                              "floating_range": FLOATING},
-                             ports=stack_ports(PORTED)) as stack:
+        imported = stacktui("import-localconf", conf, "-o", work / "stacktui.yaml", timeout=120)
+        answers = yaml.safe_load((work / "stacktui.yaml").read_text())
+        for key in ("dest", "host_ip", "ports"):
+            answers.pop(key, None)
+        with installed_stack("e2e-octavia-", {**answers, "passwords": PASSWORDS},
+                             ports=stack_ports(PORTED), imported=imported,
+                             imported_answers=answers) as stack:
             print(f"octavia stack installed in {stack['install_seconds']:.1f}s")
             yield stack
+
+
+def test_import_maps_both_plugins_to_the_installed_package(octavia_stack):
+    err = octavia_stack["imported"].stderr
+    for name, line in (("octavia", 8), ("ovn-octavia-provider", 9)):
+        assert f"local.conf:{line}: enable_plugin {name}: provided by the stacktui plugin " \
+               "stacktui-octavia (o-api, o-da)" in err, err
+    a = octavia_stack["imported_answers"]
+    assert sorted(a["enabled_services"]) == sorted(SERVICES)
+    assert (a["database"], a["fixed_range"], a["floating_range"]) == ("mysql", FIXED, FLOATING)
 
 
 class Plug:
