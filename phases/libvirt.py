@@ -282,4 +282,5 @@ def adjust_services(names: list[str], answers: dict) -> list[str]:
 SPEC = ServiceSpec(
     "libvirt", SERVICES, configure=configure, panes=panes, before_up=before_up,
     cleanup=cleanup, inputs=inputs, start_early=START_EARLY, ready_timeout=READY_TIMEOUT,
-    packages=PACKAGES, hidden=True, adjust_services=adjust_services)
+    packages=PACKAGES, hidden=True, adjust_services=adjust_services,
+    devstack_values={"VIRT_DRIVER": "libvirt"})

@@ -20,6 +20,7 @@ import getpass
 import os
 import shutil
 import subprocess
+from urllib.parse import quote
 
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write, make_dirs
@@ -119,6 +120,13 @@ def my_cnf(answers, layout) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def db_url(answers, name: str) -> str:
+    # Percent-encoding makes any password safe inside the URL.
+    pw = quote(answers.password("database"), safe="")
+    host = f"{answers.url_host()}:{answers.port(SERVICES[0])}"
+    return f"mysql+pymysql://{name}:{pw}@{host}/{name}?charset=utf8"
 
 
 def inputs(answers, phase):
@@ -260,4 +268,4 @@ SPEC = ServiceSpec(
     "mysql", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
     before_up=before_up, cleanup=cleanup, inputs=inputs,
     start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
-    database_type="mysql", kolla_flags={"mysql": ("enable_mariadb",)})
+    database_type="mysql", db_url=db_url, kolla_flags={"mysql": ("enable_mariadb",)})

@@ -429,4 +429,6 @@ SPEC = ServiceSpec(
         "q-trunk": "trunk is a neutron extension, not a service; set it with "
                    "[[post-config|$NEUTRON_CONF]]"},
     kolla_flags={"q-svc": ("enable_neutron",), "q-ovn-agent": ("enable_neutron",)},
+    # stacktui's neutron is ML2/OVN, so Kolla's is too.
+    kolla_globals={"neutron_plugin_agent": "ovn", "enable_ovn": "yes", "enable_openvswitch": "yes"},
     tempest_available={"neutron": "q-svc"}, tempest_scoped={"neutron": "q-svc"})

@@ -174,10 +174,10 @@ def _ssh_keypair() -> dict:
 
 def _ssh_keypair_keygen() -> dict:
     with tempfile.TemporaryDirectory() as d:
-        f = Path(d) / "key"
+        f = Path(d) / "id_rsa"
         subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "4096", "-m", "PKCS8", "-N", "",
                         "-f", str(f)], check=True)
-        return {"private_key": f.read_text(), "public_key": (Path(d) / "key.pub").read_text().strip()}
+        return {"private_key": f.read_text(), "public_key": f.with_suffix(".pub").read_text().strip()}
 
 
 def _generated(key: str, ssh: bool):
@@ -333,10 +333,11 @@ def globals_for(ans, warnings: list[str], facts: dict | None = None,
         g["network_interface"] = facts["interface"]
     if int(d.get("service_ip_version", 4)) == 6:
         g["network_address_family"] = "ipv6"
+    for spec in registry.for_services(services):
+        if any(flags.get(f) == "yes" for fs in spec.kolla_flags.values() for f in fs):
+            for k, v in spec.kolla_globals.items():
+                (flags if k.startswith("enable_") else g)[k] = v
     if flags["enable_neutron"] == "yes":
-        g["neutron_plugin_agent"] = "ovn"
-        flags["enable_ovn"] = "yes"
-        flags["enable_openvswitch"] = "yes"
         if d.get("public_interface"):
             g["neutron_external_interface"] = d["public_interface"]
         else:

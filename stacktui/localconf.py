@@ -24,10 +24,6 @@ from .errors import Problem, UserError
 
 # ---------------------------------------------------------------- tables
 
-# DevStack's DATABASE_TYPE, the only one it still has; stacktui's answers
-# use the same word.
-DEVSTACK_DATABASE = "mysql"
-
 PASSWORD_VARS = {"ADMIN_PASSWORD": "admin", "DATABASE_PASSWORD": "database",
                  "RABBIT_PASSWORD": "rabbit", "SERVICE_PASSWORD": "service"}
 
@@ -943,36 +939,40 @@ def _to_answers(st: _State) -> dict:
 
     # virt driver: DevStack's libvirt + LIBVIRT_TYPE become one choice.
     vd, lt = v.get("VIRT_DRIVER"), v.get("LIBVIRT_TYPE")
+    libvirt = registry.devstack_value("VIRT_DRIVER")
     if vd is not None or lt is not None:
         used_vars.update({"VIRT_DRIVER", "LIBVIRT_TYPE"})
         if vd == "fake":
             out["virt_driver"] = "fake"
-        elif vd in (None, "", "libvirt"):
+        elif vd in (None, "", libvirt):
             out["virt_driver"] = lt if lt in ("qemu", "kvm") else "auto"
             if lt not in (None, "", "qemu", "kvm"):
                 st.warn(at("LIBVIRT_TYPE"), f"LIBVIRT_TYPE={lt} is not supported; "
                         "using auto (kvm when /dev/kvm works, else qemu)")
         else:
             st.warn(at("VIRT_DRIVER"), f"VIRT_DRIVER={vd} is not supported by "
-                    "stacktui (libvirt or fake); using auto (libvirt with kvm or qemu)")
+                    f"stacktui ({libvirt} or fake); using auto ({libvirt} with kvm or qemu)")
             out["virt_driver"] = "auto"
 
     # database
     services = _final_services(st)
     db = v.get("STACKTUI_DATABASE") or v.get("DATABASE_TYPE")
     used_vars.update({"STACKTUI_DATABASE", "DATABASE_TYPE"})
-    dbsvc = registry.database_service(DEVSTACK_DATABASE)
+    # DevStack's DATABASE_TYPE, the only one it still has; stacktui's answers
+    # use the same word (the database server's spec says which).
+    server = registry.server_database()
+    dbsvc = registry.database_service(server)
     if db == "sqlite":
         out["database"] = "sqlite"
         # export adds the database only so stack.sh has one; stacktui does not need it
         if dbsvc in services:
             services.remove(dbsvc)
-    elif db in (None, "", DEVSTACK_DATABASE):
-        out["database"] = DEVSTACK_DATABASE if dbsvc in services else "sqlite"
+    elif db in (None, "", server):
+        out["database"] = server if dbsvc in services else "sqlite"
     else:
         st.warn(at("DATABASE_TYPE"), f"DATABASE_TYPE={db} is not supported; "
-                f"stacktui uses MariaDB ({DEVSTACK_DATABASE}) or SQLite")
-        out["database"] = DEVSTACK_DATABASE if dbsvc in services else "sqlite"
+                f"stacktui uses MariaDB ({server}) or SQLite")
+        out["database"] = server if dbsvc in services else "sqlite"
     out["enabled_services"] = catalog.ordered(services)
 
     ports = {}
@@ -1118,7 +1118,7 @@ def export_localconf(ans) -> str:
     if vd == "fake":
         out.append("VIRT_DRIVER=fake")
     else:
-        out.append("VIRT_DRIVER=libvirt")
+        out.append(f"VIRT_DRIVER={registry.devstack_value('VIRT_DRIVER')}")
         if vd in ("qemu", "kvm"):
             out.append(f"LIBVIRT_TYPE={vd}")
     if d.get("workers") not in (None, "auto"):
@@ -1126,9 +1126,10 @@ def export_localconf(ans) -> str:
     out.append(f"VOLUME_BACKING_FILE_SIZE={_q(d.get('volume_backing_file_size', '24G'))}")
 
     services = list(catalog.expand(d.get("enabled_services") or []))
-    dbsvc = registry.database_service(DEVSTACK_DATABASE)
-    if d.get("database") == DEVSTACK_DATABASE:
-        out.append(f"DATABASE_TYPE={DEVSTACK_DATABASE}")
+    server = registry.server_database()
+    dbsvc = registry.database_service(server)
+    if d.get("database") == server:
+        out.append(f"DATABASE_TYPE={server}")
         if dbsvc not in services:
             services.append(dbsvc)
     else:

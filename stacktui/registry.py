@@ -106,7 +106,25 @@ def by_devstack_plugin(name: str) -> ServiceSpec | None:
 
 def database_service(kind: str) -> str | None:
     """The service that is the answers' ``database: KIND``; None for SQLite."""
-    return next((s.services[0] for s in specs().values() if s.database_type == kind), None)
+    spec = database_spec(kind)
+    return spec.services[0] if spec else None
+
+
+def database_spec(kind: str) -> ServiceSpec | None:
+    """The spec that is the answers' ``database: KIND`` server; None for SQLite."""
+    return next((s for s in specs().values() if s.database_type == kind), None)
+
+
+def server_database() -> str:
+    """The answers' name of the one database server a spec provides (DevStack's
+    DATABASE_TYPE)."""
+    return next(s.database_type for s in specs().values() if s.database_type)
+
+
+def devstack_value(var: str) -> str | None:
+    """The value of DevStack's variable ``var`` that a spec stands for."""
+    return next((s.devstack_values[var] for s in specs().values() if var in s.devstack_values),
+                None)
 
 
 def hidden_services() -> set[str]:

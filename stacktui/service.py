@@ -137,6 +137,9 @@ class ServiceSpec:
 
     # --- how the answers choose it
     database_type: str | None = None   # it is the answers' `database:` of this name (mysql)
+    # With database_type: the SQLAlchemy URL of database ``name``, whose user
+    # is ``name`` too, on this server (answers, name) -> URL.
+    db_url: Callable[["Answers", str], str] | None = None
     # Never chosen by hand nor written to a local.conf: another service's
     # choice brings it (libvirt's daemons come with n-cpu on libvirt).
     hidden: bool = False
@@ -176,6 +179,12 @@ class ServiceSpec:
     devstack_plugins: tuple[str, ...] = ()   # the `enable_plugin NAME`s this spec stands for
     kolla_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> enable_*
     kolla_notes: Mapping[str, str] = field(default_factory=dict)  # service -> why Kolla lacks it
+    # globals.yml values Kolla needs when one of its kolla_flags is on
+    # (neutron: the OVN agent); an enable_* flag among them is turned on.
+    kolla_globals: Mapping[str, str] = field(default_factory=dict)
+    # Values of DevStack's own variables that mean this service: libvirt is
+    # what VIRT_DRIVER=libvirt runs ({"VIRT_DRIVER": "libvirt"}).
+    devstack_values: Mapping[str, str] = field(default_factory=dict)
     api_paths: Mapping[str, str] = field(default_factory=dict)  # service -> path its API answers at
     # tempest: [service_available] name -> service, [enforce_scope] name -> service
     tempest_available: Mapping[str, str] = field(default_factory=dict)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote
 
+from .errors import StackError
 from .fsutil import atomic_write
 from .paths import Layout
 
@@ -28,10 +28,12 @@ def db_url(answers, layout: Layout, name: str) -> str:
         path = layout.data / name / f"{name}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
-    # Percent-encoding makes any password safe inside the URL.
-    pw = quote(answers.password("database"), safe="")
-    host = f"{answers.url_host()}:{answers.port('mysql')}"
-    return f"mysql+pymysql://{name}:{pw}@{host}/{name}?charset=utf8"
+    from . import registry
+    spec = registry.database_spec(answers.database)
+    if spec is None or spec.db_url is None:
+        raise StackError(f"database: {answers.database!r} is no database server a service "
+                         "provides; use sqlite or the server's name")
+    return spec.db_url(answers, name)
 
 
 def auth_url(answers) -> str:

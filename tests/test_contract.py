@@ -25,12 +25,8 @@ CORE = ("answers", "engine", "supervisor", "localconf", "kolla", "postconfig")
 
 # Words that are a built-in service's name and also a value of DevStack's or
 # Kolla's own vocabulary, which core modules must speak: the password kinds
-# (DevStack's RABBIT_PASSWORD), DATABASE_TYPE=mysql, VIRT_DRIVER=libvirt,
-# Kolla's neutron_plugin_agent: ovn; and the file name of Kolla's SSH key.
-VOCABULARY = {
-    ("answers", "rabbit"), ("localconf", "rabbit"), ("kolla", "rabbit"), ("kolla", "key"),
-    ("localconf", "mysql"), ("localconf", "libvirt"), ("kolla", "ovn"),
-}
+# (DevStack's RABBIT_PASSWORD, Kolla's rabbitmq_password).
+VOCABULARY = {("answers", "rabbit"), ("localconf", "rabbit"), ("kolla", "rabbit")}
 
 
 def _builtin_names() -> set[str]:
