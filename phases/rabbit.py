@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write, make_dirs
-from stacktui.service import ServiceSpec, pane_spec
+from stacktui.service import Password, ServiceSpec, pane_spec
 
 SERVICES = ("rabbit",)
 PACKAGES = ("rabbitmq-server",)
@@ -149,11 +149,23 @@ def check_password(answers) -> None:
     """Answers validation refuses such a password already; this catches
     answers built in code (the TUI's draft) before the services fail to start
     with a baffling port error."""
-    from stacktui.answers import rabbit_password_problem
-    why = rabbit_password_problem(answers.password("rabbit"), answers.services)
+    why = password_problem(answers.password("rabbit"), answers.services)
     if why:
         raise StackError(f"the rabbit password {why}. Choose a rabbit password without `/` "
                          "(any other printable character works)")
+
+
+def password_problem(password: str, services) -> str | None:
+    """oslo.messaging's rabbit driver re-quotes the password with `/` left as
+    is (impl_rabbit._transform_transport_url), and kombu then reads the `/`
+    as the end of the host: such a password cannot reach the broker from any
+    OpenStack service, whatever the URL says."""
+    from stacktui import registry
+    users = sorted(spec.name for spec in registry.for_services(services) if spec.messaging)
+    if "/" not in password or not users:
+        return None
+    return (f"holds `/`, which oslo.messaging (used by {', '.join(users)}) cannot pass to "
+            "RabbitMQ: it does not escape `/` in the broker URL it builds")
 
 
 def inputs(answers, phase):
@@ -295,4 +307,6 @@ SPEC = ServiceSpec(
     before_up=before_up, cleanup=cleanup, inputs=inputs,
     start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
     kolla_flags={"rabbit": ("enable_rabbitmq",)},
-    provides={"transport_url": transport_url})
+    provides={"transport_url": transport_url},
+    password=Password("rabbit", "RABBIT_PASSWORD", "rabbitmq_password", password_problem,
+                      "choose a rabbit password without `/`; any other printable character works"))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 
@@ -16,7 +17,15 @@ from stacktui.widgets.toggles import Tick
 
 from .base import WizardScreen
 
-KEYS = answers_mod.PASSWORD_KEYS
+
+
+@functools.cache
+def keys() -> tuple[str, ...]:
+    # Asked when the screen is built, not at import: the kinds come from the
+    # service specs, which the first paint does not wait for.
+    return answers_mod.password_kinds()
+
+
 WHAT = {"admin": "admin (Horizon, openstack CLI)", "database": "database",
         "rabbit": "rabbit (message queue)", "service": "service users"}
 
@@ -58,7 +67,7 @@ class PasswordsScreen(WizardScreen):
             yield Tick("Show", id="show", compact=True)
             yield Tick("Same for all", id="same", compact=True,
                            value=self.draft.ui.get("same_password", False))
-        for k in KEYS:
+        for k in keys():
             yield Label(WHAT[k], classes="pwlabel")
             with Horizontal(classes="row"):
                 yield Input(password=True, placeholder="password", id=f"pw-{k}", compact=True,
@@ -71,7 +80,7 @@ class PasswordsScreen(WizardScreen):
     def on_mount(self) -> None:
         pw = self.draft.get("passwords") or {}
         confirms = self.draft.ui.get("confirm", {})
-        for k in KEYS:
+        for k in keys():
             v = pw.get(k, "")
             self.query_one(f"#pw-{k}", Input).value = v
             self.query_one(f"#confirm-{k}", Input).value = confirms.get(k, v)
@@ -83,20 +92,20 @@ class PasswordsScreen(WizardScreen):
 
     def values(self) -> dict[str, tuple[str, str]]:
         return {k: (self.query_one(f"#pw-{k}", Input).value,
-                    self.query_one(f"#confirm-{k}", Input).value) for k in KEYS}
+                    self.query_one(f"#confirm-{k}", Input).value) for k in keys()}
 
     def same(self) -> bool:
         return self.query_one("#same", Checkbox).value
 
     def apply_same(self) -> None:
         on = self.same()
-        for k in KEYS[1:]:
+        for k in keys()[1:]:
             for w in (f"#pw-{k}", f"#confirm-{k}", f"#gen-{k}"):
                 self.query_one(w).disabled = on
 
     def refresh_hints(self) -> None:
         vals = self.values()
-        for k in KEYS:
+        for k in keys():
             pw, confirm = vals["admin"] if self.same() and k != "admin" else vals[k]
             hint = self.query_one(f"#hint-{k}", Static)
             if self.same() and k != "admin":
@@ -135,7 +144,7 @@ class PasswordsScreen(WizardScreen):
     def action_generate_focused(self) -> None:
         fid = (self.focused.id or "") if self.focused else ""
         k = fid.split("-", 1)[1] if "-" in fid else "admin"
-        if k in KEYS:
+        if k in keys():
             self.generate(k)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -155,14 +164,14 @@ class PasswordsScreen(WizardScreen):
     def save(self) -> None:
         vals = self.values()
         if self.same():
-            vals = {k: vals["admin"] for k in KEYS}
+            vals = {k: vals["admin"] for k in keys()}
         self.draft.set(passwords={k: pw for k, (pw, _) in vals.items() if pw})
         self.draft.ui["confirm"] = {k: c for k, (_, c) in vals.items()}
         self.draft.ui["same_password"] = self.same()
 
     def ready(self) -> bool:
         vals = self.values()
-        for k in (KEYS[:1] if self.same() else KEYS):
+        for k in (keys()[:1] if self.same() else keys()):
             pw, confirm = vals[k]
             if pw and pw != confirm:
                 self.say(f"{k}: the confirmation does not match", "bold red")

@@ -29,7 +29,7 @@ def localconf_text(ans) -> str:
 def secrets_text(draft, ans) -> str:
     typed = set((draft.get("passwords") or {}))
     lines = [f"{k}: {'typed' if k in typed else 'generated'} "
-             f"({len(ans.password(k))} characters)" for k in answers_mod.PASSWORD_KEYS]
+             f"({len(ans.password(k))} characters)" for k in answers_mod.password_kinds()]
     return "\n".join(lines) + "\n\nsaved to secrets.yaml (mode 0600) beside the answers file " \
                               "and in DEST/etc/stacktui/"
 

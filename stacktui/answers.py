@@ -23,7 +23,9 @@ from .fsutil import atomic_write
 
 ANSWERS_NAME = "stacktui.yaml"
 SECRETS_NAME = "secrets.yaml"
-PASSWORD_KEYS = ("admin", "database", "rabbit", "service")
+# The password kinds every stack has (DevStack's ADMIN_, DATABASE_ and
+# SERVICE_PASSWORD); a spec adds a kind of its own (ServiceSpec.password).
+BASE_PASSWORD_KEYS = ("admin", "database", "service")
 PASSWORD_LENGTH = 32
 # Letters and digits only for generated passwords: they survive every shell,
 # URL and ini file untouched. Passwords users type may hold any printable.
@@ -180,17 +182,18 @@ def default_dest() -> Path:
     return choose()[0]
 
 
-def rabbit_password_problem(password: str, services) -> str | None:
-    """oslo.messaging's rabbit driver re-quotes the password with `/` left as
-    is (impl_rabbit._transform_transport_url), and kombu then reads the `/`
-    as the end of the host: such a password cannot reach the broker from any
-    OpenStack service, whatever the URL says."""
+def spec_passwords():
+    """The password kinds the service specs add (stacktui.service.Password)."""
     from . import registry
-    users = sorted(spec.name for spec in registry.for_services(services) if spec.messaging)
-    if "/" not in password or not users:
-        return None
-    return (f"holds `/`, which oslo.messaging (used by {', '.join(users)}) cannot pass to "
-            "RabbitMQ: it does not escape `/` in the broker URL it builds")
+    registry.load_plugins()
+    return [s.password for s in registry.specs().values() if s.password]
+
+
+def password_kinds() -> tuple[str, ...]:
+    """The passwords a person chooses, in the order DevStack's sample
+    local.conf lists them: admin, database, the specs' own, service."""
+    own = tuple(p.key for p in spec_passwords())
+    return BASE_PASSWORD_KEYS[:2] + own + BASE_PASSWORD_KEYS[2:]
 
 
 def generate_password() -> str:
@@ -340,7 +343,7 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
     if not isinstance(spw, dict):
         spw = {}
     merged: dict = {}
-    rabbit_at = None
+    chosen_at: dict = {}          # password kind -> where it was set
     keys = password_keys()
     for src, src_marks, src_file in ((spw, secrets_marks, str(ans_path.parent / SECRETS_NAME)
                                       if ans_path else None), (pw, marks, where)):
@@ -363,17 +366,15 @@ def load(path: str | Path | None = None, *, dest: str | Path | None = None,
                     "use printable characters only", file=src_file, m=src_marks)
                 continue
             merged[k] = v
-            if k == "rabbit":
-                rabbit_at = (kp, src_file, src_marks)
+            chosen_at[k] = (kp, src_file, src_marks)
     out["passwords"] = merged
 
     _validate(out, bad, given=set(data))
-    why = rabbit_password_problem(out["passwords"].get("rabbit", ""),
-                                  out.get("enabled_services") or ())
-    if why and rabbit_at:
-        kp, src_file, src_marks = rabbit_at
-        bad(kp, why, "choose a rabbit password without `/`; any other printable character works",
-            file=src_file, m=src_marks)
+    for p in spec_passwords():
+        why = p.problem and p.problem(merged.get(p.key, ""), out.get("enabled_services") or ())
+        if why and p.key in chosen_at:
+            kp, src_file, src_marks = chosen_at[p.key]
+            bad(kp, why, p.fix, file=src_file, m=src_marks)
     if problems:
         raise UserError(problems)
 
@@ -590,8 +591,9 @@ def password_keys(services=None) -> tuple[str, ...]:
     from . import registry
     registry.load_plugins()
     specs = registry.specs().values() if services is None else registry.for_services(services)
-    extra = [k for spec in specs for k in spec.secrets if k not in PASSWORD_KEYS]
-    return PASSWORD_KEYS + tuple(dict.fromkeys(extra))
+    kinds = password_kinds()
+    extra = [k for spec in specs for k in spec.secrets if k not in kinds]
+    return kinds + tuple(dict.fromkeys(extra))
 
 
 def save_generated(ans: Answers) -> None:

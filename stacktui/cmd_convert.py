@@ -115,7 +115,7 @@ def _check_answers(data: dict, pw: dict, text: str, src: Path) -> None:
                  + (f" (on this machine; {p.fix})" if p.fix else " (on this machine)"))
             continue
         key = (p.key or "").split(".")[-1]
-        var = next(iter(localconf.KEY_VARS.get(key, ())), None)
+        var = next(iter(localconf.key_vars(key)), None)
         line = localconf.line_of(text, key)
         hard.append(Problem((f"{var}: " if var and line else "") + p.message, file=str(src),
                             line=line, fix=p.fix))
@@ -173,7 +173,7 @@ def cmd_import(args) -> int:
                 _say(f"note: {secrets_path} already holds a different {k} password; kept it "
                      f"(a stack set up from that folder uses it), the local.conf's is not used")
         pw = {**pw, **kept}
-    generated = [k for k in answers.PASSWORD_KEYS if k not in pw]
+    generated = [k for k in answers.password_kinds() if k not in pw]
     for k in generated:
         pw[k] = answers.generate_password()
     _check_answers(data, pw, text, src)
@@ -278,7 +278,7 @@ def cmd_export_kolla(args) -> int:
     ans = load_for_export(args.answers)
     if not ans.data.get("host_ip"):
         ans.data["host_ip"] = hostinfo.default_host_ip(int(ans.data.get("service_ip_version") or 4))
-    missing = [k for k in answers.PASSWORD_KEYS if not ans.passwords.get(k)]
+    missing = [k for k in answers.password_kinds() if not ans.passwords.get(k)]
     if missing:
         _say(f"note: the answers have no {', '.join(missing)} password; passwords.yml keeps what "
              "an earlier export wrote there, else Kolla-style new ones")
@@ -368,7 +368,7 @@ def cmd_template(args) -> int:
     _refuse_overwrite(out, args.force)
     _refuse_overwrite(sp, args.force)
     atomic_write(out, template_text(), 0o644)
-    pw = {k: answers.generate_password() for k in answers.PASSWORD_KEYS}
+    pw = {k: answers.generate_password() for k in answers.password_kinds()}
     atomic_write(sp, yaml.safe_dump({"passwords": pw}, sort_keys=False), 0o600)
     print(f"wrote {out} and {sp}")
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from . import catalog, registry
+from . import answers as answers_mod, catalog, registry
 from .kolla_groups import SERVICE_GROUPS
 from .fsutil import atomic_write
 
@@ -210,8 +210,9 @@ def _from_answers(key: str, ans) -> str | None:
         return _answers_password(ans, "admin")
     if key == "database_password":
         return _answers_password(ans, "database")
-    if key == "rabbitmq_password":
-        return _answers_password(ans, "rabbit")
+    own = next((p.key for p in answers_mod.spec_passwords() if p.kolla_key == key), None)
+    if own:
+        return _answers_password(ans, own)
     if key.endswith("_keystone_password") and not key.startswith("ceph_rgw"):
         return _answers_password(ans, "service")
     if key.endswith("_database_password") and not key.startswith(_NOT_SERVICE_DB):
@@ -454,7 +455,7 @@ def export_kolla(ans, outdir, *, kolla_path: Path | None = None, base_distro: st
     replaced: set = set()
     pw = passwords(ans, keys, ssh, existing if isinstance(existing, dict) else {}, replaced)
     if replaced:
-        kinds = sorted({_KIND.get(k) or ("service" if k.endswith("_keystone_password")
+        kinds = sorted({_kinds().get(k) or ("service" if k.endswith("_keystone_password")
                                          else "database") for k in replaced})
         warnings.append(f"passwords: the {', '.join(kinds)} password(s) hold characters Kolla's "
                         "templates pass on unquoted (into config files, database and RabbitMQ "
@@ -477,8 +478,10 @@ def export_kolla(ans, outdir, *, kolla_path: Path | None = None, base_distro: st
     return files, warnings
 
 
-_KIND = {"keystone_admin_password": "admin", "database_password": "database",
-         "rabbitmq_password": "rabbit"}
+def _kinds() -> dict[str, str]:
+    """Kolla's password keys that are one of the answers' kinds."""
+    return {"keystone_admin_password": "admin", "database_password": "database",
+            **{p.kolla_key: p.key for p in answers_mod.spec_passwords() if p.kolla_key}}
 
 
 def readme_text(ans, g: dict, facts: dict, warnings: list[str]) -> str:

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog, registry
+from . import answers as answers_mod, catalog, registry
 from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, EXTRA_RETIRED, GROUP_PREFIX,
                              NEUTRON_EXTENSIONS)
 from .devstack_names import is_enabled as _is_enabled
@@ -24,8 +24,11 @@ from .errors import Problem, UserError
 
 # ---------------------------------------------------------------- tables
 
-PASSWORD_VARS = {"ADMIN_PASSWORD": "admin", "DATABASE_PASSWORD": "database",
-                 "RABBIT_PASSWORD": "rabbit", "SERVICE_PASSWORD": "service"}
+def password_vars() -> dict[str, str]:
+    """DevStack's password variables -> the answers' password kinds; a
+    spec's own kind (stacktui.service.Password) names its variable."""
+    own = {p.key: p.devstack_var for p in answers_mod.spec_passwords()}
+    return {own.get(k, f"{k.upper()}_PASSWORD"): k for k in answers_mod.password_kinds()}
 
 # The deployed services' config files, source and port variables, and the
 # names they refuse, are in their specs (stacktui.service); these tables hold
@@ -213,7 +216,7 @@ class _Env:
     def get(self, name: str, quiet: bool = False) -> str | None:
         self.used.add(name)
         # no secret lands in stacktui.yaml: password references stay references
-        if self.keep_refs and (name in PASSWORD_VARS or
+        if self.keep_refs and (name in password_vars() or
                                (name in RUNTIME_VARS and name not in self.vars)):
             self.kept.append(name)
             return "${" + name + "}"
@@ -897,7 +900,7 @@ def _to_answers(st: _State) -> dict:
             out[key] = conv(v[var])
 
     pw = {}
-    for var, key in PASSWORD_VARS.items():
+    for var, key in password_vars().items():
         if var in v:
             used_vars.add(var)
             if v[var]:
@@ -1033,13 +1036,19 @@ KEY_VARS = {"dest": ("DEST",), "host_ip": ("HOST_IPV6", "HOST_IP"),
             "floating_range": ("FLOATING_RANGE",), "public_interface": ("PUBLIC_INTERFACE",),
             "region": ("REGION_NAME",), "workers": ("API_WORKERS",),
             "admin": ("ADMIN_PASSWORD",), "database": ("MYSQL_PASSWORD", "DATABASE_PASSWORD"),
-            "rabbit": ("RABBIT_PASSWORD",), "service": ("SERVICE_PASSWORD",),
+            "service": ("SERVICE_PASSWORD",),
             "enabled_services": ("ENABLED_SERVICES",), "service_host": ("SERVICE_HOST",)}
+
+
+def key_vars(key: str) -> tuple[str, ...]:
+    """The DevStack variables an answers key is taken from (a spec's own
+    password kind included)."""
+    return KEY_VARS.get(key) or tuple(v for v, k in password_vars().items() if k == key)
 
 
 def line_of(text: str, key: str) -> int | None:
     """The line of the localrc assignment an answers key came from."""
-    for var in KEY_VARS.get(key, ()):
+    for var in key_vars(key):
         for n, line in reversed(list(enumerate(text.split("\n"), 1))):
             if re.match(rf"\s*(?:export\s+)?{var}\+?=", line):
                 return n
@@ -1064,7 +1073,7 @@ def _export_value(v: str) -> str:
     it inside double quotes (a second level), so a literal ``\\ $ ` "`` needs
     three backslashes. References to passwords and to the runtime variables
     stay references."""
-    keep = re.compile(r"\$\{(" + "|".join(list(PASSWORD_VARS) + list(RUNTIME_VARS)) + r")\}")
+    keep = re.compile(r"\$\{(" + "|".join(list(password_vars()) + list(RUNTIME_VARS)) + r")\}")
     out, i = [], 0
     for m in keep.finditer(v):
         out.append(_escape2(v[i:m.start()]))
@@ -1094,7 +1103,7 @@ def export_localconf(ans) -> str:
     out = ["# Written by stacktui export-localconf.", "[[local|localrc]]"]
     pw = d.get("passwords") or {}
     odd = False
-    for var, key in PASSWORD_VARS.items():
+    for var, key in password_vars().items():
         if pw.get(key):
             out.append(f"{var}={_q(pw[key])}")
             odd = odd or not pw[key].isalnum()

@@ -107,6 +107,19 @@ class ConfigFile:
 
 
 @dataclass(frozen=True)
+class Password:
+    """A password kind of a service's own beside admin, database and service
+    (DevStack's <KIND>_PASSWORD): the user may choose it in the wizard, a
+    local.conf or Kolla's passwords.yml, or have one made."""
+    key: str                      # its key under the answers' passwords ("rabbit")
+    devstack_var: str             # DevStack's variable ("RABBIT_PASSWORD")
+    kolla_key: str | None = None  # Kolla's passwords.yml key ("rabbitmq_password")
+    # (password, enabled services) -> why a chosen value cannot work, or None
+    problem: Callable[[str, Any], str | None] | None = None
+    fix: str = ""                 # what to choose instead, said with the problem
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One deployable unit: the services of one module and how to run them."""
 
@@ -150,6 +163,7 @@ class ServiceSpec:
     replaces: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     # --- what it needs from the rest of the stack
+    password: Password | None = None     # a password kind of its own (the queue's)
     # Secrets of its own: generated once per answers file into secrets.yaml
     # (0600) beside the passwords, masked in logs, read with ctx.secret(key).
     secrets: tuple[str, ...] = ()
@@ -201,4 +215,4 @@ class ServiceSpec:
         return sum(r.ram_mb for r in self.rows)
 
 
-__all__ = ["IDENTITY_SERVICE", "MESSAGING_SERVICE", "ConfigFile", "Context", "Service", "ServiceSpec", "default_inputs", "pane_spec"]
+__all__ = ["IDENTITY_SERVICE", "MESSAGING_SERVICE", "ConfigFile", "Context", "Password", "Service", "ServiceSpec", "default_inputs", "pane_spec"]

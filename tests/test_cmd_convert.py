@@ -47,7 +47,7 @@ def test_import_generates_missing_passwords(tmp_path):
     r = run("import-localconf", str(DATA / "negation.conf"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     pw = yaml.safe_load((tmp_path / "secrets.yaml").read_text())["passwords"]
-    assert pw["admin"] == "secret" and set(pw) == set(answers.PASSWORD_KEYS)
+    assert pw["admin"] == "secret" and set(pw) == set(answers.password_kinds())
     assert "DATABASE_PASSWORD" in r.stderr
 
 

@@ -23,12 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ECHO = ROOT / "tests" / "data" / "plugin_echo"
 CORE = ("answers", "engine", "supervisor", "localconf", "kolla", "postconfig")
 
-# Words that are a built-in service's name and also a value of DevStack's or
-# Kolla's own vocabulary, which core modules must speak: the password kinds
-# (DevStack's RABBIT_PASSWORD, Kolla's rabbitmq_password).
-VOCABULARY = {("answers", "rabbit"), ("localconf", "rabbit"), ("kolla", "rabbit")}
-
-
 def _builtin_names() -> set[str]:
     names = set()
     for spec in registry.specs().values():
@@ -57,8 +51,7 @@ def test_core_modules_name_no_builtin_service():
                       and isinstance(n.body[0].value, ast.Constant)}
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and id(node) not in docstrings and node.value in names \
-                    and (mod, node.value) not in VOCABULARY:
+                    and id(node) not in docstrings and node.value in names:
                 found.append(f"stacktui/{mod}.py:{node.lineno}: {node.value!r}")
     assert not found, "core modules name built-in services:\n" + "\n".join(sorted(set(found)))
 

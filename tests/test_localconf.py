@@ -353,7 +353,7 @@ def test_export_read_by_dsconf(tools, tmp_path):
 
 
 def test_round_trip_loaded_answers(tmp_path):
-    pw = dict(zip(answers.PASSWORD_KEYS, NASTY))
+    pw = dict(zip(answers.password_kinds(), NASTY))
     ans = answers.load(None, dest=tmp_path / "st", overrides={
         "host_ip": "127.0.0.1", "virt_driver": "kvm", "workers": 3, "region": "R2",
         "ports": {"key": 5001}, "passwords": pw,
