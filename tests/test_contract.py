@@ -173,3 +173,17 @@ def test_a_plugin_package_adds_a_service_with_nothing_changed_in_stacktui(plugin
     assert not (dest / "etc" / "echo").exists()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2)
+
+
+def test_readme_shows_the_contract_in_under_40_lines_and_its_example_runs():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### A service, and how to write a plugin", 1)[1].split("\n## ", 1)[0]
+    assert len(section.strip("\n").splitlines()) + 1 < 40
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)   # noqa: S102 - our own README
+    spec = scope["SPEC"]
+    assert isinstance(spec, ServiceSpec)
+    assert [r.name for r in spec.rows] == list(spec.services) == ["echo-api"]
+    assert all(spec.has(p) for p in ("configure", "start", "verify"))
+    assert spec.rows[0].module == spec.name and spec.ram_mb() == 12
