@@ -128,10 +128,6 @@ def inputs(answers, phase):
     return got
 
 
-def _auth(a, user: str = "cinder") -> dict:
-    return svckit.service_auth(a, user)
-
-
 def config(ctx) -> dict:
     from stacktui.phases import rabbit
     a, L = ctx.answers, ctx.layout
@@ -171,8 +167,8 @@ def config(ctx) -> dict:
         # logs in as nova there; cinder's own user (admin and service roles on
         # the service project) is allowed the same calls and exists whether
         # or not nova is deployed.
-        "nova": {**_auth(a), "interface": "public"},
-        "service_user": {"send_service_user_token": True, **_auth(a)},
+        "nova": {**svckit.service_auth(a, "cinder"), "interface": "public"},
+        "service_user": {"send_service_user_token": True, **svckit.service_auth(a, "cinder")},
         "oslo_concurrency": {"lock_path": data / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
         "oslo_policy": svckit.policy_files(_etc(L)),

@@ -11,9 +11,8 @@ rest of the line, and the dashboard's monitor shows each pane's memory."""
 
 from __future__ import annotations
 
-import shutil
 
-from stacktui.errors import StackError
+from stacktui import svckit
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("dstat",)
@@ -22,9 +21,7 @@ INTERVAL_S = 1
 
 
 def argv(layout) -> list[str]:
-    exe = shutil.which("dstat") or "/usr/bin/dstat"
-    if not shutil.which(exe):
-        raise StackError("dstat not found: the prerequisites step installs Debian's dstat")
+    exe = svckit.distro_program("dstat", "Debian's dstat")
     # --nocolor: the pane's log is read as text; --noupdate: one line a
     # second, not a line redrawn in place.
     cmd = [exe, "-tcmndrylpg", "--swap", "--tcp", "--nocolor", "--noupdate", str(INTERVAL_S)]

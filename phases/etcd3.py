@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 
-from stacktui.errors import StackError
+from stacktui import svckit
 from stacktui.fsutil import make_dirs
 from stacktui.service import ServiceSpec, pane_spec
 
@@ -37,14 +37,8 @@ def _data(layout):
     return layout.data / "etcd"
 
 
-def inputs(answers, phase):
-    return {"port": answers.port("etcd3"), "host_ip": answers.host_ip}
-
-
 def panes(ctx) -> list[dict]:
-    exe = shutil.which("etcd") or "/usr/bin/etcd"
-    if not shutil.which(exe):
-        raise StackError("etcd not found: the prerequisites step installs Debian's etcd-server")
+    exe = svckit.distro_program("etcd", "Debian's etcd-server")
     a = ctx.answers
     # etcd refuses to start on a data folder others can read.
     make_dirs(_data(ctx.layout), mode=0o700)
@@ -64,6 +58,7 @@ def cleanup(ctx):
 
 
 SPEC = ServiceSpec(
-    "etcd3", SERVICES, panes=panes, inputs=inputs, cleanup=cleanup, start_early=True,
+    "etcd3", SERVICES, panes=panes, inputs=svckit.listen_inputs("etcd3"), cleanup=cleanup,
+    start_early=True,
     packages=PACKAGES, port_vars={"etcd3": "ETCD_PORT"},
     kolla_flags={"etcd3": ("enable_etcd",)})

@@ -5,9 +5,8 @@ foreground process on HOST_IP, TCP only."""
 from __future__ import annotations
 
 import getpass
-import shutil
 
-from stacktui.errors import StackError
+from stacktui import svckit
 from stacktui.service import ServiceSpec, pane_spec
 
 SERVICES = ("memcached",)
@@ -23,14 +22,8 @@ def servers(answers) -> str:
     return f"{answers.url_host()}:{answers.port('memcached')}"
 
 
-def inputs(answers, phase):
-    return {"port": answers.port("memcached"), "host_ip": answers.host_ip}
-
-
 def panes(ctx) -> list[dict]:
-    exe = shutil.which("memcached") or "/usr/bin/memcached"
-    if not shutil.which(exe):
-        raise StackError("memcached not found: the prerequisites step installs it")
+    exe = svckit.distro_program("memcached", "it")
     a = ctx.answers
     argv = [exe, "-l", a.bind_host, "-p", str(a.port("memcached")), "-U", "0", "-m", str(CACHE_MB),
             "-c", "1024"]
@@ -52,5 +45,5 @@ def _user_exists(name: str) -> bool:
 
 SPEC = ServiceSpec(
     "memcached", SERVICES, used_by_all=True,
-    panes=panes, inputs=inputs, start_early=START_EARLY,
+    panes=panes, inputs=svckit.listen_inputs("memcached"), start_early=START_EARLY,
     packages=PACKAGES, kolla_flags={"memcached": ("enable_memcached",)})

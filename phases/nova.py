@@ -135,10 +135,6 @@ def inputs(answers, phase):
     return got
 
 
-def _auth_section(a, user: str = "nova") -> dict:
-    return svckit.service_auth(a, user)
-
-
 def config(ctx) -> dict:
     from stacktui.phases import novnc, rabbit
     a, L = ctx.answers, ctx.layout
@@ -169,8 +165,8 @@ def config(ctx) -> dict:
         "api_database": {"connection": svckit.db_url(a, L, "nova_api")},
         "database": {"connection": svckit.db_url(a, L, "nova")},
         "keystone_authtoken": authtoken,
-        "service_user": {"send_service_user_token": True, **_auth_section(a)},
-        "placement": _auth_section(a),
+        "service_user": {"send_service_user_token": True, **svckit.service_auth(a, "nova")},
+        "placement": svckit.service_auth(a, "nova"),
         "glance": {"region_name": a.region},
         "neutron": neutron_section(a),
         "conductor": {"workers": w},
@@ -199,7 +195,7 @@ def neutron_section(a) -> dict:
     if "q-svc" in a.services:
         from stacktui.phases import neutron
         return neutron.nova_neutron_section(a)
-    return {**_auth_section(a), "endpoint_override": no_network_url(a)}
+    return {**svckit.service_auth(a, "nova"), "endpoint_override": no_network_url(a)}
 
 
 def configure(ctx):

@@ -71,21 +71,12 @@ def ram_text(names, avail: int | None) -> tuple[Text, str]:
 
 def listening() -> dict[int, str]:
     """Ports something listens on now, and who (as far as this user may see)."""
-    import psutil
+    from stacktui.checks import listeners_now, proc_name_of
     out: dict[int, str] = {}
-    try:
-        conns = psutil.net_connections(kind="tcp")
-    except (psutil.Error, OSError):
-        return out
-    for c in conns:
-        if c.status == psutil.CONN_LISTEN and c.laddr:
-            who = "a process"
-            if c.pid:
-                try:
-                    who = f"{psutil.Process(c.pid).name()} (pid {c.pid})"
-                except psutil.Error:
-                    who = f"pid {c.pid}"
-            out.setdefault(c.laddr.port, who)
+    for _ip, port, pid in listeners_now():
+        name = proc_name_of(pid) if pid else None
+        who = "a process" if not pid else f"pid {pid}" if name == "?" else f"{name} (pid {pid})"
+        out.setdefault(port, who)
     return out
 
 

@@ -76,12 +76,12 @@ def _resolve(name: str) -> list[str]:
     return list(dict.fromkeys(i[4][0].split("%")[0] for i in infos))
 
 
-def _listeners() -> list[tuple[str, int, int | None]]:
-    """(ip, port, pid) of every listening TCP socket."""
+def listeners_now() -> list[tuple[str, int, int | None]]:
+    """(ip, port, pid) of every listening TCP socket (as far as this user may see)."""
     out = []
     try:
         conns = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
+    except (psutil.Error, OSError):
         return out
     for c in conns:
         if c.status == psutil.CONN_LISTEN and c.laddr:
@@ -89,7 +89,7 @@ def _listeners() -> list[tuple[str, int, int | None]]:
     return out
 
 
-def _proc_name(pid: int | None) -> str:
+def proc_name_of(pid: int | None) -> str:
     if pid is None:
         return "?"
     try:
@@ -118,8 +118,8 @@ class Probe:
     hostname: Callable[[], str] = socket.gethostname
     resolve: Callable[[str], list[str]] = _resolve
     local_addresses: Callable[[], set[str]] = hostinfo.local_addresses
-    listeners: Callable[[], list] = _listeners
-    proc_name: Callable[[int | None], str] = _proc_name
+    listeners: Callable[[], list] = listeners_now
+    proc_name: Callable[[int | None], str] = proc_name_of
     access: Callable[[str, int], bool] = os.access
     stat: Callable[[str], os.stat_result] = os.stat
     python: tuple = tuple(sys.version_info[:3])

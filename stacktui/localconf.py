@@ -60,28 +60,29 @@ def _port_var(svc: str) -> str:
             or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper())
 
 
-
 # DevStack projects stacktui does not deploy: name prefix -> what to do instead.
 _KOLLA = "Kolla-Ansible deploys it (stacktui export-kolla, then enable_{} in globals.yml)"
+
+
+def _kolla_has(what: str, project: str, *names: str, yet: str = "") -> dict[str, str]:
+    why = f"{what} is not supported by stacktui{yet}; " + _KOLLA.format(project)
+    return dict.fromkeys(names or (project,), why)
+
+
 UNSUPPORTED = {
-    "ceilometer": "Ceilometer telemetry is not supported by stacktui; " + _KOLLA.format("ceilometer"),
-    "aodh": "Aodh alarming is not supported by stacktui; " + _KOLLA.format("aodh"),
-    "gnocchi": "Gnocchi is not supported by stacktui; " + _KOLLA.format("gnocchi"),
-    "tr-": "Trove is not supported by stacktui; " + _KOLLA.format("trove"),
-    "trove": "Trove is not supported by stacktui; " + _KOLLA.format("trove"),
+    **_kolla_has("Ceilometer telemetry", "ceilometer"),
+    **_kolla_has("Aodh alarming", "aodh"),
+    **_kolla_has("Gnocchi", "gnocchi"),
+    **_kolla_has("Trove", "trove", "tr-", "trove"),
     "sahara": "Sahara was retired upstream; no replacement",
     "zaqar": "Zaqar is not supported by stacktui and no longer packaged by Kolla; no replacement",
-    "h-": "Heat is not supported by stacktui yet; " + _KOLLA.format("heat"),
-    "heat": "Heat is not supported by stacktui yet; " + _KOLLA.format("heat"),
-    "o-": "Octavia is not supported by stacktui; " + _KOLLA.format("octavia"),
-    "octavia": "Octavia is not supported by stacktui; " + _KOLLA.format("octavia"),
-    "ir-": "Ironic is not supported by stacktui; " + _KOLLA.format("ironic"),
-    "ironic": "Ironic is not supported by stacktui; " + _KOLLA.format("ironic"),
-    "designate": "Designate is not supported by stacktui; " + _KOLLA.format("designate"),
-    "barbican": "Barbican is not supported by stacktui; " + _KOLLA.format("barbican"),
-    "manila": "Manila is not supported by stacktui; " + _KOLLA.format("manila"),
-    "m-": "Manila is not supported by stacktui; " + _KOLLA.format("manila"),
-    "magnum": "Magnum is not supported by stacktui; " + _KOLLA.format("magnum"),
+    **_kolla_has("Heat", "heat", "h-", "heat", yet=" yet"),
+    **_kolla_has("Octavia", "octavia", "o-", "octavia"),
+    **_kolla_has("Ironic", "ironic", "ir-", "ironic"),
+    **_kolla_has("Designate", "designate"),
+    **_kolla_has("Barbican", "barbican"),
+    **_kolla_has("Manila", "manila", "manila", "m-"),
+    **_kolla_has("Magnum", "magnum"),
     "openstack-cli-server": "not needed: stacktui talks to the APIs in-process",
     "memory_tracker": "stacktui's dashboard shows memory per pane instead",
     "peakmem_tracker": "stacktui's dashboard shows memory per pane instead",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from .errors import StackError
@@ -34,6 +35,23 @@ def db_url(answers, layout: Layout, name: str) -> str:
         raise StackError(f"database: {answers.database!r} is no database server a service "
                          "provides; use sqlite or the server's name")
     return spec.db_url(answers, name)
+
+
+def distro_program(name: str, how: str) -> str:
+    """A program the prerequisites step installs from the distribution: on
+    PATH, or in /usr/bin, which a reduced PATH (sudo's, a unit's) may lack."""
+    exe = shutil.which(name) or f"/usr/bin/{name}"
+    if not shutil.which(exe):
+        raise StackError(f"{name} not found: the prerequisites step installs {how}")
+    return exe
+
+
+def listen_inputs(service: str):
+    """The ``inputs`` verb of a daemon whose pane depends only on where it
+    listens: the service's port and the host address."""
+    def inputs(answers, phase) -> dict:
+        return {"port": answers.port(service), "host_ip": answers.host_ip}
+    return inputs
 
 
 def auth_url(answers) -> str:

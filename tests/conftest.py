@@ -102,6 +102,21 @@ def stack_processes(dest: Path) -> list[psutil.Process]:
     return out
 
 
+def assert_none_left(dest: Path, wait: float = 20) -> None:
+    """After a stack's shutdown: its processes gone within ``wait`` seconds;
+    any still there are killed, and the test fails naming them."""
+    deadline = time.time() + wait
+    while stack_processes(dest) and time.time() < deadline:
+        time.sleep(0.3)
+    left = [(p.pid, p.name()) for p in stack_processes(dest)]
+    for p in stack_processes(dest):
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    assert not left, f"left behind: {left}"
+
+
 def write_answers(folder: Path, dest: Path, **extra) -> Path:
     ports = free_ports(3)
     data = {"dest": str(dest), "host_ip": "127.0.0.1",

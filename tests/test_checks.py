@@ -226,8 +226,8 @@ def test_real_resolver_localhost():
 def test_port_taken_names_this_process(host):
     """A real socket on loopback, found through the real psutil listener scan."""
     root, probe = host
-    probe.listeners = checks._listeners
-    probe.proc_name = checks._proc_name
+    probe.listeners = checks.listeners_now
+    probe.proc_name = checks.proc_name_of
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))

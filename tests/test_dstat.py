@@ -8,7 +8,7 @@ import re
 import time
 
 from stacktui.engine import Step, start_panes
-from tests.conftest import stack_processes
+from tests.conftest import assert_none_left
 from tests.test_etcd3 import _ctx
 
 # time | usr sys idl wai stl | used free buf cach | recv send | read writ | ...
@@ -41,10 +41,4 @@ def test_dstat_pane_logs_cpu_memory_network_disk(tmp_path):
             ctx.client.shutdown(stop_panes=True)
         finally:
             ctx.runner.close()
-        deadline = time.time() + 10
-        while stack_processes(ctx.layout.dest) and time.time() < deadline:
-            time.sleep(0.3)
-        left = stack_processes(ctx.layout.dest)
-        for p in left:
-            p.kill()
-        assert not left, f"left behind: {[(p.pid, p.name()) for p in left]}"
+        assert_none_left(ctx.layout.dest, wait=10)

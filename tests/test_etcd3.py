@@ -9,9 +9,7 @@ import base64
 import configparser
 import json
 import os
-import shutil
 import subprocess
-import time
 import urllib.request
 
 import pytest
@@ -23,7 +21,7 @@ from stacktui.engine import Context, Step, start_panes
 from stacktui.masking import Masker
 from stacktui.paths import Layout
 from stacktui.runner import Runner
-from tests.conftest import free_ports, stack_processes
+from tests.conftest import assert_none_left, free_ports
 
 
 def _ctx(root, services, port):
@@ -61,13 +59,7 @@ def etcd(tmp_path_factory):
         finally:
             ctx.runner.close()
         dest = ctx.layout.dest
-        deadline = time.time() + 20
-        while stack_processes(dest) and time.time() < deadline:
-            time.sleep(0.3)
-        left = stack_processes(dest)
-        for p in left:
-            p.kill()
-        assert not left, f"left behind: {[(p.pid, p.name()) for p in left]}"
+        assert_none_left(dest)
 
 
 def _busy(port: int) -> bool:

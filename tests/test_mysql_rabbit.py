@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -25,7 +24,7 @@ from stacktui.masking import Masker
 from stacktui.paths import Layout
 from stacktui.phases import mysql, rabbit
 from stacktui.runner import Runner
-from tests.conftest import free_ports, stack_processes
+from tests.conftest import assert_none_left, free_ports, stack_processes
 
 PASSWORDS = {
     "admin": "admin-pw",
@@ -71,13 +70,7 @@ def infra(tmp_path_factory):
             ctx.client.shutdown(stop_panes=True)
         finally:
             runner.close()
-        deadline = time.time() + 20
-        while stack_processes(dest) and time.time() < deadline:
-            time.sleep(0.3)
-        left = stack_processes(dest)
-        for p in left:
-            p.kill()
-        assert not left, f"left behind: {[(p.pid, p.name()) for p in left]}"
+        assert_none_left(dest)
 
 
 def mariadb(ctx, user: str, password: str, sql: str, db: str | None = None):

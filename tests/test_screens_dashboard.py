@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -101,15 +102,22 @@ def dash(client, dest="/tmp/stacktui-test-dest", **kw):
                     status_interval=0.1, monitor_interval=0.1, **kw)
 
 
+@asynccontextmanager
+async def running(client, size=(80, 24), **kw):
+    """The dashboard on ``client``, started and settled: (app, pilot)."""
+    app = dash(client, **kw)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield app, pilot
+
+
 async def settle(pilot, t=0.25):
     await pilot.pause(t)
 
 
 async def test_lists_panes_and_follows_first(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         assert s.query_one("#panes").names == [n for n, _ in PANES]
         assert s.following == "key"
@@ -123,9 +131,7 @@ async def test_lists_panes_and_follows_first(tmp_path):
 
 async def test_one_key_restart_stop_start_and_group(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         await pilot.press("r")
         await settle(pilot)
         assert c.calls[-1] == ("restart", ["key"])
@@ -148,9 +154,7 @@ async def test_one_key_restart_stop_start_and_group(tmp_path):
 
 async def test_screen_habits_switch_panes(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         await pilot.press("n")
         assert s.following == "g-api"
@@ -174,9 +178,7 @@ async def test_screen_habits_switch_panes(tmp_path):
 
 async def test_follow_pause_and_search(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         log = s.query_one("#pane-log")
         await pilot.press("f")
@@ -209,9 +211,7 @@ async def test_memory_warnings_in_header(tmp_path):
            "warnings": ["memory danger: host memory 3% available; largest: q-svc 900 MB"],
            "sample": {"mem_total": 4 * 2**30, "mem_available": 100 * 2**20,
                       "swap_total": 2**30, "swap_used": 2**29, "psi": {"some": 35.0}}}
-    app = dash(FakeClient(monitor=mon))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(FakeClient(monitor=mon)) as (app, pilot):
         h = str(app.screen.query_one("#memheader").render())
         assert "danger" in h and "out in ~42s" in h and "q-svc 900 MB" in h
         assert "swap 512M/1,024M" in h and "psi 35%" in h
@@ -219,9 +219,7 @@ async def test_memory_warnings_in_header(tmp_path):
 
 async def test_quit_detaches_without_stopping(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         await pilot.press("q")
         await settle(pilot, 0.1)
     assert not any(v in ("stop", "shutdown") for v, _ in c.calls)
@@ -263,9 +261,7 @@ async def test_daemon_unreachable_is_shown(tmp_path):
     class Down(FakeClient):
         def status(self):
             raise OSError("connection refused")
-    app = dash(Down())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(Down()) as (app, pilot):
         assert "connection refused" in str(app.screen.query_one("#pane-title").render())
 
 
@@ -278,9 +274,7 @@ def title(app) -> str:
 async def test_page_keys_scroll_the_output_not_the_list(tmp_path):
     c = FakeClient()
     c.lines["key"] = [f"key line {j}" for j in range(300)]
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         log = s.query_one("#pane-log")
         bottom = log.scroll_offset.y
@@ -298,9 +292,7 @@ async def test_page_keys_scroll_the_output_not_the_list(tmp_path):
 
 async def test_copy_mode_to_clipboard_and_file(tmp_path):
     c = FakeClient()
-    app = dash(c, dest=tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c, dest=tmp_path) as (app, pilot):
         s = app.screen
         await pilot.press("left_square_bracket")
         assert s.mode == "copy" and "COPY" in title(app)
@@ -322,9 +314,7 @@ async def test_copy_mode_to_clipboard_and_file(tmp_path):
 
 async def test_regex_search_n_and_N(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         log = s.query_one("#pane-log")
         await pilot.press("slash", *r"line 4\d$")
@@ -393,9 +383,7 @@ async def test_search_reaches_older_lines_in_the_log_files(tmp_path):
 async def test_wrap_zoom_and_narrow_list(tmp_path):
     c = FakeClient()
     c.lines["key"].append("W" * 200)
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         log = s.query_one("#pane-log")
         n = len(log.lines)
@@ -426,9 +414,7 @@ async def test_wrap_zoom_and_narrow_list(tmp_path):
 
 async def test_help_lists_every_dashboard_key(tmp_path):
     from screens.dashboard import HELP, DashboardScreen
-    app = dash(FakeClient())
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with running(FakeClient(), size=(120, 40)) as (app, pilot):
         await pilot.press("question_mark")
         await settle(pilot, 0.1)
         assert type(app.screen).__name__ == "HelpScreen"
@@ -443,9 +429,7 @@ async def test_help_lists_every_dashboard_key(tmp_path):
 
 async def test_header_health_exit_alert_and_supervisor_gone(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with running(c, size=(120, 40)) as (app, pilot):
         header = app.screen.query_one("#memheader")
         assert " ok  6/6 up" in str(header.render())
         bells = []
@@ -466,9 +450,7 @@ async def test_header_health_exit_alert_and_supervisor_gone(tmp_path):
 
 async def test_input_mode_types_into_the_pane(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         s = app.screen
         await pilot.press("i")
         assert s.mode == "input" and "INPUT" in title(app)
@@ -487,9 +469,7 @@ async def test_input_mode_types_into_the_pane(tmp_path):
 async def test_jump_to_errors(tmp_path):
     c = FakeClient()
     c.lines["key"] += ["fine", "Traceback (most recent call last):", "  boom", "CRITICAL x"]
-    app = dash(c)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running(c) as (app, pilot):
         log = app.screen.query_one("#pane-log")
         await pilot.press("home", "e")
         assert log.line_text(log.current_match) == "ERROR token expired"
@@ -501,9 +481,7 @@ async def test_jump_to_errors(tmp_path):
 
 async def test_timestamps_toggle(tmp_path):
     c = FakeClient()
-    app = dash(c)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
+    async with running(c, size=(120, 40)) as (app, pilot):
         log = app.screen.query_one("#pane-log")
         await pilot.press("t")
         assert "TIME" in title(app)

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,23 @@ def pane(client, name):
     return next(p for p in client.status() if p["name"] == name)
 
 
+@contextmanager
+def terms_then_nothing_left(root: Path, dest: Path, stop, wait: float):
+    """The terminals a test opens, then at the end: they are closed, ``stop``
+    ends the stack, no process of it is left, and ``root`` is removed."""
+    terms: list[Term] = []
+    try:
+        yield terms
+    finally:
+        for t in terms:
+            t.kill()
+        stop()
+        try:
+            cf.assert_none_left(dest, wait=wait)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def world():
     root = Path(tempfile.mkdtemp(prefix="stx", dir="/tmp"))   # short: the socket path is limited
@@ -48,27 +66,13 @@ def world():
     answers = cf.write_answers(root, dest)
     env = {"XDG_CONFIG_HOME": root / "cfg", "XDG_STATE_HOME": root / "state",
            "PATH": os.environ["PATH"], "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/root")}
-    terms: list[Term] = []
-    try:
+    def stop():
+        run_env = {**os.environ, **{k: str(v) for k, v in env.items()}}
+        cf.stacktui("--dest", dest, "unstack", "--all", check=False, timeout=120, env=run_env)
+        cf.stacktui("--dest", dest, "clean", "--yes", check=False, timeout=120, env=run_env)
+
+    with terms_then_nothing_left(root, dest, stop, wait=20) as terms:
         yield {"root": root, "dest": dest, "answers": answers, "env": env, "terms": terms}
-    finally:
-        for t in terms:
-            t.kill()
-        cf.stacktui("--dest", dest, "unstack", "--all", check=False, timeout=120,
-                    env={**os.environ, **{k: str(v) for k, v in env.items()}})
-        cf.stacktui("--dest", dest, "clean", "--yes", check=False, timeout=120,
-                    env={**os.environ, **{k: str(v) for k, v in env.items()}})
-        deadline = time.time() + 20
-        while cf.stack_processes(dest) and time.time() < deadline:
-            time.sleep(0.5)
-        left = cf.stack_processes(dest)
-        for p in left:
-            try:
-                p.kill()
-            except Exception:
-                pass
-        shutil.rmtree(root, ignore_errors=True)
-        assert not left, f"processes left: {[(p.pid, p.name()) for p in left]}"
 
 
 def test_wizard_install_dashboard_attach(world):
@@ -199,27 +203,14 @@ def tiny_stack():
     st.pane("flood", st.script("flood", FLOOD))
     st.pane("dbg", st.script("dbg", DEBUGGEE))
     st.client.start(["flood", "dbg"])
-    terms: list[Term] = []
-    try:
-        yield {"stack": st, "root": root, "dest": dest, "terms": terms}
-    finally:
-        for t in terms:
-            t.kill()
+    def stop():
         try:
             Client(st.layout).shutdown(stop_panes=True)
         except StackError:
             pass
-        deadline = time.time() + 10
-        while cf.stack_processes(dest) and time.time() < deadline:
-            time.sleep(0.2)
-        left = cf.stack_processes(dest)
-        for p in left:
-            try:
-                p.kill()
-            except Exception:
-                pass
-        shutil.rmtree(root, ignore_errors=True)
-        assert not left, f"processes left: {[(p.pid, p.name()) for p in left]}"
+
+    with terms_then_nothing_left(root, dest, stop, wait=10) as terms:
+        yield {"stack": st, "root": root, "dest": dest, "terms": terms}
 
 
 def test_dashboard_scrollback_search_copy_and_pdb_input(tiny_stack):
