@@ -7,6 +7,7 @@ naive quoting, and torn down at the end with no process left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -100,6 +101,31 @@ def stack_processes(dest: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return out
+
+
+def stopped_install(dest: Path, fixed_range: str, failed: str):
+    """A DEST whose install stopped half-way: its answers and secrets saved,
+    preflight done and step ``failed`` failed. Returns its Layout."""
+    from stacktui import answers as answers_mod
+    from stacktui.paths import Layout
+    layout = Layout(dest)
+    ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
+                                                       "fixed_range": fixed_range})
+    layout.answers_file.parent.mkdir(parents=True)
+    answers_mod.save(ans, layout.answers_file)
+    answers_mod.save_generated(ans)
+    layout.state_file.write_text(json.dumps({"version": 1, "steps": {
+        "preflight": {"status": "done"}, failed: {"status": "failed"}}}))
+    return layout
+
+
+def write_under(root: Path, path: str, text: str) -> Path:
+    """Write ``text`` at the absolute ``path`` re-rooted under ``root`` (a
+    fake /proc or /sys tree)."""
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
 
 
 def assert_none_left(dest: Path, wait: float = 20) -> None:

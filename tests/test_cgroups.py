@@ -4,6 +4,8 @@ from pathlib import Path
 
 from stacktui import cgroups
 
+from tests.conftest import write_under as w
+
 V1_MOUNTINFO = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
@@ -11,13 +13,6 @@ V1_MOUNTINFO = """\
 """
 V2_MOUNTINFO = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
 UNLIMITED_V1 = "9223372036854771712\n"
-
-
-def w(root: Path, path: str, text: str) -> Path:
-    p = root / path.lstrip("/")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-    return p
 
 
 def v1_tree(root: Path, limits: dict[str, str], cg="/a/b") -> Path:

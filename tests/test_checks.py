@@ -13,15 +13,10 @@ import pytest
 from stacktui import answers, checks
 from stacktui.checks import FAIL, OK, WARN, Check, Probe
 
+from tests.conftest import write_under as w
+
 GB = 1024 ** 3
 V1_MOUNTINFO = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-
-
-def w(root: Path, path: str, text: str) -> Path:
-    p = root / path.lstrip("/")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-    return p
 
 
 def meminfo(avail_mb, total_mb=16384, swap_mb=0):

@@ -14,6 +14,8 @@ from stacktui.app import Draft, StackApp
 from stacktui.checks import Check
 from stacktui.errors import StackError
 
+from tests import conftest as cf
+
 pytestmark = pytest.mark.asyncio
 
 SIZE = (80, 24)
@@ -449,10 +451,7 @@ async def test_install_success_then_done(tmp_path):
         app.draft.set(host_ip="127.0.0.1")
         await goto(pilot, "review")
         await pilot.press("ctrl+n")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.screen.NAME == "done":
-                break
+        await wait_for_screen(pilot, lambda: app.screen.NAME == "done")
         assert app.screen.NAME == "done"
         text = static(app, "#done-summary")
         assert "http://127.0.0.1:5000/identity" in text and "/x/openrc" in text
@@ -465,10 +464,7 @@ async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         app.draft.set(host_ip="127.0.0.1")
         await goto(pilot, "install")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.screen.query_one("#failure").display:
-                break
+        await wait_for_screen(pilot, lambda: app.screen.query_one("#failure").display)
         err = static(app, "#error")
         assert "keystone did not answer" in err and "/tmp/stack.log" in err
         # The one-line cause only; the output's tail stays in the log.
@@ -476,10 +472,7 @@ async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
         assert app.screen.status["start:keystone"] == "failed"
         assert app.screen.status["preflight"] == "done"
         await pilot.press("r")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.screen.NAME == "done":
-                break
+        await wait_for_screen(pilot, lambda: app.screen.NAME == "done")
         assert app.screen.NAME == "done"
         assert FakeEngine.runs == 2
 
@@ -581,19 +574,10 @@ async def test_override_reaches_the_install_and_esc_goes_back_after_a_failure(tm
 
 
 async def test_resume_offers_saved_answers_or_changing_them(tmp_path):
-    from stacktui import answers as answers_mod
     from stacktui.cmd_tui import unfinished_install
-    from stacktui.paths import Layout
 
     dest = tmp_path / "stack"
-    layout = Layout(dest)
-    ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
-                                                       "fixed_range": "10.7.0.0/22"})
-    layout.answers_file.parent.mkdir(parents=True)
-    answers_mod.save(ans, layout.answers_file)
-    answers_mod.save_generated(ans)
-    layout.state_file.write_text('{"version": 1, "steps": {"preflight": {"status": "done"},'
-                                 ' "start:keystone": {"status": "failed"}}}')
+    layout = cf.stopped_install(dest, "10.7.0.0/22", failed="start:keystone")
     info = unfinished_install(layout)
     assert info["done"] == 1 and info["failed"] == "start:keystone"
 

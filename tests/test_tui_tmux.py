@@ -301,20 +301,10 @@ def test_unfinished_install_offers_resume(tmp_path):
     """`stacktui` on a DEST whose install stopped half-way: Resume, Change
     answers or the dashboard, instead of a dashboard of one pane. (Resuming
     itself is the engine's, tested by test_e2e_lifecycle; this is the way in.)"""
-    from stacktui import answers as answers_mod
-    from stacktui.paths import Layout
-
     root = Path(tempfile.mkdtemp(prefix="str", dir="/tmp"))
     try:
         dest = root / "d"
-        layout = Layout(dest)
-        ans = answers_mod.load(None, dest=dest, overrides={"host_ip": "127.0.0.1",
-                                                           "fixed_range": "10.77.0.0/22"})
-        layout.answers_file.parent.mkdir(parents=True)
-        answers_mod.save(ans, layout.answers_file)
-        answers_mod.save_generated(ans)
-        layout.state_file.write_text('{"version": 1, "steps": {"preflight": {"status": "done"}, '
-                                     '"venv": {"status": "failed"}}}')
+        layout = cf.stopped_install(dest, "10.77.0.0/22", failed="venv")
         env = {"XDG_STATE_HOME": root / "state", "XDG_CONFIG_HOME": root / "cfg",
                "PATH": os.environ["PATH"], "TERM": "xterm-256color",
                "HOME": os.environ.get("HOME", "/root")}
