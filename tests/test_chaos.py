@@ -277,15 +277,7 @@ class Chaos:
                 self.problems.append(f"pane_stop {name}: status said {state!r} while stopped")
             if self.rng.random() < 0.5:
                 os.killpg(pid, signal.SIGCONT)
-                t0 = time.monotonic()
-                try:
-                    wait_for(f"{name} running after CONT", lambda: not all_running(self.stack),
-                             90, every=0.5)
-                    fault.update(recovered=True, by="CONT")
-                except AssertionError as e:
-                    fault.update(recovered=False, by="CONT")
-                    self.problems.append(str(e))
-                fault["recover_seconds"] = round(time.monotonic() - t0, 1)
+                self._recovered_by_cont(fault, f"{name} running after CONT")
             else:
                 # `up` restarts a pane that does not answer.
                 self._recover_with_up(fault)
@@ -317,10 +309,13 @@ class Chaos:
                                      f"in {fault['status_seconds']} s")
         finally:
             os.kill(pid, signal.SIGCONT)
+        self._recovered_by_cont(fault, "all running after the supervisor's CONT")
+
+    def _recovered_by_cont(self, fault: dict, what: str) -> None:
+        """After a SIGCONT: whether every pane runs again within 90 s, and how soon."""
         t0 = time.monotonic()
         try:
-            wait_for("all running after the supervisor's CONT", lambda: not all_running(self.stack),
-                     90, every=0.5)
+            wait_for(what, lambda: not all_running(self.stack), 90, every=0.5)
             fault.update(recovered=True, by="CONT")
         except AssertionError as e:
             fault.update(recovered=False, by="CONT")
