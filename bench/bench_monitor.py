@@ -101,18 +101,13 @@ def main() -> int:
     a = ap.parse_args()
     res = {"machine": {"python": platform.python_version(), "kernel": platform.release(),
                        "cpus": os.cpu_count()}}
-    procs = spawn(a.panes, IDLE)
-    try:
-        time.sleep(1.0)
-        res["idle"] = measure(procs, a.seconds, a.interval)
-    finally:
-        stop(procs)
-    procs = spawn(a.panes, GROW)
-    try:
-        time.sleep(0.5)
-        res["growing"] = measure(procs, a.seconds, a.interval)
-    finally:
-        stop(procs)
+    for case, script, settle in (("idle", IDLE, 1.0), ("growing", GROW, 0.5)):
+        procs = spawn(a.panes, script)
+        try:
+            time.sleep(settle)
+            res[case] = measure(procs, a.seconds, a.interval)
+        finally:
+            stop(procs)
     res["target_idle_cpu_pct"] = 1.0
     res["idle_within_target"] = res["idle"]["cpu_pct_of_core"] < 1.0
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
