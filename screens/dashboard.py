@@ -433,7 +433,9 @@ class DashboardScreen(Screen):
                 t.append(" (literal)")
             if log.current_match is None:
                 t.append(" (no match)", style="bold red")
-        self.query_one("#pane-title", Static).update(t)
+        # One row high whatever it says: no layout pass (a keypress under a
+        # flood would otherwise wait for the whole screen to be laid out again).
+        self.query_one("#pane-title", Static).update(t, layout=False)
 
     # ------------------------------------------------------------ keys
 
