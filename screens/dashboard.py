@@ -423,6 +423,10 @@ class DashboardScreen(Screen):
                 t.append(f" {rss(p['rss'])}")
             if p.get("restarts"):
                 t.append(f" {p['restarts']} restarts", style="yellow")
+            if p.get("restart_in") is not None:
+                t.append(f" on-failure: again in {p['restart_in']:.0f}s", style="bold yellow")
+            elif p.get("restart") == "on-failure":
+                t.append(" on-failure")
             if p.get("port"):
                 t.append(f" :{p['port']}")
             if p.get("cause") and p.get("state") not in ("running", "starting"):
