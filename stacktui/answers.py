@@ -413,6 +413,10 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         bad(("dest",), f"must be an absolute path, got {out['dest']!r}", "e.g. /opt/stack")
     else:
         out["dest"] = os.path.expanduser(out["dest"])
+        from .destdir import problem
+        why = problem(out["dest"])
+        if why:
+            bad(("dest",), *why)
 
     v = out["service_ip_version"]
     if v not in (4, 6, "4", "6"):
