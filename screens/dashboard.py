@@ -63,6 +63,11 @@ HELP = [
         ("z, ctrl+a z", "zoom: the output alone / back"),
         ("l", "pane list: full, narrow, hidden"),
     ]),
+    ("The list's auto column", [
+        ("on / off", "restart policy: on-failure (started again after a failure) / never "
+                     "(set per service in the answers: restart)"),
+        ("4s", "an exited pane the policy starts again in 4 s (the wait doubles per failure)"),
+    ]),
     ("Copy mode", [
         ("[, ctrl+a [", "enter copy mode (a cursor line in the output)"),
         ("↑ ↓ k j, PageUp PageDown, Home End", "move the cursor"),

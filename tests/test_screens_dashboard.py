@@ -524,15 +524,22 @@ async def test_restart_policy_in_the_list_and_title(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#panes")
-        assert [str(col.label) for col in table.columns.values()][-1] == "restart"
-        assert str(table.get_row("key")[-1]) == "on-fail"
-        assert str(table.get_row("g-api")[-1]) == "in 3s"
-        assert str(table.get_row("n-api")[-1]) == "never"       # a daemon without the key
+        assert [str(col.label) for col in table.columns.values()][-1] == "auto"
+        assert str(table.get_row("key")[-1]) == "on"
+        assert str(table.get_row("g-api")[-1]) == "3s"
+        assert str(table.get_row("n-api")[-1]) == "off"         # a daemon without the key
+        # The whole list is on screen at 120 columns, the policy column included.
+        assert table.virtual_size.width <= table.size.width
         assert " on-failure" in title(app)
         await pilot.press("n")
         await settle(pilot)
         assert "2 restarts on-failure: again in 3s" in title(app)
         c.state["g-api"].update(state="running", pid=1200, restart_in=None, restarts=3)
         await settle(pilot)
-        assert str(table.get_row("g-api")[-1]) == "on-fail"
+        assert str(table.get_row("g-api")[-1]) == "on"
         assert "again in" not in title(app)
+        c.state["g-api"].update(state="killed", pid=None, restart_in=3.2)
+        await pilot.press("l", "l")                  # full -> hidden -> narrow
+        await settle(pilot)
+        assert [str(col.label) for col in table.columns.values()] == ["#", "pane", "state"]
+        assert str(table.get_row("g-api")[2]) == "sigSIGKILL 3s"     # the wait beside the state
