@@ -63,6 +63,11 @@ HELP = [
         ("z, ctrl+a z", "zoom: the output alone / back"),
         ("l", "pane list: full, narrow, hidden"),
     ]),
+    ("The list's auto column", [
+        ("on / off", "restart policy: on-failure (started again after a failure) / never "
+                     "(set per service in the answers: restart)"),
+        ("4s", "an exited pane the policy starts again in 4 s (the wait doubles per failure)"),
+    ]),
     ("Copy mode", [
         ("[, ctrl+a [", "enter copy mode (a cursor line in the output)"),
         ("↑ ↓ k j, PageUp PageDown, Home End", "move the cursor"),
@@ -423,6 +428,10 @@ class DashboardScreen(Screen):
                 t.append(f" {rss(p['rss'])}")
             if p.get("restarts"):
                 t.append(f" {p['restarts']} restarts", style="yellow")
+            if p.get("restart_in") is not None:
+                t.append(f" on-failure: again in {p['restart_in']:.0f}s", style="bold yellow")
+            elif p.get("restart") == "on-failure":
+                t.append(" on-failure")
             if p.get("port"):
                 t.append(f" :{p['port']}")
             if p.get("cause") and p.get("state") not in ("running", "starting"):
@@ -433,7 +442,9 @@ class DashboardScreen(Screen):
                 t.append(" (literal)")
             if log.current_match is None:
                 t.append(" (no match)", style="bold red")
-        self.query_one("#pane-title", Static).update(t)
+        # One row high whatever it says: no layout pass (a keypress under a
+        # flood would otherwise wait for the whole screen to be laid out again).
+        self.query_one("#pane-title", Static).update(t, layout=False)
 
     # ------------------------------------------------------------ keys
 

@@ -1,12 +1,17 @@
 """Step 2: the host fitness checks, ok / warn / fail with numbers and fixes.
-A failed check blocks Next until the user overrides it explicitly."""
+A failed check blocks Next until the user overrides it explicitly.
+
+DEST is here too: the disk and dest checks measure it, and their fix
+("choose another dest") is then one field away; a new DEST is checked as
+the answers check it (stacktui.destdir.problem) and the checks run again."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.widgets import Checkbox, DataTable, Static
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, DataTable, Input, Label, Static
 
 from stacktui.widgets.toggles import Tick
 
@@ -26,6 +31,11 @@ class HostCheckScreen(WizardScreen):
 
     def body(self):
         yield Static("Host check", classes="title")
+        with Horizontal(classes="row"):
+            yield Label("DEST", classes="label")
+            yield Input(str(self.draft.get("dest")), id="dest", compact=True,
+                        tooltip="where the stack goes; Enter checks it and the host again")
+        yield Static("", id="dest-msg", classes="fieldmsg")
         yield Static("Checking this machine…", id="check-summary")
         yield DataTable(id="checks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="check-detail", classes="detail")
@@ -41,6 +51,46 @@ class HostCheckScreen(WizardScreen):
         else:
             self.show(self.draft.checks)
         t.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "dest":
+            event.stop()
+            if self.apply_dest():
+                self.query_one("#checks", DataTable).focus()
+
+    def apply_dest(self) -> bool:
+        """Take the DEST field if it is fit; the checks then measure it."""
+        field = self.query_one("#dest", Input)
+        value = field.value.strip()
+        msg = self.query_one("#dest-msg", Static)
+        if not value:
+            msg.update(Text("✗ DEST: give a folder, e.g. /opt/stack", style="bold red"))
+            return False
+        before = self.draft.values.get("dest")
+        if value == str(self.draft.get("dest")):
+            ps = self.draft.problems(keys=("dest",))
+        else:
+            self.draft.set(dest=value)
+            ps = self.draft.problems(keys=("dest",))
+            if ps:
+                # Keep the last fit DEST in the answers; the field shows the problem.
+                if before is None:
+                    self.draft.values.pop("dest", None)
+                else:
+                    self.draft.set(dest=before)
+            else:
+                self.draft.checks = None
+                self.action_rerun()
+        msg.update(problem_text(ps))
+        return not ps
+
+    def save(self) -> None:
+        try:
+            field = self.query_one("#dest", Input)
+        except Exception:  # noqa: BLE001 - not composed yet
+            return
+        if field.value.strip() != str(self.draft.get("dest")):
+            self.apply_dest()
 
     def action_rerun(self) -> None:
         self.query_one("#check-summary", Static).update("Checking this machine…")
@@ -111,6 +161,10 @@ class HostCheckScreen(WizardScreen):
             box.value = not box.value
 
     def ready(self) -> bool:
+        if self.query_one("#dest", Input).value.strip() != str(self.draft.get("dest")):
+            self.say("DEST: fix it (see above) or put back "
+                     f"{self.draft.get('dest')}", "bold red")
+            return False
         if self.draft.checks is None:
             self.say("still checking…", "yellow")
             return False

@@ -42,6 +42,7 @@ DEFAULTS: dict = {
     "profile": None,                   # minimal or devstack: the services, unless listed
     "enabled_services": list(catalog.PROFILES[catalog.DEFAULT_PROFILE]),
     "ports": {},
+    "restart": {},                     # service (or all) -> never | on-failure | {policy, backoff}
     "sources": {},                     # project -> {git: URL, branch: REF}; default PyPI
     "region": "RegionOne",
     "virt_driver": "auto",             # auto, fake, qemu, kvm
@@ -100,6 +101,16 @@ class Answers:
     @property
     def ports(self) -> dict[str, int]:
         return self.data["ports"]
+
+    @property
+    def restart(self) -> dict[str, dict]:
+        """Checked restart policies: service (or ``all``) -> {policy, backoff}."""
+        return self.data.get("restart") or {}
+
+    def restart_for(self, pane: str) -> dict | None:
+        """The pane's policy for panes.json, its own or ``all``'s; None: never."""
+        r = self.restart
+        return r.get(pane) or r.get("all")
 
     @property
     def sources(self) -> dict[str, dict]:
@@ -163,6 +174,8 @@ class Answers:
         d.pop("passwords", None)
         if d.get("profile") is None:
             d.pop("profile", None)
+        if not d.get("restart"):
+            d.pop("restart", None)      # unset: files and fingerprints as before the key existed
         return d
 
     def to_yaml(self) -> str:
@@ -401,6 +414,10 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         bad(("dest",), f"must be an absolute path, got {out['dest']!r}", "e.g. /opt/stack")
     else:
         out["dest"] = os.path.expanduser(out["dest"])
+        from .destdir import problem
+        why = problem(out["dest"])
+        if why:
+            bad(("dest",), *why)
 
     v = out["service_ip_version"]
     if v not in (4, 6, "4", "6"):
@@ -539,6 +556,8 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         used[p] = n
     out["ports"] = {**{k: v for k, v in ports.items() if k in catalog.SERVICES}, **merged}
 
+    _validate_restart(out, bad)
+
     src = out["sources"]
     if not isinstance(src, dict):
         bad(("sources",), "must map a project to {git: URL, branch: REF}")
@@ -573,6 +592,50 @@ def _validate(out: dict, bad, given: set = frozenset()) -> None:
         bad(("post_config",), "must map a config file to {section: {option: value}}")
     if not isinstance(out["region"], str) or not out["region"]:
         bad(("region",), "must be a region name", "e.g. RegionOne")
+
+
+def _validate_restart(out: dict, bad) -> None:
+    """restart: {SERVICE|all: never | on-failure | {policy: on-failure, backoff: SECONDS}},
+    normalised to {name: {"policy", "backoff"}}."""
+    import difflib
+
+    from .panetypes import DEFAULT_RESTART_BACKOFF, RESTART_BACKOFF_RANGE, RESTART_POLICIES
+    raw = out.get("restart")
+    if not isinstance(raw, dict):
+        bad(("restart",), "must map a service (or all) to never or on-failure",
+            "e.g. `restart: {n-cpu: on-failure}` or `restart: {all: on-failure}`")
+        out["restart"] = {}
+        return
+    names = sorted(catalog.SERVICES)
+    lo, hi = RESTART_BACKOFF_RANGE
+    checked: dict[str, dict] = {}
+    for n, v in raw.items():
+        if n != "all" and n not in catalog.SERVICES:
+            close = difflib.get_close_matches(str(n), names + ["all"], n=1)
+            bad(("restart", n), "not a service",
+                f"did you mean `{close[0]}`?" if close else "use a service name or `all`")
+            continue
+        if isinstance(v, str):
+            v = {"policy": v}
+        if not isinstance(v, dict) or not set(v) <= {"policy", "backoff"}:
+            bad(("restart", n), "must be never, on-failure or {policy: on-failure, backoff: SECONDS}",
+                f"e.g. `{n}: on-failure`")
+            continue
+        policy = v.get("policy", "on-failure")
+        if policy not in RESTART_POLICIES:
+            close = difflib.get_close_matches(str(policy), RESTART_POLICIES, n=1)
+            bad(("restart", n) + (("policy",) if "policy" in v and isinstance(raw[n], dict) else ()),
+                f"unknown restart policy {policy!r}",
+                f"did you mean `{close[0]}`?" if close else "use never or on-failure")
+            continue
+        backoff = v.get("backoff", DEFAULT_RESTART_BACKOFF)
+        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or \
+                not lo <= backoff <= hi:
+            bad(("restart", n, "backoff"), f"must be {lo:g} to {hi:g} seconds, got {backoff!r}",
+                "the first wait after a failure; it doubles for each failure in a row, up to 60 s")
+            continue
+        checked[n] = {"policy": policy, "backoff": float(backoff)}
+    out["restart"] = checked
 
 
 # ---------------------------------------------------------------- saving

@@ -318,6 +318,9 @@ _EXPLAIN = {
     "database": "sqlite or mysql (MariaDB)",
     "enabled_services": "DevStack short names or group names (nova = n-*); see `stacktui services`",
     "ports": "per-service port overrides, e.g. {key: 5001}",
+    "restart": "what the supervisor does when a service exits by itself: never (the default) or "
+               "on-failure, per service or for all, e.g. {all: on-failure, n-cpu: {policy: "
+               "on-failure, backoff: 5}} (the wait doubles for each failure in a row, up to 60 s)",
     "sources": "install a project from git instead of PyPI: {keystone: {git: URL, branch: REF}}, "
                "or pin {version: X.Y.Z}",
     "region": "region name (DevStack REGION_NAME)",

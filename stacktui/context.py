@@ -176,6 +176,13 @@ def pane_spec(ctx: Context, name: str, argv: list[str], *, env: dict | None = No
         "infra": infra or bool(svc and svc.infra), "port": port, "ready": ready,
         "stop_timeout": stop_timeout, "cgroup": None, "order": 0,
     }
+    # The answers' restart policy, here so every pane (plugins' too) gets it.
+    # Only on-failure is written: panes.json and the start step's fingerprint
+    # stay as they were for stacks that never set one.
+    policy = ctx.answers.restart_for(name) if ctx is not None and ctx.answers is not None else None
+    if policy and policy["policy"] != "never":
+        spec["restart"] = policy["policy"]
+        spec["restart_backoff"] = policy["backoff"]
     # The supervisor's own check (panetypes.PaneSpec), here: a bad spec
     # fails its service's step, not a reload later.
     from .panetypes import PaneSpec

@@ -46,10 +46,47 @@ def sudo_kind() -> str:
     return "password" if "password is required" in r.stderr else "none"
 
 
+# Folders `stacktui clean` (which removes DEST) must never be given: the
+# machine's own, and their parents.
+SYSTEM = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media",
+                    "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+                    "/usr", "/usr/local", "/var", "/var/lib", "/var/tmp"})
+
+
+def problem(dest: str | Path) -> tuple[str, str] | None:
+    """What makes ``dest`` unfit for a stack, as (message, fix), or None.
+    Only what can be seen without sudo: a DEST to be made with sudo is the
+    host check's business (check_dest)."""
+    p = Path(os.path.abspath(os.path.expanduser(str(dest))))
+    real = Path(os.path.realpath(p))
+    home = Path(os.path.realpath(Path.home()))
+    example = f"e.g. {OPT} or {home / 'stack'}"
+    if real == home:
+        return (f"{p} is your home folder, and `stacktui clean` removes DEST",
+                f"a folder of its own inside it, e.g. {home / 'stack'}")
+    if str(real) in SYSTEM:
+        what = "the root folder" if str(real) == "/" else "a system folder"
+        return f"{p} is {what}, and `stacktui clean` removes DEST", f"a folder of its own, {example}"
+    if real.exists() and not real.is_dir():
+        return f"{p} exists and is not a folder", f"another path, {example}"
+    if real.is_dir():
+        try:
+            uid = real.stat().st_uid
+        except OSError as e:
+            return f"cannot look at {p}: {e.strerror}", f"another path, {example}"
+        if uid != os.geteuid():
+            return (f"{p} belongs to {_owner(real)}, not to you",
+                    f"run stacktui as {_owner(real)}, or choose a folder of your own, "
+                    f"e.g. {xdg_dest()}")
+        if not os.access(real, os.W_OK | os.X_OK):
+            return f"{p} is yours but not writable", f"chmod u+rwx {p}, or another path"
+    return None
+
+
 def choose(opt: Path = OPT) -> tuple[Path, str]:
     """(DEST, why) for a stack whose answers name none."""
     if opt.exists():
-        if os.access(opt, os.W_OK | os.X_OK):
+        if os.access(opt, os.W_OK | os.X_OK) and problem(opt) is None:
             return opt, f"{opt} exists and is writable"
         return xdg_dest(), f"{opt} belongs to another user ({_owner(opt)})"
     parent = _existing_parent(opt)

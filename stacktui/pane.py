@@ -42,6 +42,8 @@ READS_PER_WAKEUP = 16        # bounded so one chatty pane cannot starve the othe
 DIMENSIONS = (50, 200)       # rows, cols: wide enough that services do not wrap
 LEFTOVER_GRACE = 2.0         # descendants left behind by a pane that died on its own
 MARK = "[stacktui]"
+RESTART_BACKOFF_MAX = 60.0   # the on-failure wait stops doubling here
+RESTART_RESET = 60.0         # a run this long was a success: the next failure waits the base again
 HEALTH_TIMEOUT = 2.0         # a probe of a running service; loopback answers in ms
 
 # Environment a pane inherits from the daemon. Everything else comes from the
@@ -497,6 +499,11 @@ class Pane:
         self._foreign_noted = False
         self._stopped_seen = False
         self._probe_misses = 0
+        # Restart policy: failures in a row (for the backoff), and the start it planned.
+        self.failures = 0
+        self.restart_at: float | None = None
+        self._restart_handle: asyncio.TimerHandle | None = None
+        self._restart_task: asyncio.Task | None = None
 
     # ---------------------------------------------------------- properties
     @property
@@ -561,6 +568,7 @@ class Pane:
         return join_cgroup
 
     async def start(self) -> None:
+        self.cancel_restart()       # a start on request comes before the planned one
         if self.alive:
             return
         if self._cleanup_task and not self._cleanup_task.done():
@@ -589,6 +597,7 @@ class Pane:
             self.cause = f"failed to start: {e}"
             self._marker(self.cause)
             self._exited.set()
+            self._plan_restart(failed=True)
             self._changed()
             raise PaneError(f"{self.name}: {self.cause}") from None
         self._child = child
@@ -847,7 +856,52 @@ class Pane:
             # A uwsgi master that dies leaves workers holding its port; the
             # pane is the whole tree, so the tree goes with it.
             self._cleanup_task = asyncio.ensure_future(self._kill_leftovers([], LEFTOVER_GRACE))
+            self._plan_restart(failed=code != 0)
         self._changed()
+
+    # -------------------------------------------------------------- restart
+    def _plan_restart(self, failed: bool) -> None:
+        """The on-failure policy: after a run that failed, start again after
+        the backoff, doubled for each failure in a row (a crash loop must not
+        eat the machine). A clean exit (code 0) is left alone, as systemd does."""
+        if self.spec.restart != "on-failure" or self.removed:
+            return
+        if not failed:
+            self.failures = 0
+            return
+        ran = time.time() - self.started_at if self.started_at else 0.0
+        if ran >= RESTART_RESET:
+            self.failures = 0
+        self.failures += 1
+        delay = min(RESTART_BACKOFF_MAX, self.spec.restart_backoff * 2 ** (self.failures - 1))
+        self.restart_at = time.time() + delay
+        self._marker(f"restart policy on-failure: starting again in {delay:g} s "
+                     f"(failure {self.failures} in a row)")
+        loop = asyncio.get_running_loop()
+        self._restart_handle = loop.call_later(delay, self._restart_due)
+
+    def _restart_due(self) -> None:
+        self._restart_handle = None
+        self._restart_task = asyncio.ensure_future(self._auto_restart())
+
+    async def _auto_restart(self) -> None:
+        async with self.lock:
+            # A stop, a start or a reload may have come first: then nothing is planned.
+            if self.restart_at is None or self.alive or self.removed:
+                return
+            self.restart_at = None
+            try:
+                await self.start()
+            except PaneError:
+                pass        # start() has marked it and planned the next try
+
+    def cancel_restart(self) -> None:
+        """Forget a planned restart (a stop or start on request, a shutdown,
+        the pane leaving panes.json)."""
+        if self._restart_handle is not None:
+            self._restart_handle.cancel()
+            self._restart_handle = None
+        self.restart_at = None
 
     def _close_pty(self) -> None:
         self._stop_reading()
@@ -888,6 +942,7 @@ class Pane:
     async def stop(self, timeout: float | None = None) -> None:
         """SIGTERM to the group and every descendant, SIGKILL after the grace
         period, then whatever is left of the tree: no orphans."""
+        self.cancel_restart()       # stopped on request stays stopped, policy or not
         if self._cleanup_task and not self._cleanup_task.done():
             await self._cleanup_task
         if not self.alive:
@@ -993,4 +1048,6 @@ class Pane:
             port=self.spec.port, exit_code=self.exit_code,
             signal=signal_name(self.signal) if self.signal else None, oom_killed=self.oom_killed,
             cause=self.cause, log=str(self.log.path),
-            not_answering_since=self.not_answering_since if alive else None)
+            not_answering_since=self.not_answering_since if alive else None,
+            restart=self.spec.restart,
+            restart_in=max(0.0, self.restart_at - time.time()) if self.restart_at else None)

@@ -26,6 +26,13 @@ PROTOCOL = 2
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 DEFAULT_STOP_TIMEOUT = 10.0
+# What the supervisor does when a pane ends by itself (not on request):
+# nothing, or start it again after a failure (an exit code other than 0, a
+# signal, the OOM killer), waiting restart_backoff seconds, doubled after
+# each failure in a row (process-compose's and systemd's on-failure).
+RESTART_POLICIES = ("never", "on-failure")
+DEFAULT_RESTART_BACKOFF = 1.0
+RESTART_BACKOFF_RANGE = (0.1, 300.0)
 
 
 class PaneSpecError(ValueError):
@@ -99,6 +106,8 @@ class PaneSpec:
     stop_signal: int = int(signal.SIGTERM)   # for programs where SIGTERM means reload
     cgroup: str | None = None
     order: int = 0
+    restart: str = "never"
+    restart_backoff: float = DEFAULT_RESTART_BACKOFF
 
     @classmethod
     def from_dict(cls, raw: Any, index: int = 0) -> "PaneSpec":
@@ -131,10 +140,24 @@ class PaneSpec:
             port = int(raw["port"]) if raw.get("port") is not None else None
         except (TypeError, ValueError) as e:
             raise PaneSpecError(f"{where}: {e}") from None
+        restart = raw.get("restart") or "never"
+        if restart not in RESTART_POLICIES:
+            raise PaneSpecError(f"{where}: restart must be one of {', '.join(RESTART_POLICIES)}, "
+                                f"got {restart!r}")
+        backoff = raw.get("restart_backoff")
+        try:
+            backoff = DEFAULT_RESTART_BACKOFF if backoff is None else float(backoff)
+        except (TypeError, ValueError):
+            backoff = -1.0
+        lo, hi = RESTART_BACKOFF_RANGE
+        if isinstance(raw.get("restart_backoff"), bool) or not lo <= backoff <= hi:
+            raise PaneSpecError(f"{where}: restart_backoff must be {lo:g} to {hi:g} seconds, "
+                                f"got {raw.get('restart_backoff')!r}")
         return cls(name=name, argv=tuple(argv), env=dict(env), cwd=raw.get("cwd") or None,
                    group=raw.get("group") or name, infra=bool(raw.get("infra", False)), port=port,
                    ready=Ready.parse(raw.get("ready"), where), stop_timeout=max(0.0, stop_timeout),
-                   stop_signal=stop_signal, cgroup=raw.get("cgroup") or None, order=order)
+                   stop_signal=stop_signal, cgroup=raw.get("cgroup") or None, order=order,
+                   restart=restart, restart_backoff=backoff)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "argv": list(self.argv), "env": dict(self.env), "cwd": self.cwd,
@@ -142,7 +165,8 @@ class PaneSpec:
                 "ready": self.ready.to_dict() if self.ready else None,
                 "stop_timeout": self.stop_timeout,
                 "stop_signal": signal.Signals(self.stop_signal).name,
-                "cgroup": self.cgroup, "order": self.order}
+                "cgroup": self.cgroup, "order": self.order, "restart": self.restart,
+                "restart_backoff": self.restart_backoff}
 
 
 @dataclass(frozen=True)
@@ -164,6 +188,8 @@ class PaneStatus(Mapping):
     cause: str | None = None
     log: str | None = None
     not_answering_since: float | None = None
+    restart: str = "never"              # the pane's restart policy
+    restart_in: float | None = None     # seconds until the policy starts it again
 
     @classmethod
     def from_dict(cls, raw: dict) -> "PaneStatus":

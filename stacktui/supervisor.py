@@ -220,6 +220,8 @@ class Supervisor:
     async def _shutdown(self, stop_panes: bool, finish: bool = True) -> None:
         if self._final_stop is None:
             self._shutting_down = True
+            for p in self.panes.values():
+                p.cancel_restart()
             panes = list(self.panes.values()) if stop_panes else []
             self._final_stop = asyncio.ensure_future(self._stop_panes(panes))
         # A second shutdown (SIGTERM during `shutdown`) waits for the first.
@@ -358,6 +360,7 @@ class Supervisor:
             pane.secrets = self.secrets
             if name not in specs:
                 removed.append(name)
+                pane.cancel_restart()
                 if pane.alive:
                     pane.removed = True
                 else:

@@ -158,3 +158,44 @@ def test_network_ranges_neutron_cannot_use(tmp_path):
         load_text(tmp_path, "fixed_range: 10.9.9.0/29\n")
     except UserError as e:
         assert not [p for p in e.problems if p.key == "fixed_range"]
+
+
+def test_restart_policy_per_service_and_for_all(tmp_path):
+    from stacktui.context import Context, pane_spec
+    from stacktui.paths import Layout
+    a = load_text(tmp_path, f"dest: {tmp_path / 'd'}\nrestart:\n  all: on-failure\n"
+                            "  g-api: never\n  key: {policy: on-failure, backoff: 5}\n")
+    assert a.restart == {"all": {"policy": "on-failure", "backoff": 1.0},
+                         "g-api": {"policy": "never", "backoff": 1.0},
+                         "key": {"policy": "on-failure", "backoff": 5.0}}
+    ctx = Context(a, Layout(a.dest), None, None)
+    key = pane_spec(ctx, "key", ["true"])
+    assert (key["restart"], key["restart_backoff"]) == ("on-failure", 5.0)
+    assert pane_spec(ctx, "placement-api", ["true"])["restart_backoff"] == 1.0   # from all
+    assert "restart" not in pane_spec(ctx, "g-api", ["true"])                    # never
+    # The saved file loads again to the same policies; unset, no key at all.
+    b = load_text(tmp_path, a.to_yaml())
+    assert b.restart == a.restart
+    assert "\nrestart:" not in answers.load(None, dest=tmp_path / "d").to_yaml()
+
+
+def test_restart_policy_problems_name_line_key_and_fix(tmp_path):
+    out = problems(tmp_path, "dest: /tmp/a\nrestart:\n  n-cpuu: on-failure\n  key: always\n"
+                             "  g-api: {policy: on-failure, backoff: 0}\n")
+    assert len(out) == 3, out
+    assert "stacktui.yaml:3:3: restart.n-cpuu: not a service (did you mean `n-cpu`?)" in out[0]
+    assert "stacktui.yaml:4:3: restart.key: unknown restart policy 'always' " \
+           "(use never or on-failure)" in out[1]
+    assert "stacktui.yaml:5:" in out[2] and "restart.g-api.backoff: must be 0.1 to 300 seconds" in out[2]
+    out = problems(tmp_path, "restart: on-failure\n")
+    assert "restart: must map a service (or all) to never or on-failure" in out[0]
+    assert "restart: {all: on-failure}" in out[0]
+
+
+def test_cli_bad_restart_policy_exit_2(tmp_path):
+    p = tmp_path / "stacktui.yaml"
+    p.write_text(f"dest: {tmp_path / 'dest'}\nrestart: {{key: sometimes}}\n")
+    r = stacktui("install", "--answers", p, "--yes", check=False)
+    assert r.returncode == 2
+    assert f"{p}:2:" in r.stderr and "restart.key: unknown restart policy 'sometimes'" in r.stderr
+    assert not (tmp_path / "dest").exists()

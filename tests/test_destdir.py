@@ -56,3 +56,39 @@ def test_own_opt_stack(tmp_path, monkeypatch):
     mine = tmp_path / "stack"
     mine.mkdir()
     assert destdir.choose(mine) == (mine, f"{mine} exists and is writable")
+
+
+@pytest.mark.parametrize("given,says", [
+    ("/", "is the root folder"),
+    ("~", "is your home folder"),
+    ("/usr", "is a system folder"),
+    ("/opt/", "is a system folder"),
+])
+def test_dest_that_clean_would_wreck_is_refused(given, says):
+    msg, fix = destdir.problem(given)
+    assert says in msg and "stacktui clean` removes DEST" in msg and "e.g." in fix
+
+
+def test_dest_not_a_folder_or_someone_elses(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("")
+    assert "is not a folder" in destdir.problem(f)[0]
+    other = tmp_path / "theirs"
+    other.mkdir()
+    os.chown(other, 65534, 65534)       # nobody's: a real folder of another user
+    msg, fix = destdir.problem(other)
+    assert "belongs to nobody, not to you" in msg and "run stacktui as nobody" in fix
+    assert destdir.problem(tmp_path / "new" / "stack") is None
+    assert destdir.problem(tmp_path) is None
+
+
+def test_answers_refuse_such_a_dest_with_line_key_and_fix(tmp_path):
+    from stacktui import answers
+    from stacktui.errors import UserError
+    p = tmp_path / "stacktui.yaml"
+    p.write_text("host_ip: 127.0.0.1\ndest: /\n")
+    with pytest.raises(UserError) as e:
+        answers.load(p)
+    (prob,) = e.value.problems
+    assert str(prob).startswith(f"{p}:2:1: dest: / is the root folder")
+    assert "(a folder of its own, e.g. /opt/stack" in str(prob)

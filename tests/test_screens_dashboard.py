@@ -408,7 +408,7 @@ async def test_wrap_zoom_and_narrow_list(tmp_path):
         assert s.following == "g-api"
         await pilot.press("l")
         await settle(pilot, 0.1)
-        assert table.display and len(table.columns) == 7
+        assert table.display and len(table.columns) == 8
         assert log.size.width < wide
 
 
@@ -491,3 +491,33 @@ async def test_timestamps_toggle(tmp_path):
         assert re.fullmatch(r"\d\d:\d\d:\d\d fresh line", log.lines[-1])
         await pilot.press("t")
         assert log.lines[-1] == "fresh line" and "TIME" not in title(app)
+
+
+async def test_restart_policy_in_the_list_and_title(tmp_path):
+    c = FakeClient()
+    c.state["key"]["restart"] = "on-failure"
+    c.state["g-api"].update(state="killed", pid=None, signal="SIGKILL", cause="killed by SIGKILL",
+                            restart="on-failure", restart_in=3.2, restarts=2)
+    app = dash(c)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#panes")
+        assert [str(col.label) for col in table.columns.values()][-1] == "auto"
+        assert str(table.get_row("key")[-1]) == "on"
+        assert str(table.get_row("g-api")[-1]) == "3s"
+        assert str(table.get_row("n-api")[-1]) == "off"         # a daemon without the key
+        # The whole list is on screen at 120 columns, the policy column included.
+        assert table.virtual_size.width <= table.size.width
+        assert " on-failure" in title(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert "2 restarts on-failure: again in 3s" in title(app)
+        c.state["g-api"].update(state="running", pid=1200, restart_in=None, restarts=3)
+        await settle(pilot)
+        assert str(table.get_row("g-api")[-1]) == "on"
+        assert "again in" not in title(app)
+        c.state["g-api"].update(state="killed", pid=None, restart_in=3.2)
+        await pilot.press("l", "l")                  # full -> hidden -> narrow
+        await settle(pilot)
+        assert [str(col.label) for col in table.columns.values()] == ["#", "pane", "state"]
+        assert str(table.get_row("g-api")[2]) == "sigSIGKILL 3s"     # the wait beside the state

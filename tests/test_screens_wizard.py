@@ -186,6 +186,44 @@ async def test_checks_pass_needs_no_override(tmp_path):
         assert app.screen.NAME == "passwords"
 
 
+async def test_dest_on_host_check_is_checked_and_measured(tmp_path):
+    seen = []
+
+    def checks(ans):
+        seen.append(str(ans.dest))
+        return ok_checks(ans)
+    app = make_app(tmp_path, checks_fn=checks)
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "hostcheck")
+        await pilot.pause(0.2)
+        field = app.screen.query_one("#dest")
+        assert field.value == str(tmp_path / "stack") and seen == [str(tmp_path / "stack")]
+        # What `clean` would wreck, or another user's folder: refused, named, with a fix.
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        for bad, says in (("/", "is the root folder"), (str(theirs), "belongs to nobody")):
+            field.value = bad
+            field.focus()
+            await pilot.press("enter")
+            msg = static(app, "#dest-msg")
+            assert "DEST" in msg.upper() and says in msg and "e.g." in msg, msg
+            assert app.draft.get("dest") == str(tmp_path / "stack")     # the fit one kept
+            await pilot.press("ctrl+n")
+            assert app.screen.NAME == "hostcheck" and "DEST" in static(app, "#nav-msg")
+        # A fit one: taken, and the checks measure it.
+        field.value = str(tmp_path / "other")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.draft.get("dest") == str(tmp_path / "other")
+        assert static(app, "#dest-msg") == ""
+        assert seen[-1] == str(tmp_path / "other")
+        await pilot.press("ctrl+n")
+        assert app.screen.NAME == "passwords"
+        await pilot.press("escape")
+        assert app.screen.query_one("#dest").value == str(tmp_path / "other")
+
+
 # ---------------------------------------------------------------- passwords
 
 async def test_password_confirmation_must_match(tmp_path):

@@ -62,6 +62,8 @@ def fixed_host(monkeypatch):
     monkeypatch.setattr(services, "listening", lambda: {})     # what listens here varies
     # The review screen offers to save into the working folder: the same
     # folder on every machine, whatever the checkout's path.
+    # DEST's fixes name a folder in the user's home: the same home everywhere.
+    monkeypatch.setenv("HOME", "/home/stacker")
     work = Path("/tmp/stacktui-snapshot-cwd")
     work.mkdir(exist_ok=True)
     monkeypatch.chdir(work)
@@ -94,6 +96,20 @@ def test_network_errors(snap_compare, size):
         pilot.app.screen.query_one("#floating_range").value = "192.168.50.0/25"
         await _pause(pilot)
     assert snap_compare(wizard("network"), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_hostcheck_dest_problem(snap_compare, size):
+    async def before(pilot):
+        await _pause(pilot)
+        field = pilot.app.screen.query_one("#dest")
+        field.value = "/usr"
+        field.focus()
+        await pilot.press("enter")
+        # Away from the field: its blinking cursor would make the frame depend on timing.
+        pilot.app.screen.query_one("#checks").focus()
+        await _pause(pilot)
+    assert snap_compare(wizard("hostcheck"), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -151,8 +167,11 @@ def test_dashboard(snap_compare, size):
            "sample": {"mem_total": 8 * 2**30, "mem_available": 700 * 2**20,
                       "swap_total": 2**31, "swap_used": 2**29, "psi": {"some": 12.0}}}
     client = dash_tests.FakeClient(monitor=mon)
+    # Restart policy: n-sch waits for its next start after failures, key would be started again.
     client.state["n-sch"].update(state="exited", pid=None, exit_code=1,
-                                 cause="exit code 1 after 3 s")
+                                 cause="exit code 1 after 3 s", restart="on-failure",
+                                 restart_in=4.0, restarts=2)
+    client.state["key"]["restart"] = "on-failure"
     app = StackApp("dashboard", DEST, client=client, status_interval=60, monitor_interval=60)
 
     async def before(pilot):

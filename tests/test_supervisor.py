@@ -660,3 +660,69 @@ def test_bad_cgroup_fails_the_start(stack):
     stack.sleeper("a", cgroup=str(stack.dest / "no-such-cgroup"))
     with pytest.raises(StackError, match="cannot join cgroup"):
         stack.client.start("a")
+
+
+# ------------------------------------------------------------ restart policy
+
+def test_on_failure_restarts_a_killed_pane_with_backoff(stack):
+    # A real SIGKILL twice in a row: the pane comes back by itself each time,
+    # the second time after twice the wait (the backoff doubles per failure).
+    stack.sleeper("n-cpu", restart="on-failure", restart_backoff=0.5)
+    c = stack.client
+    c.start("n-cpu")
+    st = stack.status("n-cpu")
+    assert st["restart"] == "on-failure" and st["restart_in"] is None
+    gaps = []
+    pid = st["pid"]
+    for attempt in (1, 2):
+        os.kill(pid, signal.SIGKILL)
+        died = time.monotonic()
+        st = wait_for(lambda: (s := stack.status("n-cpu"))["state"] == "killed" and s, timeout=5)
+        assert st and st["restart_in"] is not None and 0 < st["restart_in"] <= 0.5 * attempt
+        st = wait_for(lambda: (s := stack.status("n-cpu"))["state"] == "running" and s["pid"] != pid
+                      and s, timeout=10, every=0.02)
+        assert st, f"not started again after failure {attempt}: {stack.status('n-cpu')}"
+        gaps.append(time.monotonic() - died)
+        assert st["restarts"] == attempt and st["restart_in"] is None
+        pid = st["pid"]
+    assert 0.5 <= gaps[0] < 1.0 + 0.5, gaps
+    assert gaps[1] >= 1.0 and gaps[1] > gaps[0], gaps
+    log = "\n".join(c.tail("n-cpu", 50))
+    assert "starting again in 0.5 s (failure 1 in a row)" in log
+    assert "starting again in 1 s (failure 2 in a row)" in log
+    # Stopped on request stays stopped, a planned restart included.
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: stack.status("n-cpu")["restart_in"] is not None, timeout=5)
+    c.stop("n-cpu")
+    time.sleep(3)
+    st = stack.status("n-cpu")
+    assert st["state"] == "killed" and st["pid"] is None and st["restart_in"] is None
+
+
+def test_on_failure_leaves_a_clean_exit_and_never_leaves_a_failure(stack):
+    stack.pane("once", stack.script("once", """
+        print("done", flush=True)
+    """), restart="on-failure", restart_backoff=0.2)
+    stack.pane("crash", stack.script("crash", """
+        import sys
+        print("boom", flush=True)
+        sys.exit(3)
+    """), restart="never")
+    c = stack.client
+    c.start(["once", "crash"])
+    assert wait_for(lambda: stack.status("once")["state"] == "exited"
+                    and stack.status("crash")["state"] == "exited", timeout=5)
+    time.sleep(2)       # ten times the backoff: no start came
+    once, crash = stack.status("once"), stack.status("crash")
+    assert once["exit_code"] == 0 and once["restarts"] == 0 and once["restart_in"] is None
+    assert crash["exit_code"] == 3 and crash["restarts"] == 0 and crash["restart_in"] is None
+    assert crash["restart"] == "never"
+
+
+def test_restart_policy_checked_at_reload(stack):
+    stack.sleeper("a", restart="always")
+    with pytest.raises(StackError, match="restart must be one of never, on-failure"):
+        stack.client.reload()
+    stack.sleeper("a", restart="on-failure", restart_backoff=0)
+    with pytest.raises(StackError, match="restart_backoff must be 0.1 to 300 seconds"):
+        stack.client.reload()

@@ -328,6 +328,21 @@ class LogView(Log):
     def _process_line(cls, line: str) -> str:
         return plain(line.expandtabs())
 
+    def render_lines(self, crop):
+        # Log asks for rich_style once per row, and each time it walks every
+        # ancestor's styles: the widget's largest cost per frame under a flood.
+        # One walk per frame is enough (the style cannot change mid-frame).
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
+    @property
+    def rich_style(self) -> Style:
+        cached = getattr(self, "_frame_style", None)
+        return cached if cached is not None else super().rich_style
+
     def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
         cache = self._render_line_cache
         if y in cache and self.text_selection is None:

@@ -89,6 +89,7 @@ class MemHeader(Static):
     def __init__(self, title: str, **kw):
         super().__init__("", **kw)
         self.title_text = title
+        self._rows = 0
 
     def watch_health(self, health: dict | None) -> None:
         self.watch_status(self.status)
@@ -98,7 +99,11 @@ class MemHeader(Static):
         for w in ((status or {}).get("warnings") or [])[:2]:
             text.append("\n ")
             text.append(w, style="bold yellow" if status.get("level") == "watch" else "bold red")
-        self.update(text)
+        # A layout pass only when the warning lines come or go: the header's
+        # height is all that can change, and a pass costs a whole-screen reflow.
+        rows = text.plain.count("\n") + 1
+        self.update(text, layout=rows != self._rows)
+        self._rows = rows
 
     def on_mount(self) -> None:
         self.watch_status(self.status)

@@ -1,4 +1,4 @@
-"""The list of panes: state, uptime, CPU, RSS, restarts, one row each."""
+"""The list of panes: state, uptime, CPU, RSS, restarts, restart policy, one row each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ STATE_STYLE = {"running": "green", "starting": "yellow", "exited": "bold red", "
                "not answering": "bold yellow"}
 # The pid is in the dashboard title; leaving it out keeps the list usable at 80 columns.
 # Widths fit the longest value each column can hold, so no label or state is cut.
-COLUMNS = {"#": 2, "pane": 14, "state": 13, "up": 5, "cpu": 4, "rss": 5, "rst": 3}
+COLUMNS = {"#": 2, "pane": 14, "state": 13, "up": 5, "cpu": 4, "rss": 5, "rst": 3, "auto": 4}
 LAYOUT_COLUMNS = {"full": tuple(COLUMNS), "narrow": ("#", "pane", "state"), "hidden": ()}
 LAYOUTS = ("full", "narrow", "hidden")
 ALIVE = ("running", "starting", "not answering")     # a process is there
@@ -33,6 +33,17 @@ def rss(n) -> str:
     if not n:
         return ""
     return f"{n / 2**20:.0f}M" if n < 10 * 2**30 else f"{n / 2**30:.1f}G"
+
+
+def policy_text(p: dict) -> Text:
+    """The restart policy in the list's `auto` column: `on` (on-failure),
+    `off` (never), or the wait before the policy starts an exited pane
+    again (`4s`). Four columns: the full list still fits 55% of 120."""
+    if p.get("restart_in") is not None:
+        return Text(f"{p['restart_in']:.0f}s", style="bold yellow")
+    if p.get("restart") == "on-failure":
+        return Text("on")
+    return Text("off", style="dim")
 
 
 def state_text(p: dict) -> Text:
@@ -117,9 +128,14 @@ class PaneList(DataTable):
         # The mark is a character, not a colour: `!` beside the number.
         num = Text(f"{i if i < 10 else ''}!", style="bold reverse") if alert else \
             Text(str(i) if i < 10 else "")
+        state = state_text(p)
+        if p.get("restart_in") is not None and "auto" not in self.columns_shown:
+            # The narrow list has no auto column: the wait goes beside the state.
+            state.append(f" {p['restart_in']:.0f}s", style="bold yellow")
         all_cells = {
-            "#": num, "pane": p["name"], "state": state_text(p),
+            "#": num, "pane": p["name"], "state": state,
             "up": uptime(p.get("uptime")) if p.get("state") in ALIVE else "",
             "cpu": "" if p.get("cpu") is None else f"{p['cpu']:.0f}%",
-            "rss": rss(p.get("rss")), "rst": str(p.get("restarts") or 0)}
+            "rss": rss(p.get("rss")), "rst": str(p.get("restarts") or 0),
+            "auto": policy_text(p)}
         return tuple(all_cells[c] for c in self.columns_shown)
