@@ -105,7 +105,7 @@ def stack_processes(dest: Path) -> list[psutil.Process]:
 
 def stopped_install(dest: Path, fixed_range: str, failed: str):
     """A DEST whose install stopped half-way: its answers and secrets saved,
-    preflight done and step ``failed`` failed. Returns its Layout."""
+    preflight done and step ``failed`` failed. Returns its Layout and answers."""
     from stacktui import answers as answers_mod
     from stacktui.paths import Layout
     layout = Layout(dest)
@@ -116,7 +116,7 @@ def stopped_install(dest: Path, fixed_range: str, failed: str):
     answers_mod.save_generated(ans)
     layout.state_file.write_text(json.dumps({"version": 1, "steps": {
         "preflight": {"status": "done"}, failed: {"status": "failed"}}}))
-    return layout
+    return layout, ans
 
 
 def write_under(root: Path, path: str, text: str) -> Path:

@@ -615,7 +615,7 @@ async def test_resume_offers_saved_answers_or_changing_them(tmp_path):
     from stacktui.cmd_tui import unfinished_install
 
     dest = tmp_path / "stack"
-    layout = cf.stopped_install(dest, "10.7.0.0/22", failed="start:keystone")
+    layout, ans = cf.stopped_install(dest, "10.7.0.0/22", failed="start:keystone")
     info = unfinished_install(layout)
     assert info["done"] == 1 and info["failed"] == "start:keystone"
 

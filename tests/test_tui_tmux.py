@@ -304,7 +304,7 @@ def test_unfinished_install_offers_resume(tmp_path):
     root = Path(tempfile.mkdtemp(prefix="str", dir="/tmp"))
     try:
         dest = root / "d"
-        layout = cf.stopped_install(dest, "10.77.0.0/22", failed="venv")
+        layout, _ = cf.stopped_install(dest, "10.77.0.0/22", failed="venv")
         env = {"XDG_STATE_HOME": root / "state", "XDG_CONFIG_HOME": root / "cfg",
                "PATH": os.environ["PATH"], "TERM": "xterm-256color",
                "HOME": os.environ.get("HOME", "/root")}
