@@ -22,6 +22,7 @@ import time
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import Log
 
@@ -34,6 +35,8 @@ CURRENT_STYLE = Style(bgcolor="dark_orange", color="black", bold=True, underline
 SELECT_STYLE = Style(reverse=True)
 CURSOR_STYLE = Style(reverse=True, bold=True, underline=True)
 PROBLEM = re.compile(r"\b(ERROR|CRITICAL|Traceback \(most recent call last\))")
+# What str.splitlines breaks at: a batch holding none is written as it is.
+_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def plain(line: str) -> str:
@@ -129,6 +132,31 @@ class LogView(Log):
             if self.cursor is not None:
                 self.cursor = moved(self.cursor) if self.cursor >= shift else 0
                 self.anchor = moved(self.anchor) if self.anchor is not None else None
+
+    def write_lines(self, lines, scroll_end: bool | None = None):
+        """Log.write_lines for a flood's batches (thousands of lines at once):
+        one scan for line breaks instead of a splitlines per line, and one
+        refresh of the view instead of one cache discard per new row (new
+        rows are past every cached one)."""
+        lines = lines if isinstance(lines, list) else list(lines)
+        if _BREAKS.search("\x00".join(lines)):
+            # A blank line stays a row (Log's splitlines would drop it and
+            # put its rows out of step with the pane's lines).
+            split: list[str] = []
+            for line in lines:
+                split.extend(line.splitlines() or [""])
+            lines = split
+        at_end = self.is_vertical_scroll_end
+        auto = self.auto_scroll if scroll_end is None else scroll_end
+        self._lines.extend(lines)
+        if self.max_lines is not None and len(self._lines) > self.max_lines:
+            self._prune_max_lines()
+        self.virtual_size = Size(self._width, len(self._lines))
+        self._update_size(self._updates, lines)
+        if auto and at_end and not self.is_vertical_scrollbar_grabbed:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+        return self
 
     def reset(self) -> None:
         with self._pending_lock:
