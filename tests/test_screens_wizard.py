@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import asynccontextmanager
 
 import pytest
 import yaml
@@ -496,12 +497,20 @@ async def test_install_success_then_done(tmp_path):
         assert "admin" in text
 
 
-async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
+@asynccontextmanager
+async def installing_until_failure(tmp_path):
+    """The Install screen on a fake engine whose first run fails at
+    start:keystone: (app, pilot) as soon as the install started."""
     FakeEngine.runs = 0
     app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
     async with app.run_test(size=SIZE) as pilot:
         app.draft.set(host_ip="127.0.0.1")
         await goto(pilot, "install")
+        yield app, pilot
+
+
+async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
+    async with installing_until_failure(tmp_path) as (app, pilot):
         await wait_for_screen(pilot, lambda: app.screen.query_one("#failure").display)
         err = static(app, "#error")
         assert "keystone did not answer" in err and "/tmp/stack.log" in err
@@ -516,11 +525,7 @@ async def test_install_failure_shows_error_and_retry_resumes(tmp_path):
 
 
 async def test_install_output_is_batched_into_log(tmp_path):
-    FakeEngine.runs = 0
-    app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
-    async with app.run_test(size=SIZE) as pilot:
-        app.draft.set(host_ip="127.0.0.1")
-        await goto(pilot, "install")
+    async with installing_until_failure(tmp_path) as (app, pilot):
         await pilot.pause(0.3)
         log = app.screen.query_one("#output")
         assert any("working on install" in line for line in log.lines)
@@ -554,11 +559,7 @@ async def test_draft_problems_filter_by_key(tmp_path):
 async def test_install_names_every_step_running_side_by_side(tmp_path):
     """The engine runs independent steps at once (the db syncs): the screen
     names each running one and counts their progress together."""
-    FakeEngine.runs = 0
-    app = make_app(tmp_path, engine_factory=lambda a, b: FakeEngine(a, b, fail_first=True))
-    async with app.run_test(size=SIZE) as pilot:
-        app.draft.set(host_ip="127.0.0.1")
-        await goto(pilot, "install")
+    async with installing_until_failure(tmp_path) as (app, pilot):
         await pilot.pause(0.3)          # the fake run has failed by now
         scr = app.screen
         plan = tuple(events.PlanStep(i, i.split(":")[0], estimate=4)
