@@ -343,15 +343,11 @@ def cmd_up(args) -> int:
     with _up_context(layout, ans) as ctx:
         from . import bringup
         known = [p["name"] for p in sorted(client.status(rss=False), key=lambda p: p.get("order", 0))]
-        bringup.bring_up(client, bringup.plan(ctx, known), lambda line: print(line, flush=True))
         # Panes answering is not yet a cloud that serves: nova-compute must
         # have reported to the conductor, cinder-volume to c-api, OVN's
-        # chassis caught up. Each module knows its own check.
-        for spec in service_specs(ans):
-            if spec.serving:
-                said = spec.serving(ctx)
-                if said:
-                    print(said, flush=True)
+        # chassis caught up. Each module's own check runs in bring_up, as
+        # soon as its panes and keystone answer.
+        bringup.bring_up(client, bringup.plan(ctx, known), lambda line: print(line, flush=True))
     print(f"stack in {layout.dest} is up ({time.monotonic() - t0:.1f}s)")
     return 0
 
