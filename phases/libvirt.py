@@ -25,11 +25,13 @@ then shows those servers SHUTOFF.
 from __future__ import annotations
 
 import shutil
+import sys
 import sysconfig
 from pathlib import Path
 
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write, make_dirs
+from stacktui.nsbind import mount_points_anywhere
 from stacktui.service import ServiceSpec, default_inputs, pane_spec
 
 SERVICES = ("virtlogd", "libvirtd")
@@ -93,8 +95,8 @@ def uri(layout) -> str:
 
 
 def made_dirs_file(layout) -> Path:
-    # Mount points the panes had to create on the host (e.g. /run/libvirt
-    # after a reboot): clean removes them again if they are still empty.
+    # Mount points the panes of older stacktui versions made on the host:
+    # clean removes them when empty and no namespace mounts anything there.
     return layout.data / "libvirt" / "made-mountpoints"
 
 
@@ -172,23 +174,6 @@ def inputs(answers, phase):
 
 # ------------------------------------------------------------ panes
 
-# Runs inside the new namespaces: make each mount point if the host lacks it
-# (and note that it did), bind DEST's folder over it, then start the daemon.
-NS_SCRIPT = """\
-made="$1"; shift
-while [ "$1" != "--" ]; do
-  if [ ! -e "$2" ]; then
-    if [ -d "$1" ]; then mkdir -p "$2"; else touch "$2"; fi
-    echo "$2" >> "$made"
-  fi
-  mount --bind "$1" "$2"
-  shift 2
-done
-shift
-exec "$@"
-"""
-
-
 def ns_argv(layout, daemon: list[str], answers=None) -> list[str]:
     """The daemon in its mount and pid namespaces; with a userspace switch,
     inside the stack's network namespace too (stacktui/netns.py), where
@@ -198,9 +183,13 @@ def ns_argv(layout, daemon: list[str], answers=None) -> list[str]:
     if answers is not None and _shares_switch(answers):
         from stacktui import netns
         pre = netns.nsenter(layout)
+    # stacktui/nsbind.py makes a missing mount point (/var/lib/libvirt on a
+    # host without libvirt-daemon-system) on a tmpfs of the namespace, never
+    # on the host, where another stack's clean could remove it from under
+    # this daemon's bind.
     return [*pre, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-            "--kill-child", "--", "sh", "-ec", NS_SCRIPT, "libvirt-ns",
-            str(made_dirs_file(layout)), *pairs, "--", "tini", "--", *daemon]
+            "--kill-child", "--", sys.executable, "-m", "stacktui.nsbind", *pairs,
+            "--", "tini", "--", *daemon]
 
 
 def panes(ctx) -> list[dict]:
@@ -248,7 +237,7 @@ def qemu_processes(layout) -> list:
 
 def cleanup(ctx):
     """What clean must also remove: a guest that somehow outlived its pid
-    namespace, the mount points the panes made, libvirt's files under DEST."""
+    namespace, mount points older versions made, libvirt's files under DEST."""
     import psutil
     left = qemu_processes(ctx.layout)
     for p in left:
@@ -259,8 +248,13 @@ def cleanup(ctx):
     psutil.wait_procs(left, timeout=10)
     made = made_dirs_file(ctx.layout)
     if made.exists():
+        # Another stack's libvirtd may have bound its folder over one of
+        # them: removing it would detach that bind (stacktui/nsbind.py).
+        in_use = mount_points_anywhere()
         for line in reversed(made.read_text().splitlines()):
             p = Path(line)
+            if line in in_use:
+                continue
             try:
                 p.rmdir() if p.is_dir() else (p.unlink() if p.stat().st_size == 0 else None)
             except OSError:

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import answers as answers_mod
@@ -339,35 +340,26 @@ def cmd_up(args) -> int:
             spec.before_up(ans, layout)
     client = ensure_daemon(layout)
     client.reload()
-    panes = sorted(client.status(), key=lambda p: p.get("order", 0))
-    for p in panes:
-        if p["state"] == "not answering":
-            print(f"{p['name']}: not answering; restarting it", flush=True)
-            client.restart([p["name"]], infra=True)
-        elif p["state"] not in ("running", "starting"):
-            client.start([p["name"]])
-        client.wait_ready([p["name"]], timeout=180)
-        print(f"{p['name']}: running", flush=True)
-    # Panes answering is not yet a cloud that serves: nova-compute must have
-    # reported to the conductor, cinder-volume to c-api, OVN's chassis
-    # caught up. Each module knows its own check.
-    _wait_serving(layout, ans)
+    with _up_context(layout, ans) as ctx:
+        from . import bringup
+        known = [p["name"] for p in sorted(client.status(rss=False), key=lambda p: p.get("order", 0))]
+        # Panes answering is not yet a cloud that serves: nova-compute must
+        # have reported to the conductor, cinder-volume to c-api, OVN's
+        # chassis caught up. Each module's own check runs in bring_up, as
+        # soon as its panes and keystone answer.
+        bringup.bring_up(client, bringup.plan(ctx, known), lambda line: print(line, flush=True))
     print(f"stack in {layout.dest} is up ({time.monotonic() - t0:.1f}s)")
     return 0
 
 
-def _wait_serving(layout: Layout, ans) -> None:
-    from .engine import Context, service_specs
+@contextmanager
+def _up_context(layout: Layout, ans):
+    from .engine import Context
     from .masking import Masker
     from .runner import Runner
     runner = Runner(layout.logs / "up.log", Masker(ans.secret_values))
     try:
-        ctx = Context(ans, layout, events.Bus(), runner)
-        for spec in service_specs(ans):
-            if spec.serving:
-                said = spec.serving(ctx)
-                if said:
-                    print(said, flush=True)
+        yield Context(ans, layout, events.Bus(), runner)
     finally:
         runner.close()
 

@@ -170,7 +170,9 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_term, sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        # SIGHUP: open every log again by its path, as logrotate's postrotate
+        # expects (and after DEST/logs was a mount that is gone now).
+        loop.add_signal_handler(signal.SIGHUP, self._reopen_logs)
         loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
 
         old = os.umask(0o177)           # the socket is 0600 from its first instant
@@ -212,6 +214,12 @@ class Supervisor:
             pass
         self._reap_orphans()
         log.info("supervisor %d stopped", os.getpid())
+
+    def _reopen_logs(self) -> None:
+        for p in self.panes.values():
+            p.log.close()       # the next line opens the file again
+        _reopen_own_log(self.layout)
+        log.info("got SIGHUP: logs opened again")
 
     def _on_term(self, sig: int) -> None:
         log.info("got %s: stopping every pane", signal.Signals(sig).name)
@@ -725,8 +733,26 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+_own_log: logging.StreamHandler | None = None
+
+
+def _reopen_own_log(layout: Layout) -> None:
+    if _own_log is not None:
+        try:
+            old = _own_log.setStream(os.fdopen(open_log(layout.logs / "supervisor.log"), "a"))
+        except OSError:
+            return          # keep the old one: a log is better than none
+        if old is not None:
+            try:
+                old.close()
+            except OSError:
+                pass
+
+
 def _setup_logging(layout: Layout, foreground: bool) -> None:
+    global _own_log
     handler = logging.StreamHandler(os.fdopen(open_log(layout.logs / "supervisor.log"), "a"))
+    _own_log = handler
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("stacktui")
     root.setLevel(logging.INFO)

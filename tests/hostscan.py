@@ -83,6 +83,28 @@ def snapshot(roots=ROOTS) -> dict[str, tuple]:
     return seen
 
 
+# Places a stack never writes that other programs of the same account do,
+# while a test of several minutes runs beside them (a shared machine runs
+# several suites at once; a CI run is alone and never sees these move).
+# Only such tests set them aside, and they record what they set aside.
+OTHER_PROGRAMS = {
+    str(Path.home() / ".cache" / "dconf"): "GLib's settings, written by Chromium (the TUI and serve tests)",
+    str(Path.home() / ".config" / "chromium"): "Chromium's profile",
+    str(Path.home() / ".rpmdb"): "rpm's per-user database, written by the dnf tests",
+    "/run/blkid": "libblkid's cache of block devices, rewritten by mount(8) and blkid runs",
+}
+
+
+def split_other_programs(found: list[str]) -> tuple[list[str], list[str]]:
+    """``found`` (from changes()) as (to judge, set aside: OTHER_PROGRAMS)."""
+    judge, aside = [], []
+    for c in found:
+        path = c.split(" ", 1)[1]
+        (aside if any(path == p or path.startswith(p + "/") for p in OTHER_PROGRAMS)
+         else judge).append(c)
+    return judge, aside
+
+
 def changes(before: dict, after: dict) -> list[str]:
     """Each path made, removed or changed, with what happened to it."""
     out = []

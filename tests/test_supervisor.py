@@ -726,3 +726,25 @@ def test_restart_policy_checked_at_reload(stack):
     stack.sleeper("a", restart="on-failure", restart_backoff=0)
     with pytest.raises(StackError, match="restart_backoff must be 0.1 to 300 seconds"):
         stack.client.reload()
+
+
+def test_sighup_opens_the_logs_again(stack):
+    """logrotate's contract (and the chaos test's, when its small log disk
+    is unmounted): after SIGHUP a pane's lines go to the file now at its path."""
+    stack.pane("talker", stack.script("talker", """
+        import itertools, time
+        for i in itertools.count():
+            print(f"line {i}", flush=True)
+            time.sleep(0.1)
+    """))
+    c = stack.client
+    c.start("talker")
+    log = stack.layout.logs / "talker.log"
+    assert wait_for(lambda: log.exists() and "line 2" in log.read_text())
+    log.rename(log.with_name("talker.log.rotated"))
+    own = stack.layout.logs / "supervisor.log"
+    own.rename(own.with_name("supervisor.log.rotated"))
+    os.kill(daemon_pid(stack.layout), signal.SIGHUP)
+    assert wait_for(lambda: log.exists() and "line" in log.read_text()), "no new talker.log"
+    assert wait_for(lambda: own.exists() and "got SIGHUP" in own.read_text())
+    assert stack.status("talker")["state"] == "running"
