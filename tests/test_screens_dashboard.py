@@ -113,6 +113,16 @@ async def running(client, size=(80, 24), **kw):
 
 async def settle(pilot, t=0.25):
     await pilot.pause(t)
+    # On a loaded machine (2 cores, other test runs) the status worker and
+    # the follower thread may not have run yet: wait for the first answer
+    # and the first lines, never for more than 10 s.
+    s = pilot.app.screen
+    if type(s).__name__ != "DashboardScreen":
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and s.error is None and (
+            not s.panes or (s.following and not s.query_one("#pane-log").lines)):
+        await pilot.pause(0.05)
 
 
 async def test_lists_panes_and_follows_first(tmp_path):
