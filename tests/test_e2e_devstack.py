@@ -340,7 +340,7 @@ def _guest_writes_the_volume(ds, vol_id: str) -> None:
                             "dd of=/dev/vdb conv=fsync 2>/dev/null && sync && echo written"],
                            capture_output=True, text=True, timeout=60)
         return "written" in r.stdout
-    wait_for("the volume as /dev/vdb in the guest", write, 60, every=2)
+    wait_for("the volume as /dev/vdb in the guest", write, 180, every=3)
     backing = ds["dest"] / "data" / "cinder" / "fake-volumes" / f"volume-{vol_id}"
     if backing.exists():
         with open(backing, "rb") as f:
