@@ -25,7 +25,7 @@ from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 SERVICES = ("c-api", "c-sch", "c-vol")
 # Bumped when this module writes a different config: the engine's
 # fingerprints then redo cinder's steps on the next install.
-REVISION = 5
+REVISION = 6
 READY_TIMEOUT = 180
 
 LVM_BACKEND = "lvmdriver-1"
@@ -68,7 +68,7 @@ def backend(answers=None) -> tuple[str, str]:
         return "lvm", f"LVM volume group {VG} on a loop file (device-mapper present)"
     return "fake", ("the kernel has no device-mapper, so no LVM: DevStack's gate fake "
                     f"{FAKE_DRIVER}, each volume a sparse file under DEST/data/cinder "
-                    f"({FILE_FAKE_DRIVER}); no iSCSI export, attachments are bookkeeping")
+                    f"({FILE_FAKE_DRIVER}), attached to guests as a loop device over that file")
 
 
 def backend_name(answers=None) -> str:
@@ -209,6 +209,10 @@ def _rootwrap(ctx) -> None:
     if filters.exists():
         shutil.rmtree(filters)
     shutil.copytree(src / "rootwrap.d", filters)
+    # The file-backed fake driver attaches a volume as a loop device over its
+    # file (stacktui/shims/cinder_fake_driver.py); cinder ships no such rule.
+    (filters / "stacktui-fake.filters").write_text(
+        "[Filters]\nlosetup: CommandFilter, losetup, root\n")
     inifile.write(etc / "rootwrap.conf", {"DEFAULT": {
         "filters_path": filters,
         "exec_dirs": ",".join([str(ctx.layout.bin), "/sbin", "/usr/sbin", "/bin", "/usr/bin",
@@ -439,6 +443,13 @@ def cleanup(ctx):
             _sh(["pvremove", "-ff", "-y", dev], check=False)
         if dev:
             _sh(["losetup", "-d", dev], check=False)
+    # The fake driver's attachments: a loop device per attached volume file.
+    fake = _data(L) / "fake-volumes"
+    if fake.is_dir():
+        for vol in fake.iterdir():
+            dev = loop_device(vol)
+            if dev:
+                _sh(["losetup", "-d", dev], check=False)
     for d in (_etc(L), _data(L)):
         shutil.rmtree(d, ignore_errors=True)
 

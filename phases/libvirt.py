@@ -45,8 +45,11 @@ def _python_headers() -> tuple[str, ...]:
     return () if Path(sysconfig.get_paths()["include"], "Python.h").exists() else ("python3-dev",)
 
 
+# genisoimage: nova writes a guest's config drive with it (DevStack's
+# files/debs/n-cpu); tempest's basic-ops scenario asks for one.
 PACKAGES = ("libvirt-daemon", "libvirt-daemon-driver-qemu", "libvirt-clients", "qemu-system-x86",
-            "qemu-utils", "tini", "libvirt-dev", "pkg-config", "gcc") + _python_headers()
+            "qemu-utils", "genisoimage", "tini", "libvirt-dev", "pkg-config",
+            "gcc") + _python_headers()
 # Up before anything else starts: nova-compute must find the socket.
 START_EARLY = True
 READY_TIMEOUT = 60

@@ -159,7 +159,7 @@ def config(ctx) -> dict:
                     # The fake driver plugs no VIF, so neutron never sends the
                     # vif-plugged event a real boot waits for (DevStack's fake setup).
                     **({"vif_plugging_is_fatal": False, "vif_plugging_timeout": 0} if fake
-                       else {})},
+                       else mkisofs())},
         "wsgi": {"api_paste_config": _etc(ctx) / "api-paste.ini"},
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": svckit.db_url(a, L, "nova_api")},
@@ -182,6 +182,14 @@ def config(ctx) -> dict:
         "compute": {"provider_config_location": _etc(ctx) / "provider_config"},
         **({} if fake else {**libvirt_sections(ctx, _virt_type(a)), **privsep(ctx)}),
     }
+
+
+def mkisofs() -> dict:
+    """Config drives: nova runs genisoimage; the RHEL family has xorriso's
+    mkisofs instead, which DevStack's lib/nova names there too."""
+    if not shutil.which("genisoimage") and shutil.which("mkisofs"):
+        return {"mkisofs_cmd": shutil.which("mkisofs")}
+    return {}
 
 
 def _virt_type(a) -> str:

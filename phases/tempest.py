@@ -161,9 +161,13 @@ def cleanup(ctx):
     shutil.rmtree(tempest_conf.conf_path(ctx.layout).parent, ignore_errors=True)
 
 
+# The scenario tests ping guests' floating IPs from this host before they
+# SSH in (DevStack's hosts have ping; a minimal Debian has none).
+PACKAGES = ("iputils-ping",)
+
 SPEC = ServiceSpec(
     "tempest", SERVICES, configure=configure, init=init, accounts=accounts, cleanup=cleanup,
-    inputs=inputs,
+    inputs=inputs, packages=PACKAGES,
     config_files=(ConfigFile("$TEMPEST_CONFIG", "tempest", None,
                              "/opt/stack/tempest/etc/tempest.conf"),),
     source_prefix={"tempest": "TEMPEST"},

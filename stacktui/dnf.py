@@ -29,6 +29,8 @@ RHEL = {
     "libvirt-clients": ("libvirt-client",),
     "qemu-system-x86": ("qemu-kvm",),
     "qemu-utils": ("qemu-img",),
+    "genisoimage": ("xorriso",),
+    "iputils-ping": ("iputils",),        # its mkisofs; nova.conf's mkisofs_cmd says so
     "tini": ("tini",),
     "pkg-config": ("pkgconf-pkg-config",),
     "gcc": ("gcc",),

@@ -84,6 +84,12 @@ def _ip(*args, ns=None, check=True) -> subprocess.CompletedProcess:
     return r
 
 
+def route_holder(prefix: str) -> str | None:
+    """The link through which the host routes exactly ``prefix``, if any."""
+    words = _ip("-o", "route", "show", "exact", prefix, check=False).stdout.split()
+    return words[words.index("dev") + 1] if "dev" in words[:-1] else None
+
+
 def exists(layout) -> bool:
     p = path(layout)
     if not p.exists():
@@ -123,6 +129,13 @@ def ensure(layout, gateway_cidr: str, floating_range: str) -> bool:
     _ip("route", "replace", "default", "via", host_addr(layout), ns=ns)
     _ip("addr", "replace", f"{host_addr(layout)}/{net.prefixlen}", "dev", host)
     _ip("link", "set", host, "up")
+    other = route_holder(floating_range)
+    if other and other != host:
+        # `replace` would take the route from the other stack without a word,
+        # and its floating IPs would stop answering the host.
+        raise StackError(f"the host already routes {floating_range} through {other}, another "
+                         "stack's link: give this stack another floating_range (or unstack the "
+                         "other)")
     _ip("route", "replace", floating_range, "via", ns_addr(layout), "dev", host)
     if _ip("link", "show", GW, ns=ns, check=False).returncode:
         _ip("link", "add", GW, "type", "veth", "peer", "name", GW_PORT, ns=ns)

@@ -106,17 +106,25 @@ def installed_stack(prefix: str, answers: dict, *, under: str = "/tmp", timeout:
 # DevStack's default cloud (`profile: devstack`), shared by the session.
 DEVSTACK_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta",
                    "c-api", "q-svc", "ovn-northd", "horizon", "n-novnc", "etcd3"]
-# Real guests (libvirt/qemu in the stack's namespace) on the DevStack profile
-# only when asked: in the integrated run under load, a volume attach to a
-# real guest (cinder's fake driver wants an iSCSI initiator name) and
-# tempest's two scenario tests failed, so CI runs nova's fake driver there.
-# test_e2e_libvirt boots real guests in CI; the guest image test boots the
-# default image under qemu.
-REAL_GUESTS = os.environ.get("STACKTUI_REAL_GUESTS") == "1"
+# Real guests (libvirt; qemu here) on the DevStack profile, as DevStack runs
+# them; STACKTUI_REAL_GUESTS=0 runs nova's fake driver instead.
+REAL_GUESTS = os.environ.get("STACKTUI_REAL_GUESTS", "1") != "0"
 # oslo.messaging cannot carry a `/` in the rabbit password (phases/rabbit.py).
 DEVSTACK_PASSWORDS = {**NASTY, "rabbit": NASTY["rabbit"].replace("/", "")}
 # Not DevStack's defaults: a host running another stack keeps its ranges.
 DEVSTACK_FIXED, DEVSTACK_FLOATING = "10.92.0.0/22", "172.29.92.0/24"
+
+
+def unrouted_range(default: str = DEVSTACK_FLOATING) -> str:
+    """``default``, or the next /24 after it that no route on the host names:
+    the host reaches a stack's floating range by one route (stacktui/netns.py),
+    and another stack on this host with the same range would take it over."""
+    routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    a, b, c, _ = default.split("/")[0].split(".")
+    for n in range(int(c), int(c) + 16):
+        if f"{a}.{b}.{n}.0/24 " not in routes:
+            return f"{a}.{b}.{n}.0/24"
+    return default
 
 
 @contextmanager
@@ -126,16 +134,17 @@ def devstack_profile_stack():
     session fixture ``devstack_stack`` (conftest.py). Torn down with no
     process and no link of its own left on the host."""
     links = host_links()
+    floating = unrouted_range()
     try:
         # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
         # service users when a web dashboard runs.
         with installed_stack("e2e-devstack-", {"database": "mysql", "profile": "devstack",
                                                "passwords": DEVSTACK_PASSWORDS,
                                                "fixed_range": DEVSTACK_FIXED,
-                                               "floating_range": DEVSTACK_FLOATING,
+                                               "floating_range": floating,
                                                **({} if REAL_GUESTS else {"virt_driver": "fake"})},
                              under="/var/tmp", ports=stack_ports(DEVSTACK_PORTED),
-                             links=links) as stack:
+                             links=links, floating=floating) as stack:
             print(f"devstack profile installed in {stack['install_seconds']:.0f}s")
             yield stack
     finally:
