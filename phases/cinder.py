@@ -195,9 +195,9 @@ def privsep(ctx) -> dict:
     if os.geteuid() != 0:
         return {}
     import shlex
-    cmd = shlex.join([ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx.layout))])
-    return {"cinder_sys_admin": {"helper_command": cmd},
-            "privsep_osbrick": {"helper_command": cmd}}
+    argv = [ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx.layout))]
+    return {"cinder_sys_admin": {"helper_command": shlex.join(argv)},
+            "privsep_osbrick": {"helper_command": svckit.osbrick_helper(ctx, argv)}}
 
 
 def _rootwrap(ctx) -> None:

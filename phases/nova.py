@@ -108,8 +108,8 @@ def privsep(ctx) -> dict:
     from stacktui.phases import ovn
     argv = [ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx))]
     out = {s: {"helper_command": shlex.join(argv)} for s in (
-        "nova_sys_admin", "privsep_osbrick", "vif_plug_ovs_privileged",
-        "vif_plug_linux_bridge_privileged")}
+        "nova_sys_admin", "vif_plug_ovs_privileged", "vif_plug_linux_bridge_privileged")}
+    out["privsep_osbrick"] = {"helper_command": svckit.osbrick_helper(ctx, argv)}
     if ovn.uses_netns(ctx.answers):
         # os-vif makes each guest's tap (neutron's ovs_create_tap) where
         # libvirt's qemu and the userspace switch can both use it.

@@ -116,6 +116,22 @@ def copy_paste_ini(src: Path, dst: Path, disable_file: Path) -> None:
     atomic_write(dst, text)
 
 
+def osbrick_helper(ctx, argv: list[str]) -> str:
+    """oslo.privsep's helper_command for os-brick, in a mount namespace where
+    DEST/data/nvme stands for /etc/nvme: os-brick's connector writes a host
+    id there on its first call (nvmeof create_hostid, no option moves it),
+    which would put a file outside DEST on every host that attaches a volume.
+    No --fork: privsep-helper daemonizes, and its daemon must keep the
+    namespace after the first process exits."""
+    import shlex
+    import sys
+    nvme = ctx.layout.data / "nvme"
+    nvme.mkdir(parents=True, exist_ok=True)
+    return shlex.join(["unshare", "--mount", "--propagation", "private", "--",
+                       sys.executable, "-m", "stacktui.nsbind", str(nvme), "/etc/nvme", "--",
+                       *argv])
+
+
 def cache(answers) -> dict:
     """oslo.cache's [cache] on memcached when it runs (keystone's token cache,
     nova's); empty otherwise, so services keep their in-process default."""

@@ -164,6 +164,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("nova", "vif_plug_ovs_privileged", "helper_command"):
         "a command line: /usr/bin/nsenter enters the stack's own network namespace "
         "(DEST/run/netns/stack) to run the venv's privsep-helper with DEST's nova.conf",
+    ("*", "privsep_osbrick", "helper_command"):
+        "a command line: unshare and stacktui.nsbind bind DEST/data/nvme over /etc/nvme in "
+        "the helper's own mount namespace, so os-brick's host id stays under DEST",
     ("neutron-ovn-agent", "ovn_evpn", "frr_vty_socket"):
         "read only by the ovn_evpn agent extension; stacktui enables only metadata",
     # -- every oslo service

@@ -25,6 +25,7 @@ CI budget: the whole file is meant to take about ten minutes on 2 cores.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -306,6 +307,9 @@ def test_etcd3_is_cinders_coordination_backend(ds):
 
 def test_volume_available_and_attached(ds):
     ensure_server(ds)
+    # os-brick writes /etc/nvme/hostid on its first connector call; the
+    # stack's privsep helpers see DEST/data/nvme there instead.
+    nvme_before = os.path.lexists("/etc/nvme")
     vol = osc_json(ds, "volume", "create", "--size", "1", "e2e-vol")
     wait_for("volume available", lambda: osc_json(ds, "volume", "show", vol["id"])["status"]
              == "available", 120)
@@ -324,6 +328,9 @@ def test_volume_available_and_attached(ds):
     assert any(a["server_id"] == server_id for a in atts), atts
     if REAL_GUESTS:
         _guest_writes_the_volume(ds, vol["id"])
+    assert os.path.lexists("/etc/nvme") == nvme_before, "os-brick wrote /etc/nvme on the host"
+    if REAL_GUESTS and os.geteuid() == 0:
+        assert (ds["dest"] / "data" / "nvme" / "hostid").is_file()
     osc(ds, "server", "remove", "volume", "e2e-server", vol["id"])
     wait_for("volume detached", lambda: osc_json(ds, "volume", "show", vol["id"])["status"]
              == "available", 120)
