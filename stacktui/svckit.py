@@ -118,9 +118,10 @@ def copy_paste_ini(src: Path, dst: Path, disable_file: Path) -> None:
 
 def osbrick_helper(ctx, argv: list[str]) -> str:
     """oslo.privsep's helper_command for os-brick, in a mount namespace where
-    DEST/data/nvme stands for /etc/nvme: os-brick's connector writes a host
-    id there on its first call (nvmeof create_hostid, no option moves it),
-    which would put a file outside DEST on every host that attaches a volume.
+    DEST/data/nvme stands for /etc/nvme: os-brick's connector makes that
+    folder and its host NQN and id on its first call (LightOS's and NVMe-oF's
+    connector properties; no option moves them), outside DEST on every host
+    that attaches a volume.
     No --fork: privsep-helper daemonizes, and its daemon must keep the
     namespace after the first process exits."""
     import shlex
