@@ -49,14 +49,11 @@ def _source_prefix() -> dict[str, str]:
     return {**registry.table("source_prefix"), **_CLIENT_PREFIX}
 
 
-# DevStack's port variables for names stacktui knows but deploys no module for.
-_UNDEPLOYED_PORT_VARS = {"s-proxy": "SWIFT_DEFAULT_BIND_PORT"}
-
 
 def _port_var(svc: str) -> str:
     """DevStack's port variable; services without one get a STACKTUI_
     variable that DevStack ignores and import reads back."""
-    return ({**_UNDEPLOYED_PORT_VARS, **registry.table("port_vars")}.get(svc)
+    return (registry.table("port_vars").get(svc)
             or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper())
 
 
@@ -164,9 +161,9 @@ IGNORED_VARS = {
     "IDENTITY_API_VERSION": "identity v3 only",
     "KEYSTONE_TOKEN_FORMAT": "fernet tokens only",
     "HOST_IPV6": "used as HOST_IP when SERVICE_IP_VERSION=6",
-    "SWIFT_HASH": "swift is not deployable by this stacktui version",
-    "SWIFT_REPLICAS": "swift is not deployable by this stacktui version",
-    "SWIFT_DATA_DIR": "swift is not deployable by this stacktui version",
+    "SWIFT_HASH": "stacktui generates swift's hash (secrets.yaml: swift_hash)",
+    "SWIFT_REPLICAS": "swift runs one replica on one host",
+    "SWIFT_DATA_DIR": "swift's data is under DEST/data/swift",
     "NOVA_VNC_ENABLED": "n-novnc is the console; enable or disable that service",
     "VNCSERVER_LISTEN": "the console listens on HOST_IP",
     "VNCSERVER_PROXYCLIENT_ADDRESS": "the console listens on HOST_IP",
