@@ -316,10 +316,18 @@ def tempest(a, found) -> dict:
                                                "object_versioning": True}}
 
 
+def adjust_services(names: list[str], answers: dict) -> list[str]:
+    """memcached comes with the proxy, as DevStack's start_swift (re)starts
+    it: the proxy's cache middleware and its token cache live there."""
+    if PROXY in names and "memcached" not in names:
+        return [*names, "memcached"]
+    return names
+
+
 SPEC = ServiceSpec(
     "swift", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
     verify=verify, cleanup=cleanup, inputs=inputs, tempest=tempest,
-    secrets=(HASH_SECRET,),
+    secrets=(HASH_SECRET,), adjust_services=adjust_services,
     port_vars={PROXY: "SWIFT_DEFAULT_BIND_PORT", "s-object": "OBJECT_PORT_BASE",
                "s-container": "CONTAINER_PORT_BASE", "s-account": "ACCOUNT_PORT_BASE"},
     source_prefix={"swift": "SWIFT"},
