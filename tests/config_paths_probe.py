@@ -316,7 +316,7 @@ def swift(confs: list[str]) -> dict:
             return
         seen.add(id(obj))
         for k, v in (vars(obj).items() if hasattr(obj, "__dict__") else ()):
-            if k == "app":
+            if k in ("app", "_app"):
                 continue
             if isinstance(v, str):
                 if v.startswith("/"):
@@ -340,8 +340,9 @@ def swift(confs: list[str]) -> dict:
         app = wsgi.loadapp(conf, allow_modify_pipeline=False)
         # Each middleware of the pipeline, then the server's own app.
         chain = [app]
-        while getattr(chain[-1], "app", None) is not None:
-            chain.append(chain[-1].app)
+        # keystonemiddleware keeps the next app as _app.
+        while (getattr(chain[-1], "app", None) or getattr(chain[-1], "_app", None)) is not None:
+            chain.append(getattr(chain[-1], "app", None) or chain[-1]._app)
         apps[conf] = type(chain[-1]).__module__
         for obj in chain:
             walk(obj, f"{os.path.basename(conf)}:{type(obj).__name__}", 0)

@@ -403,9 +403,10 @@ def test_volume_backed_up_to_swift_by_c_bak_and_restored(ds):
         f.write(payload)
 
     def status(kind, ident, want):
-        got = osc_json(ds, "volume", *kind, "show", ident)["status"]
-        assert not got.startswith("error"), f"{kind} {ident}: {got}"
-        return got == want
+        got = osc_json(ds, "volume", *kind, "show", ident)
+        assert not got["status"].startswith("error"), \
+            f"{kind} {ident}: {got} (see `stacktui logs c-bak`)"
+        return got["status"] == want
 
     t0 = time.monotonic()
     bak = osc_json(ds, "volume", "backup", "create", "--name", "e2e-bak", vol["id"])
