@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import answers as answers_mod, catalog, registry
-from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, EXTRA_RETIRED, GROUP_PREFIX,
-                             NEUTRON_EXTENSIONS)
+from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, ENABLES_PREFIX, EXTRA_RETIRED,
+                             GROUP_PREFIX, NEUTRON_EXTENSIONS)
 from .devstack_names import is_enabled as _is_enabled
 from .errors import Problem, UserError
 
@@ -527,13 +527,13 @@ def _final_services(st: _State) -> list[str]:
                 left.setdefault(why, []).append(n)
             if n2 != n:
                 pass
-        elif n2 == "swift":
-            for s in catalog.GROUPS["swift"]:
+        elif n2 in ENABLES_PREFIX:
+            for s in [x for x in catalog.SERVICES if x.startswith(ENABLES_PREFIX[n2])]:
                 if catalog.get(s).implemented:
                     add(s)
                 else:
-                    left.setdefault("Swift is not deployable by this stacktui version yet",
-                                    []).append(s)
+                    left.setdefault(f"{catalog.get(s).title} is not deployable by this "
+                                    "stacktui version yet", []).append(s)
         elif n2 in catalog.RETIRED or n2 in EXTRA_RETIRED:
             why = catalog.RETIRED.get(n2) or EXTRA_RETIRED[n2]
             # What stands in for it (ServiceSpec.replaces), so the import
