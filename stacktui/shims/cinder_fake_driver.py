@@ -37,18 +37,6 @@ class FileBackedFakeDriver(FakeLoggingVolumeDriver):
         with open(self.local_path(volume), "ab") as f:
             f.truncate(int(gigabytes) << 30)
 
-    def validate_connector(self, connector):
-        # The gate fake asks for an iSCSI initiator name; the file needs none.
-        pass
-
-    def initialize_connection(self, volume, connector):
-        # The file itself, to whoever attaches on this host (c-bak reading a
-        # volume for a backup, or writing one back): os-brick's local
-        # connector opens the path. The gate fake says iscsi with no target.
-        conn = super().initialize_connection(volume, connector)
-        return {"driver_volume_type": "local",
-                "data": {**conn["data"], "device_path": self.local_path(volume)}}
-
     def create_volume(self, volume):
         self._size(volume, volume["size"])
         return super().create_volume(volume)
