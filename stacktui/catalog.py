@@ -77,7 +77,9 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
        implemented=True),
     _s("c-sch", "cinder", "Cinder scheduler", None, ("c-api",), 140, 0, 1, "cinder", implemented=True),
     _s("c-vol", "cinder", "Cinder volume service", None, ("c-api",), 255, 0, 1, "cinder", implemented=True),
-    _s("c-bak", "cinder", "Cinder backup service", None, ("c-api",), 120, 0, 1, "cinder"),
+    # c-bak measured after a 1 GiB backup to swift and its restore.
+    _s("c-bak", "cinder", "Cinder backup service", None, ("c-api",), 140, 0, 1, "cinder",
+       implemented=True),
     # q-svc measured with one uwsgi worker (235 MB) plus the OVN maintenance
     # worker it brings (365 MB: a master and one worker); the OVS/OVN daemons
     # after the initial networks, userspace datapath.
@@ -102,10 +104,18 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     # Tempest has a venv of its own (phases/tempest.py), so no package in the services' venv.
     _s("tempest", "tempest", "Tempest test suite", None, ("key",), 0, 130, 0, "tempest",
        implemented=True),
-    _s("s-proxy", "swift", "Swift proxy", 8080, ("key",), 150, 200, 1),
-    _s("s-object", "swift", "Swift object server", None, ("s-proxy",), 80, 0, 1),
-    _s("s-container", "swift", "Swift container server", None, ("s-proxy",), 60, 0, 1),
-    _s("s-account", "swift", "Swift account server", None, ("s-proxy",), 60, 0, 1),
+    # swift (phases/swift.py): DevStack's ports (SWIFT_DEFAULT_BIND_PORT and the
+    # *_PORT_BASE of node 1), each server one process (workers = 0); RSS
+    # measured after the DevStack e2e's object round trip and a volume backup.
+    _s("s-proxy", "swift", "Swift proxy", 8080, ("key", "memcached", "s-object", "s-container",
+                                                   "s-account"), 80, 60, 0, "swift", "swift",
+       implemented=True),
+    _s("s-object", "swift", "Swift object server", 6613, ("s-proxy",), 60, 0, 0, "swift",
+       implemented=True),
+    _s("s-container", "swift", "Swift container server", 6611, ("s-proxy",), 60, 0, 0, "swift",
+       implemented=True),
+    _s("s-account", "swift", "Swift account server", 6612, ("s-proxy",), 60, 0, 0, "swift",
+       implemented=True),
     _s("tls-proxy", "tls-proxy", "TLS terminating proxy", None, (), 30, 0, 0),
 ]}
 

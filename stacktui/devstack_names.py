@@ -23,6 +23,9 @@ def is_enabled(enabled: str, svc: str) -> bool:
 
 
 GROUP_PREFIX = {"nova": "n-", "glance": "g-", "cinder": "c-", "neutron": "q-", "trove": "tr-"}
+# Bare names that DevStack's is_service_enabled answers for every service of
+# their prefix: `enable_service swift` turns on s-proxy, s-object ... there.
+ENABLES_PREFIX = {"swift": "s-"}
 
 # Names DevStack's lib/neutron accepts beside the q-* ones, and other names
 # that stand for a service stacktui knows under its DevStack short name.

@@ -93,10 +93,14 @@ class KeystoneAdmin:
         return self._post("/services", {"service": {"name": name, "type": type_,
                                                      "description": description}})["service"]["id"]
 
-    def endpoints(self, service_id: str, url: str) -> None:
-        """public, internal and admin endpoints at ``url`` in this region."""
+    def endpoints(self, service_id: str, url: str, per_interface: dict | None = None) -> None:
+        """public, internal and admin endpoints at ``url`` in this region; with
+        ``per_interface`` ({interface: url}), public at ``url`` plus exactly
+        those (swift's admin endpoint is the bare proxy, as DevStack makes it)."""
         existing = self._get("/endpoints", service_id=service_id)["endpoints"]
-        for iface in ("public", "internal", "admin"):
+        urls = ({"public": url, **per_interface} if per_interface is not None
+                else dict.fromkeys(("public", "internal", "admin"), url))
+        for iface, url in urls.items():
             same = [e for e in existing if e["interface"] == iface and e.get("region_id") == self.region]
             if same and same[0]["url"] == url:
                 continue

@@ -94,8 +94,7 @@ def all_flags() -> list[str]:
                   | {DATABASE_FLAG, QUEUE_FLAG, CACHE_FLAG})
 
 
-NO_KOLLA = {"s-proxy": "Kolla-Ansible no longer deploys Swift; use Ceph RGW (enable_ceph_rgw)",
-            "tls-proxy": "Kolla-Ansible terminates TLS in HAProxy (kolla_enable_tls_external)"}
+NO_KOLLA = {"tls-proxy": "Kolla-Ansible terminates TLS in HAProxy (kolla_enable_tls_external)"}
 
 
 TOP_GROUPS = ("control", "network", "compute", "storage", "monitoring", "deployment")
@@ -303,7 +302,7 @@ def globals_for(ans, warnings: list[str], facts: dict | None = None,
     for s in services:
         for f in table.get(s, ()):
             flags[f] = "yes"
-        why = notes.get(s) or (NO_KOLLA["s-proxy"] if catalog.get(s).group == "swift" else None)
+        why = notes.get(s)
         if why:
             warnings.append(f"{s}: {why}")
     openstack = any(table.get(s) for s in services if not catalog.get(s).infra)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import answers as answers_mod, catalog, registry
-from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, EXTRA_RETIRED, GROUP_PREFIX,
-                             NEUTRON_EXTENSIONS)
+from .devstack_names import (ALIASES, DEVSTACK_DEFAULT, ENABLES_PREFIX, EXTRA_RETIRED,
+                             GROUP_PREFIX, NEUTRON_EXTENSIONS)
 from .devstack_names import is_enabled as _is_enabled
 from .errors import Problem, UserError
 
@@ -49,14 +49,11 @@ def _source_prefix() -> dict[str, str]:
     return {**registry.table("source_prefix"), **_CLIENT_PREFIX}
 
 
-# DevStack's port variables for names stacktui knows but deploys no module for.
-_UNDEPLOYED_PORT_VARS = {"s-proxy": "SWIFT_DEFAULT_BIND_PORT"}
-
 
 def _port_var(svc: str) -> str:
     """DevStack's port variable; services without one get a STACKTUI_
     variable that DevStack ignores and import reads back."""
-    return ({**_UNDEPLOYED_PORT_VARS, **registry.table("port_vars")}.get(svc)
+    return (registry.table("port_vars").get(svc)
             or "STACKTUI_PORT_" + re.sub(r"\W", "_", svc).upper())
 
 
@@ -164,9 +161,9 @@ IGNORED_VARS = {
     "IDENTITY_API_VERSION": "identity v3 only",
     "KEYSTONE_TOKEN_FORMAT": "fernet tokens only",
     "HOST_IPV6": "used as HOST_IP when SERVICE_IP_VERSION=6",
-    "SWIFT_HASH": "swift is not deployable by this stacktui version",
-    "SWIFT_REPLICAS": "swift is not deployable by this stacktui version",
-    "SWIFT_DATA_DIR": "swift is not deployable by this stacktui version",
+    "SWIFT_HASH": "stacktui generates swift's hash (secrets.yaml: swift_hash)",
+    "SWIFT_REPLICAS": "swift runs one replica on one host",
+    "SWIFT_DATA_DIR": "swift's data is under DEST/data/swift",
     "NOVA_VNC_ENABLED": "n-novnc is the console; enable or disable that service",
     "VNCSERVER_LISTEN": "the console listens on HOST_IP",
     "VNCSERVER_PROXYCLIENT_ADDRESS": "the console listens on HOST_IP",
@@ -530,13 +527,13 @@ def _final_services(st: _State) -> list[str]:
                 left.setdefault(why, []).append(n)
             if n2 != n:
                 pass
-        elif n2 == "swift":
-            for s in catalog.GROUPS["swift"]:
+        elif n2 in ENABLES_PREFIX:
+            for s in [x for x in catalog.SERVICES if x.startswith(ENABLES_PREFIX[n2])]:
                 if catalog.get(s).implemented:
                     add(s)
                 else:
-                    left.setdefault("Swift is not deployable by this stacktui version yet",
-                                    []).append(s)
+                    left.setdefault(f"{catalog.get(s).title} is not deployable by this "
+                                    "stacktui version yet", []).append(s)
         elif n2 in catalog.RETIRED or n2 in EXTRA_RETIRED:
             why = catalog.RETIRED.get(n2) or EXTRA_RETIRED[n2]
             # What stands in for it (ServiceSpec.replaces), so the import

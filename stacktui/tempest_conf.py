@@ -15,14 +15,10 @@ from pathlib import Path
 from . import inifile, registry
 from .paths import Layout
 
-# tempest's [service_available] names for what no service module deploys
-# (written false); the deployed services' names are in their specs.
-_UNDEPLOYED_AVAILABLE = {"swift": "s-proxy"}
-
-
 def available() -> dict[str, str]:
-    """tempest's [service_available] name -> the stacktui service that provides it."""
-    return {**registry.table("tempest_available"), **_UNDEPLOYED_AVAILABLE}
+    """tempest's [service_available] name -> the stacktui service that provides it
+    (from the specs; each flag is written, true or false)."""
+    return registry.table("tempest_available")
 
 
 def scoped() -> dict[str, str]:

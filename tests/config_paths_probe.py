@@ -302,9 +302,65 @@ def horizon(spec: dict) -> dict:
     return {"paths": paths, "local_settings": sys.modules["local.local_settings"].__file__}
 
 
+def swift(confs: list[str]) -> dict:
+    """Each swift server's WSGI app built from its paste.deploy file as the
+    server builds it (swift.common.wsgi.loadapp; nothing listens), then every
+    absolute path held by the pipeline's objects: what the configs set and
+    the defaults swift's code falls back to (/etc/swift, /srv/node,
+    /var/cache/swift ...)."""
+    from swift.common import utils, wsgi
+    paths, seen = [], set()
+
+    def walk(obj, where, depth):
+        if id(obj) in seen or depth > 3:
+            return
+        seen.add(id(obj))
+        for k, v in (vars(obj).items() if hasattr(obj, "__dict__") else ()):
+            if k in ("app", "_app"):
+                continue
+            if isinstance(v, str):
+                if v.startswith("/"):
+                    paths.append({"option": f"{where}.{k}", "value": v, "path": v,
+                                  "relative": False})
+            elif isinstance(v, dict):
+                for dk, dv in v.items():
+                    if isinstance(dv, str) and dv.startswith("/"):
+                        paths.append({"option": f"{where}.{k}[{dk}]", "value": dv, "path": dv,
+                                      "relative": False})
+            elif type(v).__module__.startswith(("swift.", "keystonemiddleware.")):
+                walk(v, f"{where}.{k}", depth + 1)
+
+    apps = {}
+    for conf in confs:
+        # As the server's start (wsgi._initrp): swift.conf from swift_dir, and
+        # the log hook stacktui writes beside the configs importable.
+        swift_dir = wsgi.appconfig(conf).get("swift_dir")
+        utils.set_swift_dir(swift_dir)
+        sys.path.insert(0, swift_dir)
+        app = wsgi.loadapp(conf, allow_modify_pipeline=False)
+        # Each middleware of the pipeline, then the server's own app.
+        chain = [app]
+        # keystonemiddleware keeps the next app as _app.
+        while (getattr(chain[-1], "app", None) or getattr(chain[-1], "_app", None)) is not None:
+            chain.append(getattr(chain[-1], "app", None) or chain[-1]._app)
+        apps[conf] = type(chain[-1]).__module__
+        for obj in chain:
+            walk(obj, f"{os.path.basename(conf)}:{type(obj).__name__}", 0)
+        # What the server itself reads beside its app (the [DEFAULT] and app section).
+        for k, v in wsgi.appconfig(conf).items():
+            if isinstance(v, str) and v.startswith("/") and k not in ("__file__", "here"):
+                paths.append({"option": f"{os.path.basename(conf)}:{k}", "value": v, "path": v,
+                              "relative": False})
+    paths.append({"option": "swift.conf", "value": utils.SWIFT_CONF_FILE,
+                  "path": utils.SWIFT_CONF_FILE, "relative": False})
+    return {"paths": paths, "apps": apps}
+
+
 def main() -> None:
     if sys.argv[1] == "--horizon":
         out = horizon({"pythonpath": sys.argv[2]})
+    elif sys.argv[1] == "--swift":
+        out = swift(sys.argv[2:])
     else:
         out = load_set(json.loads(open(sys.argv[1]).read()))
     out["python"] = sys.executable

@@ -105,7 +105,19 @@ def installed_stack(prefix: str, answers: dict, *, under: str = "/tmp", timeout:
 
 # DevStack's default cloud (`profile: devstack`), shared by the session.
 DEVSTACK_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta",
-                   "c-api", "q-svc", "ovn-northd", "horizon", "n-novnc", "etcd3"]
+                   "c-api", "q-svc", "ovn-northd", "horizon", "n-novnc", "etcd3",
+                   "memcached", "s-proxy", "s-object", "s-container", "s-account"]
+# Not in DevStack's default list, but the e2e wants them: swift (with
+# the memcached its proxy needs) and c-bak backing up to it, added to the
+# profile's services here so `profile: devstack` stays DevStack's list.
+DEVSTACK_EXTRA = ["memcached", "s-proxy", "s-object", "s-container", "s-account", "c-bak"]
+
+
+def devstack_services() -> list[str]:
+    from stacktui import catalog
+    return catalog.profile_services("devstack")[0] + DEVSTACK_EXTRA
+
+
 # Real guests (libvirt; qemu here) on the DevStack profile, as DevStack runs
 # them; STACKTUI_REAL_GUESTS=0 runs nova's fake driver instead.
 REAL_GUESTS = os.environ.get("STACKTUI_REAL_GUESTS", "1") != "0"
@@ -139,6 +151,7 @@ def devstack_profile_stack():
         # Outside pytest's 0700 tmp: the host check wants DEST reachable by the
         # service users when a web dashboard runs.
         with installed_stack("e2e-devstack-", {"database": "mysql", "profile": "devstack",
+                                               "enabled_services": devstack_services(),
                                                "passwords": DEVSTACK_PASSWORDS,
                                                "fixed_range": DEVSTACK_FIXED,
                                                "floating_range": floating,

@@ -133,6 +133,8 @@ NOT_OSLO = {
     "etcd3": "no config file: etcd gets its data folder and URLs on its command line",
     "dstat": "no config file: dstat's options are on its command line",
     "novnc": "writes no file: nova-novncproxy reads nova.conf, audited as nova's",
+    "memcached": "no config file: memcached gets its address and size on its command line",
+    "swift": "paste.deploy files read by swift's own parsers: test_swift_paths_are_under_dest",
 }
 
 # Files configure writes that are neither a SERVICES file nor scanned below as
@@ -149,6 +151,7 @@ OTHER_FILES = {
                  "test_e2e_libvirt and the DevStack e2e boot guests through it",
     "mysql/my.cnf": NOT_OSLO["mysql"],
     "rabbit/*": NOT_OSLO["rabbit"],
+    "swift/*": NOT_OSLO["swift"] + " (and its rings: binary, written by swift-ring-builder)",
 }
 # Plain ini files (paste pipelines, rootwrap): every value that is an
 # absolute path must be under DEST, but for these.
@@ -204,7 +207,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("neutron", "agent", "kill_scripts_path"): "neutron's L3 and DHCP agents only; OVN has none",
     ("neutron", "AGENT", "kill_scripts_path"): "neutron's L3 and DHCP agents only; OVN has none",
     # -- cinder: files of storage products' drivers; the backend is LVM or the fake
-    ("cinder", "DEFAULT", "backup_ceph_conf"): "the Ceph backup driver only (no c-bak)",
+    ("cinder", "DEFAULT", "backup_ceph_conf"): "the Ceph backup driver only (c-bak's is swift)",
     ("cinder", "*", "chiscsi_conf"): "the Chelsio iSCSI target only; the target is lioadm",
     ("cinder", "DEFAULT", "infortrend_cli_path"): "the Infortrend driver only",
     ("cinder", "DEFAULT", "java_path"): "the Infortrend driver's Java only",
@@ -272,7 +275,10 @@ def _configure(dest: Path, venv: Path, monkeypatch, device_mapper: bool) -> answ
     # of config files must not: only its config is wanted.
     monkeypatch.setattr(cinder, "has_device_mapper", lambda root="/": device_mapper)
     monkeypatch.setattr(cinder, "setup_lvm", lambda *a, **k: None)
+    # The session stack's services: DevStack's list plus swift and c-bak.
+    from tests.stackfix import devstack_services
     ans = answers_mod.load(None, dest=dest, overrides={"profile": "devstack",
+                                                       "enabled_services": devstack_services(),
                                                        "host_ip": "127.0.0.1"})
     layout = Layout(ans.dest)
     runner = Runner(layout.stack_log, Masker(ans.secret_values))
@@ -284,6 +290,9 @@ def _configure(dest: Path, venv: Path, monkeypatch, device_mapper: bool) -> answ
         # tempest.conf is written by tempest's accounts step; its paths do not
         # depend on what the running services report.
         tempest_conf.write(ans, layout, {})
+        # swift's proxy reads its rings when its app is built (init writes them).
+        from stacktui.phases import swift
+        swift.init(ctx)
     finally:
         runner.close()
     return ans
@@ -323,12 +332,21 @@ def audited(stack_venvs, tmp_path_factory):
         jobs.append((name, python, [str(spec_file)]))
     jobs.append(("horizon", stack_venvs["stack"] / "bin" / "python",
                  ["--horizon", str(dests["fake"] / "etc" / "horizon")]))
+    jobs.append(("swift", stack_venvs["stack"] / "bin" / "python",
+                 ["--swift", *map(str, _swift_confs(dests["fake"]))]))
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         results = dict(zip([j[0] for j in jobs],
                            pool.map(lambda j: _probe(j[1], j[2], root), jobs)))
     print(f"{len(jobs)} probes in {time.monotonic() - t0:.1f} s")
     return {"dests": dests, "answers": answers, "results": results, "venvs": stack_venvs}
+
+
+def _swift_confs(dest: Path) -> list[Path]:
+    from stacktui.paths import Layout
+    from stacktui.phases import swift
+    L = Layout(dest)
+    return [swift.proxy_conf(L), *(swift.server_conf(L, k) for k in swift.STORAGE.values())]
 
 
 def _under(path: str, root: Path) -> bool:
@@ -487,3 +505,28 @@ def test_horizon_settings_paths_are_under_dest(audited):
         if not (_under(path, dest) or _under(path, venv)):
             bad.append(f"{name} = {path}")
     assert not bad, "horizon settings naming paths outside DEST:\n  " + "\n  ".join(bad)
+
+
+def test_swift_paths_are_under_dest(audited):
+    """swift's configs are paste.deploy files, not oslo.config's: each
+    server's app is built from its file by swift itself, and every absolute
+    path its objects hold (set or swift's default) must be under DEST."""
+    found = audited["results"]["swift"]
+    dest = audited["dests"]["fake"]
+    venv = audited["venvs"]["stack"].resolve()
+    assert sorted(found["apps"].values()) == ["swift.account.server", "swift.container.server",
+                                              "swift.obj.server", "swift.proxy.server"]
+    import re
+    held: dict[str, set] = {}
+    for p in found["paths"]:
+        held.setdefault(re.split(r"[.:\[]", p["option"])[-1].rstrip("]"), set()).add(p["path"])
+    # The options whose defaults are outside DEST were really seen, and set.
+    for option in ("swift_dir", "devices", "recon_cache_path"):
+        assert held.get(option) and all(_under(v, dest) for v in held[option]), \
+            (option, held.get(option))
+    swift_conf = [p["path"] for p in found["paths"] if p["option"] == "swift.conf"]
+    assert swift_conf and _under(swift_conf[0], dest), swift_conf
+    bad = sorted({f"{p['option']} = {p['path']}" for p in found["paths"]
+                  if not (_under(p["path"], dest) or _under(p["path"], venv)
+                          or any(p["path"].startswith(t) for t in ALLOWED_TREES))})
+    assert not bad, "swift: paths outside DEST:\n  " + "\n  ".join(bad)

@@ -267,3 +267,22 @@ def test_genconfig_renders_what_the_answers_say(tmp_path, tools, share):
     conf = (node / "keystone-api" / "keystone.conf").read_text()
     assert "mysql+pymysql://keystone:db@127.0.0.1:3306/keystone" in conf
     assert re.search(r"expiration = 7200", conf)
+
+
+def test_swift_has_no_kolla_flag_and_c_bak_says_what_it_needs(tmp_path, share):
+    """DevStack's `enable_service s-proxy ...` and c-bak, exported: the Kolla
+    in use has no swift role left (no enable_swift anywhere in its
+    variables), so each swift service is a warning, and cinder-backup,
+    whose DevStack target is swift, is left off with what Kolla needs."""
+    swift = ["s-proxy", "s-object", "s-container", "s-account"]
+    ans = _answers(tmp_path, ["key", "mysql", "rabbit", "c-api", "c-sch", "c-vol", "c-bak", *swift],
+                   virt_driver="fake")
+    files, warnings = kolla.export_kolla(ans, tmp_path / "kolla", kolla_path=share)
+    g = yaml.safe_load(files["globals.yml"].read_text())
+    assert "enable_swift" not in _group_vars(share) | template_keys(
+        share / "etc_examples" / "kolla" / "globals.yml")
+    assert not [k for k in g if "swift" in k]
+    for s in swift:
+        assert any(w.startswith(f"{s}: Kolla-Ansible no longer deploys Swift") for w in warnings), s
+    assert g["enable_cinder"] == "yes" and g["enable_cinder_backup"] == "no"
+    assert any(w.startswith("c-bak: Kolla's cinder backup needs a target") for w in warnings)

@@ -410,3 +410,22 @@ def test_test_config_lands_after_tempest_conf_is_written(tmp_path):
     path = tempest_conf.write(ans, paths.Layout(ans.dest), {})
     text = path.read_text()
     assert "image_ssh_user = cirros" in text and "run_validation = True" in text
+
+
+def test_swift_and_c_bak_import_and_export(tmp_path):
+    """DevStack's way of turning swift and cinder-backup on, its swift port
+    variables, and back out again; the proxy brings memcached when loaded."""
+    text = ("[[local|localrc]]\nADMIN_PASSWORD=secret\nenable_service s-proxy s-object "
+            "s-container s-account c-bak\nSWIFT_DEFAULT_BIND_PORT=8090\nOBJECT_PORT_BASE=6620\n"
+            "SWIFT_HASH=66a3d6b56c1f479c8b4e70ab5c2000f5\nSWIFT_REPLICAS=1\n")
+    a, w = text_import(text)
+    for s in ("s-proxy", "s-object", "s-container", "s-account", "c-bak"):
+        assert s in a["enabled_services"], s
+    assert a["ports"]["s-proxy"] == 8090 and a["ports"]["s-object"] == 6620
+    assert has(w, "SWIFT_HASH", "swift_hash") and has(w, "SWIFT_REPLICAS", "one replica")
+    ans = answers.load(None, dest=tmp_path / "st", overrides={**a, "host_ip": "127.0.0.1"})
+    assert "memcached" in ans.services
+    out = localconf.export_localconf(ans)
+    assert "SWIFT_DEFAULT_BIND_PORT=8090" in out and "OBJECT_PORT_BASE=6620" in out
+    back, _ = text_import(out)
+    assert {"s-proxy", "c-bak", "memcached"} <= set(back["enabled_services"])
