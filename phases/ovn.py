@@ -190,6 +190,11 @@ def before_up(answers, layout):
         d.mkdir(parents=True, exist_ok=True, mode=0o750)
     if uses_netns(answers):
         import ipaddress
+        tun = "/dev/net/tun"
+        if not privileged.is_root() and not os.access(tun, os.R_OK | os.W_OK):
+            raise StackError(f"ovs-vswitchd runs as you and makes its taps through {tun}, which "
+                             f"you cannot open; as root: chmod 666 {tun} (its mode on Debian "
+                             "and Ubuntu)")
         floating = ipaddress.ip_network(answers.data["floating_range"], strict=False)
         netns.ensure(layout, public_gateway(answers), str(floating))
 
