@@ -17,10 +17,11 @@ twice.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import time
 
-from stacktui import inifile, svckit
+from stacktui import inifile, privileged, svckit
 from stacktui.errors import StackError
 from stacktui.fsutil import make_dirs
 from stacktui.phases import verify as checks
@@ -154,6 +155,13 @@ def agent_config(ctx) -> dict:
     from stacktui.phases import ovn
     a, L = ctx.answers, ctx.layout
     helper = f"{ctx.venv_bin('privsep-helper')} --config-file {_etc(ctx) / 'ovn_agent.ini'}"
+    # As root, every privileged context of neutron's runs its helper
+    # directly: the default goes through sudo, which may not be there. An
+    # ordinary user's agent asks sudo, naming the venv's helper (sudo's
+    # secure_path does not reach it).
+    root_helper = "" if privileged.is_root() else "sudo -n"
+    if not privileged.is_root():
+        helper = f"sudo -n {helper}"
     conf = {
         "DEFAULT": {"debug": False, "use_stderr": True, "state_path": _data(L) / "ovn-agent",
                     "nova_metadata_host": metadata_host(a, L),
@@ -162,13 +170,11 @@ def agent_config(ctx) -> dict:
                     "metadata_proxy_shared_secret": metadata_secret(a),
                     "metadata_workers": 1},
         # kill_scripts_path: its default is /etc/neutron/kill_scripts/.
-        "agent": {"extensions": "metadata", "root_helper": "", "root_helper_daemon": "",
+        "agent": {"extensions": "metadata", "root_helper": root_helper, "root_helper_daemon": "",
                   "kill_scripts_path": _etc(ctx) / "kill_scripts"},
         "ovs": {"ovsdb_connection": f"unix:{ovn.ovs_db_sock(L)}"},
         "ovn": {"ovn_sb_connection": f"unix:{ovn.sb_sock(L)}", "vhost_sock_dir": ovn.ovs_run(L)},
     }
-    # As root, every privileged context of neutron's runs its helper
-    # directly: the default goes through sudo, which may not be there.
     for section in ("privsep", "privsep_dhcp_release", "privsep_ovs_vsctl", "privsep_namespace",
                     "privsep_conntrack", "privsep_link"):
         conf[section] = {"helper_command": helper}
@@ -192,10 +198,18 @@ def agent_argv(ctx) -> list:
     L = ctx.layout
     argv = [ctx.venv_bin("neutron-ovn-agent"), "--config-file", _etc(ctx) / "neutron.conf",
             "--config-file", _etc(ctx) / "ovn_agent.ini"]
+    # An ordinary user's agent: root makes its namespaces, then the agent
+    # runs as the user (privileged.as_me) and asks sudo for its privileged
+    # helpers (agent_config), as DevStack's agents do.
     wrapped = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-               "--kill-child", "--", "sh", "-ec", AGENT_NS_SCRIPT, "ovn-agent-ns", "tini", "--",
-               *argv]
-    return [*netns.nsenter(L), *wrapped] if ovn.uses_netns(ctx.answers) else wrapped
+               "--kill-child", "--", "sh", "-ec", AGENT_NS_SCRIPT, "ovn-agent-ns",
+               *privileged.as_me(), "tini", "--", *argv]
+    wrapped = [*netns.nsenter(L), *wrapped] if ovn.uses_netns(ctx.answers) else wrapped
+    if privileged.is_root():
+        return wrapped
+    keep = {k: os.environ[k] for k in ("HOME", "USER", "LOGNAME", "PATH", "LANG")
+            if k in os.environ}
+    return privileged.as_root(wrapped, env={**keep, **_env(ctx)})
 
 
 def _host() -> str:

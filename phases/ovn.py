@@ -27,7 +27,7 @@ import shutil
 import socket
 import uuid
 
-from stacktui import netns
+from stacktui import netns, privileged
 from stacktui.errors import StackError
 from stacktui.fsutil import atomic_write, make_dirs
 from stacktui.service import ServiceSpec, pane_spec
@@ -190,6 +190,11 @@ def before_up(answers, layout):
         d.mkdir(parents=True, exist_ok=True, mode=0o750)
     if uses_netns(answers):
         import ipaddress
+        tun = "/dev/net/tun"
+        if not privileged.is_root() and not os.access(tun, os.R_OK | os.W_OK):
+            raise StackError(f"ovs-vswitchd runs as you and makes its taps through {tun}, which "
+                             f"you cannot open; as root: chmod 666 {tun} (its mode on Debian "
+                             "and Ubuntu)")
         floating = ipaddress.ip_network(answers.data["floating_range"], strict=False)
         netns.ensure(layout, public_gateway(answers), str(floating))
 
@@ -219,6 +224,11 @@ def panes(ctx) -> list[dict]:
             # --disable-system: no kernel datapath to probe for. In the
             # stack's namespace, with libvirt's guests and the gateway.
             argv = [*netns.nsenter(L), *argv, "--disable-system"]
+        if not privileged.is_root():
+            # A datapath (taps in the namespace, or the kernel's) wants root;
+            # ovs-vswitchd then becomes the user, keeping only its network
+            # capabilities, so its sockets and the pane's stop stay the user's.
+            argv = privileged.as_root([*argv, "--user=%s:%s" % privileged.user_group()], env=e)
         specs.append(pane_spec(ctx, "ovs-vswitchd", argv, env=e))
     if "ovn-northd" in a.services:
         specs.append(pane_spec(ctx, "ovn-northd", [

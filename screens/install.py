@@ -49,6 +49,10 @@ class InstallScreen(Screen):
         self.running = False
         self.failed: events.StepFail | None = None
         self.t0 = 0.0
+        # sudo's password, when this user's sudo wants one: asked once
+        # (screens/sudo.py), then kept here, in memory only, for retries.
+        self.sudo_password: str | None = None
+        self.sudo_asked = False
 
     def compose(self):
         yield Static(step_bar("install"), id="stepbar")
@@ -84,12 +88,38 @@ class InstallScreen(Screen):
             return
         if self.draft.final is None:
             self.draft.final = self.draft.answers()
+        if not self.sudo_asked:
+            self.sudo_asked = True
+            wanted = getattr(self.app, "sudo_wanted", None)
+            if wanted is None:
+                from stacktui.sudopass import wanted
+            if wanted(self.draft.final):
+                self.ask_sudo_password()
+                return
         self.failed = None
         self.query_one("#failure").display = False
         self.running = True
         self.t0 = time.monotonic()
         self.query_one("#output", LogView).push([f"---- install into {self.draft.final.dest}"])
         self.run_engine()
+
+    def ask_sudo_password(self) -> None:
+        import getpass
+        from stacktui import destdir
+        from .sudo import SudoPasswordScreen
+        dest = self.draft.final.dest
+        why = (f"to make {dest}" if destdir.needs_sudo(dest) else "") or "to install distro packages"
+
+        def got(password: str | None) -> None:
+            if password is None:
+                self.sudo_asked = False        # asked again on Retry
+                self.on_failed(f"the install needs sudo's password ({why})")
+                return
+            self.sudo_password = password
+            self.start()
+
+        self.app.push_screen(SudoPasswordScreen(getpass.getuser(), why,
+                                                getattr(self.app, "sudo_accepted", None)), got)
 
     @work(thread=True, exclusive=True, group="engine")
     def run_engine(self) -> None:
@@ -110,6 +140,8 @@ class InstallScreen(Screen):
         # The host check's explicit override reaches the engine's preflight,
         # which would otherwise fail on the same check (`install --force`).
         kw = {"force": True} if self.draft.override_failed_checks else {}
+        if self.sudo_password is not None:
+            kw["sudo_password"] = self.sudo_password
         try:
             summary = factory(self.draft.final, bus, **kw).run()
         except StackError as e:

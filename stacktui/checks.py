@@ -496,15 +496,28 @@ def check_privileges(ans, h: _Host) -> Check:
     needed = "root or sudo (packages, /opt/stack)"
     if h.p.euid() == 0:
         return Check("privileges", OK, "running as root", needed)
+    # An ordinary user's neutron: the switch and the namespaces are made by
+    # root at every start, `up` after a reboot included, when no one may be
+    # there to type a password (stacktui/privileged.py).
+    switch = "ovs-vswitchd" in ans.services
+    if switch:
+        needed = "root or passwordless sudo (packages, /opt/stack, neutron's switch and namespaces)"
+    rule = (f"as root: echo '{h.p.user()} ALL=(ALL) NOPASSWD: ALL' > "
+            "/etc/sudoers.d/50_stacktui && chmod 440 /etc/sudoers.d/50_stacktui")
     if h.p.sudo_ok():
+        tun = "/dev/net/tun"
+        if switch and not h.p.access(str(h.path(tun)), os.R_OK | os.W_OK):
+            return Check("privileges", FAIL, f"passwordless sudo; {tun} not readable and writable "
+                         "by you (ovs-vswitchd runs as you and makes its taps there)", needed,
+                         f"as root: chmod 666 {tun} (its mode on Debian and Ubuntu)")
         return Check("privileges", OK, "passwordless sudo", needed)
+    if switch and h.p.sudo_kind() == "password":
+        return Check("privileges", FAIL, "sudo with a password: neutron's switch and namespaces "
+                     "need root at every start, with no one there to type it", needed, rule)
     if h.p.sudo_kind() == "password":
         return Check("privileges", OK, "sudo with a password: asked once, when packages or "
                      "DEST need it", needed)
-    user = h.p.user()
-    return Check("privileges", FAIL, f"user {user} without passwordless sudo", needed,
-                 f"as root: echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/50_stacktui "
-                 "&& chmod 440 /etc/sudoers.d/50_stacktui")
+    return Check("privileges", FAIL, f"user {h.p.user()} without passwordless sudo", needed, rule)
 
 
 def check_dest(ans, h: _Host) -> Check:

@@ -187,21 +187,14 @@ def cmd_install(args) -> int:
 
 def ask_sudo_password(ans) -> str | None:
     """An ordinary user whose sudo wants a password types it once, here,
-    when distro packages must be installed; the engine answers sudo's
-    prompts with it. Root, passwordless sudo, or nothing to install: no question."""
+    when distro packages must be installed or DEST made; the engine answers
+    sudo's prompts with it. Root, passwordless sudo, or nothing to do: no question."""
     import getpass
     import os
-    import subprocess
     if os.geteuid() == 0 or not sys.stdin.isatty():
         return None
-    from . import destdir, distro
-    from .phases import prerequisites
-    try:
-        if not distro.missing(prerequisites.packages(ans)) and not destdir.needs_sudo(ans.dest):
-            return None
-    except StackError:
-        return None
-    if subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+    from . import sudopass
+    if not sudopass.wanted(ans):
         return None
     return getpass.getpass("sudo password (to install distro packages or make DEST; "
                            "kept in memory only): ")

@@ -120,7 +120,7 @@ def _run(start: str, dest, resume: dict | None = None, web: bool = False) -> int
     # them all young, and the first full collection (measured: at the first
     # keypress of an output flood) would pay for them at once.
     from . import destdir
-    destdir.CAN_ASK = False
+    destdir.CAN_ASK = True      # the install screen asks sudo's password (screens/sudo.py)
     gc.disable()
     try:
         from .app import StackApp

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 OPT = Path("/opt/stack")
-# Whether this process can ask a sudo password: the CLI's install asks on
-# its terminal; the wizard has no password screen yet, so it sets False.
+# Whether this process can ask a sudo password: None, when it has a
+# terminal (`stacktui install` asks there); the wizard asks in a masked field
+# (screens/sudo.py) and sets True.
 CAN_ASK: bool | None = None
 
 
@@ -102,8 +103,7 @@ def choose(opt: Path = OPT) -> tuple[Path, str]:
     why = "you have no sudo"
     if kind == "password":
         why = ("sudo wants a password and there is no terminal to ask it on" if CAN_ASK is None
-               else "sudo wants a password, which the wizard does not ask (`stacktui install` "
-                    "does)")
+               else "sudo wants a password and nothing here can ask it")
     return xdg_dest(), f"{opt} does not exist and {why}"
 
 

@@ -35,6 +35,7 @@ import subprocess
 from pathlib import Path
 
 from stacktui.errors import StackError
+from stacktui.privileged import as_root
 
 HOST_SIDE_PREFIX = "stk-"
 NS_LINK = "host0"
@@ -77,7 +78,7 @@ def nsenter(layout) -> list[str]:
 
 
 def _ip(*args, ns=None, check=True) -> subprocess.CompletedProcess:
-    argv = [*(ns or []), shutil.which("ip") or "/sbin/ip", *args]
+    argv = as_root([*(ns or []), shutil.which("ip") or "/sbin/ip", *args])
     r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if check and r.returncode:
         raise StackError(f"`{' '.join(argv)}` failed: {r.stderr.strip()}")
@@ -94,7 +95,7 @@ def exists(layout) -> bool:
     p = path(layout)
     if not p.exists():
         return False
-    r = subprocess.run(nsenter(layout) + ["true"], capture_output=True, timeout=10)
+    r = subprocess.run(as_root(nsenter(layout) + ["true"]), capture_output=True, timeout=10)
     return r.returncode == 0
 
 
@@ -107,7 +108,7 @@ def ensure(layout, gateway_cidr: str, floating_range: str) -> bool:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
         p.touch(exist_ok=True)
         # unshare keeps the new namespace alive by binding it onto the file.
-        r = subprocess.run(["unshare", f"--net={p}", "true"], capture_output=True, text=True,
+        r = subprocess.run(as_root(["unshare", f"--net={p}", "true"]), capture_output=True, text=True,
                            timeout=30)
         if r.returncode:
             raise StackError(f"cannot make the stack's network namespace at {p}: "
@@ -116,7 +117,7 @@ def ensure(layout, gateway_cidr: str, floating_range: str) -> bool:
     ns = nsenter(layout)
     _ip("link", "set", "lo", "up", ns=ns)
     # Per namespace: the host's own setting is not touched.
-    subprocess.run([*ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"], capture_output=True, timeout=10)
+    subprocess.run(as_root([*ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]), capture_output=True, timeout=10)
     host = host_link(layout)
     if _ip("link", "show", NS_LINK, ns=ns, check=False).returncode:
         _ip("link", "del", host, check=False)      # a stale host end
@@ -147,7 +148,7 @@ def ensure(layout, gateway_cidr: str, floating_range: str) -> bool:
     # be filled (offload), and the userspace switch passes it on as it is:
     # the guest would drop every such segment. Filled in software instead.
     ethtool = shutil.which("ethtool") or "/sbin/ethtool"
-    subprocess.run([*ns, ethtool, "-K", GW, "tx", "off"], capture_output=True, timeout=30)
+    subprocess.run(as_root([*ns, ethtool, "-K", GW, "tx", "off"]), capture_output=True, timeout=30)
     return made
 
 
@@ -157,7 +158,7 @@ def remove(layout) -> None:
     process is left in it."""
     p = path(layout)
     if p.exists():
-        subprocess.run(["umount", str(p)], capture_output=True, timeout=30)
+        subprocess.run(as_root(["umount", str(p)]), capture_output=True, timeout=30)
         try:
             p.unlink()
         except OSError:

@@ -407,3 +407,26 @@ def test_cli_check_json(tmp_path, capsys, monkeypatch):
     assert {c["name"] for c in out["checks"]} >= {"memory", "distro", "dest"}
     rc = cli.main(["--dest", str(tmp_path / "stack"), "check"])
     assert "CHECK" in capsys.readouterr().out
+
+
+def test_privileges_of_an_ordinary_users_neutron(host):
+    """neutron's switch and namespaces are made with sudo -n at every start
+    (`up` after a reboot too): a sudo password cannot do, and the switch,
+    running as the user, must open /dev/net/tun."""
+    root, probe = host
+    ans = make_answers("/opt/stack", enabled_services=["key", "q-svc", "ovn-controller",
+                                                       "ovn-northd", "ovs-vswitchd",
+                                                       "ovsdb-server"])
+    probe.euid = lambda: 1000
+    probe.sudo_kind = lambda: "password"
+    c = run(root, probe, ans, name="privileges")
+    assert c.status == FAIL and "no one there to type it" in c.measured and "NOPASSWD" in c.fix
+    probe.sudo_ok = lambda: True
+    (root / "dev/net").mkdir(parents=True)
+    (root / "dev/net/tun").write_text("")
+    (root / "dev/net/tun").chmod(0o600)
+    probe.access = lambda p, m: not p.endswith("/dev/net/tun")
+    c = run(root, probe, ans, name="privileges")
+    assert c.status == FAIL and "/dev/net/tun" in c.measured and "chmod 666" in c.fix
+    probe.access = lambda p, m: True
+    assert run(root, probe, ans, name="privileges").status == OK

@@ -31,7 +31,7 @@ def kind(monkeypatch, value):
 @pytest.mark.parametrize("sudo,can_ask,where,why", [
     ("nopasswd", None, "opt", "install makes it with sudo"),
     ("password", True, "opt", "asking its password once"),
-    ("password", False, "xdg", "which the wizard does not ask"),
+    ("password", False, "xdg", "nothing here can ask it"),
     ("none", True, "xdg", "you have no sudo"),
 ])
 def test_missing_opt_stack(opt, monkeypatch, tmp_path, sudo, can_ask, where, why):

@@ -783,3 +783,51 @@ async def test_ports_per_service_validated_and_saved(tmp_path):
             assert app.draft.final.port("g-api") == 39292
     finally:
         held.close()
+
+
+async def test_sudo_password_asked_once_masked_and_handed_to_the_engine(tmp_path):
+    """A user whose sudo wants a password: the install screen asks it in a
+    masked field, sudo's refusal asks again, and the engine gets it (the
+    real sudo and user: tests/test_e2e_users.py). Esc first: no install,
+    and Retry asks again. Seams: this test runs as root, whose sudo asks
+    nothing, so whether sudo wants a password and takes this one is given."""
+    got, tried = [], []
+    right, wrong = "Rïght pw 1", "wrong-pw"
+
+    def factory(answers, bus, sudo_password=None, **kw):
+        got.append(sudo_password)
+        return FakeEngine(answers, bus, **kw)
+
+    FakeEngine.runs = 0
+    app = make_app(tmp_path, engine_factory=factory)
+    app.sudo_wanted = lambda ans: True
+    app.sudo_accepted = lambda pw: tried.append(pw) or pw == right
+    async with app.run_test(size=SIZE) as pilot:
+        app.draft.set(host_ip="127.0.0.1")
+        await goto(pilot, "install")
+        await pilot.pause(0.1)
+        assert app.screen.__class__.__name__ == "SudoPasswordScreen"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen.NAME == "install" and not got
+        assert "needs sudo's password" in static(app, "#error")
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert app.screen.__class__.__name__ == "SudoPasswordScreen"
+        await pilot.press(*wrong, "enter")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if "refused" in static(app, "#sudo-error"):
+                break
+        assert "refused" in static(app, "#sudo-error") and not got
+        await pilot.press(*right)
+        field = app.screen.query_one("#sudo-password")
+        assert field.password and right not in str(field.render())   # masked on screen
+        await pilot.press("enter")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if app.screen.NAME == "done":
+                break
+        assert app.screen.NAME == "done"
+    assert tried == [wrong, right]
+    assert got == [right]                           # asked once, handed over once
