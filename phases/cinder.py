@@ -208,15 +208,15 @@ def coordination_url(answers, data) -> str:
 
 
 def privsep(ctx) -> dict:
-    """Running as root, the privileged helpers start directly: by default
-    oslo.privsep goes through `sudo cinder-rootwrap`, and a root shell may
-    have no sudo at all (images to volumes then fail). Others keep that
-    default, which needs a sudoers rule as DevStack writes one."""
-    if os.geteuid() != 0:
-        return {}
+    """The privileged helpers by the venv's path: by default oslo.privsep
+    goes through `sudo cinder-rootwrap`, which a root shell may not have
+    (images to volumes then fail) and which sudo's secure_path never finds
+    in a venv (an ordinary user's c-bak then cannot open a volume). An
+    ordinary user's go through `sudo -n` (stacktui/privileged.py)."""
     import shlex
+    from stacktui.privileged import as_root
     argv = [ctx.venv_bin("privsep-helper"), "--config-file", str(_conf(ctx.layout))]
-    return {"cinder_sys_admin": {"helper_command": shlex.join(argv)},
+    return {"cinder_sys_admin": {"helper_command": shlex.join(map(str, as_root(argv)))},
             "privsep_osbrick": {"helper_command": svckit.osbrick_helper(ctx, argv)}}
 
 

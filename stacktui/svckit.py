@@ -123,14 +123,17 @@ def osbrick_helper(ctx, argv: list[str]) -> str:
     connector properties; no option moves them), outside DEST on every host
     that attaches a volume.
     No --fork: privsep-helper daemonizes, and its daemon must keep the
-    namespace after the first process exits."""
+    namespace after the first process exits. An ordinary user's helper goes
+    through `sudo -n` by the venv's path (oslo.privsep's default names a bare
+    rootwrap, which sudo's secure_path never finds in a venv)."""
     import shlex
     import sys
+    from .privileged import as_root
     nvme = ctx.layout.data / "nvme"
     nvme.mkdir(parents=True, exist_ok=True)
-    return shlex.join(["unshare", "--mount", "--propagation", "private", "--",
-                       sys.executable, "-m", "stacktui.nsbind", str(nvme), "/etc/nvme", "--",
-                       *argv])
+    return shlex.join(as_root(["unshare", "--mount", "--propagation", "private", "--",
+                               sys.executable, "-m", "stacktui.nsbind", str(nvme), "/etc/nvme",
+                               "--", *map(str, argv)]))
 
 
 def cache(answers) -> dict:

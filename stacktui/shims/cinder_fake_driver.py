@@ -11,6 +11,7 @@ local connector (c-bak, image uploads) opens it the same way.
 """
 import os
 import shutil
+import sys
 
 from oslo_config import cfg
 
@@ -19,9 +20,13 @@ from cinder.tests.fake_driver import FakeLoggingVolumeDriver
 
 
 def _root(*argv, **kw):
-    # The gate fake's own _execute only logs; these commands must run (through
-    # cinder's rootwrap when c-vol is not root).
-    return utils.execute(*argv, run_as_root=True, **kw)
+    # The gate fake's own _execute only logs; these commands must run. When
+    # c-vol is not root they go through this venv's cinder-rootwrap by its
+    # path: cinder's default helper names a bare `cinder-rootwrap`, which
+    # sudo's secure_path never finds in a venv.
+    helper = "sudo -n %s %s" % (os.path.join(os.path.dirname(sys.executable), "cinder-rootwrap"),
+                                cfg.CONF.rootwrap_config)
+    return utils.execute(*argv, run_as_root=True, root_helper=helper, **kw)
 
 
 class FileBackedFakeDriver(FakeLoggingVolumeDriver):
