@@ -275,6 +275,11 @@ def _configure(dest: Path, venv: Path, monkeypatch, device_mapper: bool) -> answ
     # of config files must not: only its config is wanted.
     monkeypatch.setattr(cinder, "has_device_mapper", lambda root="/": device_mapper)
     monkeypatch.setattr(cinder, "setup_lvm", lambda *a, **k: None)
+    # libvirt's configure makes the stack's network namespace, its host link
+    # and the floating range's route: the host's, not config files; two
+    # DESTs here would claim one range, and the links would outlive the test.
+    from stacktui import netns
+    monkeypatch.setattr(netns, "ensure", lambda *a, **k: None)
     # The session stack's services: DevStack's list plus swift and c-bak.
     from tests.stackfix import devstack_services
     ans = answers_mod.load(None, dest=dest, overrides={"profile": "devstack",
