@@ -285,10 +285,6 @@ def panes(ctx) -> list[dict]:
                                  "--pythonpath", _etc(ctx.layout))
         specs.append(pane_spec(ctx, "c-api", argv, env=_env(ctx),
                                ready=svckit.http_ready(ctx, "c-api", "/"), port=a.port("c-api")))
-    if _has(ctx, "c-vol"):
-        # An install run after a reboot skips configure (nothing changed) but
-        # restarts the panes: the loop device must be back before c-vol.
-        before_up(a, ctx.layout)
     for name, exe in (("c-sch", "cinder-scheduler"), ("c-vol", "cinder-volume"),
                       ("c-bak", "cinder-backup")):
         if _has(ctx, name):

@@ -201,7 +201,6 @@ def before_up(answers, layout):
 
 def panes(ctx) -> list[dict]:
     a, L = ctx.answers, ctx.layout
-    before_up(a, L)
     e = env(L)
     orun, nrun = ovs_run(L), ovn_run(L)
     specs = []

@@ -462,6 +462,11 @@ def prune_panes(ctx: Context) -> list[str]:
 
 def start_panes(ctx: Context, spec: ServiceSpec) -> None:
     service = spec
+    # What the panes need of the host (a namespace, a loop device) is made
+    # here, where they start, as `up` does: listing panes (fingerprints, the
+    # `up` plan) must not make host links.
+    if service.before_up:
+        service.before_up(ctx.answers, ctx.layout)
     specs = service.panes(ctx)
     write_panes(ctx, specs)
     client = ctx.client

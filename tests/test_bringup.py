@@ -5,6 +5,8 @@ a while to answer."""
 
 from __future__ import annotations
 
+import os
+
 import sys
 import time
 
@@ -30,10 +32,19 @@ def devstack_ctx(tmp_path, **extra):
     return Context(ans, Layout(ans.dest), events.Bus(), runner)
 
 
+def _host_links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
 def test_the_plan_for_devstacks_cloud_follows_the_install_order(tmp_path):
     ctx = devstack_ctx(tmp_path, virt_driver="fake")
+    links = _host_links()
     known = [p["name"] for s in service_specs(ctx.answers) if s.panes for p in s.panes(ctx)]
     groups = bringup.plan(ctx, known)
+    # Listing panes makes nothing on the host: OVN's listing once made the
+    # stack's namespace and link, which outlived the test and claimed the
+    # floating range from the next stack.
+    assert _host_links() == links
     assert sorted(n for g in groups.values() for n in g.panes) == sorted(known)
     owner = {n: m for m, g in groups.items() for n in g.panes}
     early = {owner[n] for n in ("mysql", "rabbit", "memcached", "etcd3") if n in owner}
