@@ -712,10 +712,12 @@ class Supervisor:
                     queued -= n
                     size += n
                     batch.extend(lines)
-                if skipped:
-                    batch.insert(0, f"{MARK} … {skipped} lines skipped: this reader was too slow …")
-                await self._send(writer, PaneLines(tuple(batch), skipped).to_dict())
-                skipped = 0
+                # Taken before the send: lines skipped while it waits on a
+                # reader that does not read belong to the next message.
+                lost, skipped = skipped, 0
+                if lost:
+                    batch.insert(0, f"{MARK} … {lost} lines skipped: this reader was too slow …")
+                await self._send(writer, PaneLines(tuple(batch), lost).to_dict())
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
