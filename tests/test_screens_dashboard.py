@@ -398,16 +398,20 @@ async def test_wrap_zoom_and_narrow_list(tmp_path):
         log = s.query_one("#pane-log")
         n = len(log.lines)
         await pilot.press("w")
+        await settle(pilot, 0.1)      # the layout after the key, not before
         width = log.scrollable_content_region.width
         assert len(log.lines) == n - 1 + -(-200 // width) and "WRAP" in title(app)
         assert max(len(x) for x in log.lines) <= width
         await pilot.press("w")
+        await settle(pilot, 0.1)      # the layout after the key, not before
         assert len(log.lines) == n
         wide = log.size.width
         await pilot.press("z")
+        await settle(pilot, 0.1)      # the layout after the key, not before
         assert not s.query_one("#panes").display and not s.query_one("#memheader").display
         assert log.size.width > wide and "ZOOM" in title(app)
         await pilot.press("ctrl+a", "z")
+        await settle(pilot, 0.1)      # the layout after the key, not before
         assert s.query_one("#panes").display
         table = s.query_one("#panes")
         # 80 columns: the list starts narrow; l: hidden, full, narrow.
