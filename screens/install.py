@@ -108,7 +108,13 @@ class InstallScreen(Screen):
         from stacktui import destdir
         from .sudo import SudoPasswordScreen
         dest = self.draft.final.dest
-        why = (f"to make {dest}" if destdir.needs_sudo(dest) else "") or "to install distro packages"
+        from stacktui import sudoers
+        from stacktui.paths import Layout
+        final = self.draft.final
+        why = ((f"to make {dest}" if destdir.needs_sudo(dest) else "")
+               or (f"to write {sudoers.path(dest)}" if sudoers.wanted(final)
+                   and not sudoers.in_place(Layout(dest), final) else "")
+               or "to install distro packages")
 
         def got(password: str | None) -> None:
             if password is None:

@@ -24,6 +24,7 @@ from typing import Callable
 import psutil
 
 from . import catalog, cgroups, hostinfo, virt
+from .errors import StackError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MB = 1024 * 1024
@@ -504,20 +505,53 @@ def check_privileges(ans, h: _Host) -> Check:
         needed = "root or passwordless sudo (packages, /opt/stack, neutron's switch and namespaces)"
     rule = (f"as root: echo '{h.p.user()} ALL=(ALL) NOPASSWD: ALL' > "
             "/etc/sudoers.d/50_stacktui && chmod 440 /etc/sudoers.d/50_stacktui")
+    tun = "/dev/net/tun"
+    no_tun = switch and not h.p.access(str(h.path(tun)), os.R_OK | os.W_OK)
+    tun_fix = f"as root: chmod 666 {tun} (its mode on Debian and Ubuntu)"
     if h.p.sudo_ok():
-        tun = "/dev/net/tun"
-        if switch and not h.p.access(str(h.path(tun)), os.R_OK | os.W_OK):
+        if no_tun:
             return Check("privileges", FAIL, f"passwordless sudo; {tun} not readable and writable "
                          "by you (ovs-vswitchd runs as you and makes its taps there)", needed,
-                         f"as root: chmod 666 {tun} (its mode on Debian and Ubuntu)")
+                         tun_fix)
         return Check("privileges", OK, "passwordless sudo", needed)
     if switch and h.p.sudo_kind() == "password":
-        return Check("privileges", FAIL, "sudo with a password: neutron's switch and namespaces "
-                     "need root at every start, with no one there to type it", needed, rule)
+        if no_tun:
+            return Check("privileges", FAIL, f"sudo with a password; {tun} not readable and "
+                         "writable by you (ovs-vswitchd runs as you and makes its taps there)",
+                         needed, tun_fix)
+        return _sudoers_drop_in(ans, h, needed, rule)
     if h.p.sudo_kind() == "password":
         return Check("privileges", OK, "sudo with a password: asked once, when packages or "
                      "DEST need it", needed)
     return Check("privileges", FAIL, f"user {h.p.user()} without passwordless sudo", needed, rule)
+
+
+def _sudoers_drop_in(ans, h: _Host, needed: str, rule: str) -> Check:
+    """neutron's switch and namespaces are made by root at every start (`up`
+    after a reboot, a pane's restart), with no one there to type a password:
+    install writes a sudoers rule for exactly those commands
+    (stacktui/sudoers.py). Said before anything is done, with what it
+    gives away."""
+    from . import sudoers
+    from .paths import Layout
+    layout = Layout(Path(ans.dest))
+    try:
+        cmds = sudoers.commands(ans, layout)
+        target = sudoers.path(layout.dest)
+    except StackError as e:
+        return Check("privileges", FAIL, f"sudo with a password; no sudoers rule can be written: "
+                     f"{e}", needed, rule)
+    written = h.path(str(sudoers.copy_in_dest(layout))).is_file()
+    how = ("in place (an earlier install wrote it)" if written
+           else "written by install, with the password asked once")
+    return Check("privileges", WARN,
+                 f"sudo with a password: {target}, {how}, lets you run as root without it: "
+                 f"{', '.join(c for c, _ in cmds)}; neutron's switch and namespaces need them at "
+                 "every start (`up` after a reboot, a pane's restart). `stacktui clean` removes "
+                 "it. Whoever can run as you can then become root (env, nsenter and unshare run "
+                 "any command, the venv's privsep-helper is yours to change), as with DevStack's "
+                 "NOPASSWD: ALL rule", needed,
+                 f"to refuse it, allow passwordless sudo yourself ({rule}) or leave neutron out")
 
 
 def check_dest(ans, h: _Host) -> Check:

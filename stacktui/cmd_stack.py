@@ -196,8 +196,8 @@ def ask_sudo_password(ans) -> str | None:
     from . import sudopass
     if not sudopass.wanted(ans):
         return None
-    return getpass.getpass("sudo password (to install distro packages or make DEST; "
-                           "kept in memory only): ")
+    return getpass.getpass("sudo password (to install distro packages, make DEST or write the "
+                           "stack's sudoers rule; kept in memory only): ")
 
 
 def print_summary(s: dict) -> None:
@@ -442,6 +442,10 @@ def cmd_clean(args) -> int:
     except StackError:
         pass
     _module_cleanups(layout)
+    from . import sudoers
+    said = sudoers.remove(layout)
+    if said:
+        print(said, file=sys.stderr if said.startswith("could not") else sys.stdout)
     from .client_link import unlink_client
     unlink_client(layout)
     gone = remove_user_clouds(layout)

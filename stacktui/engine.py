@@ -252,6 +252,7 @@ class Engine:
         private_dir(layout.run)
         os.chmod(layout.etc, 0o750)
         with StackLock(layout.lock_file):
+            self._sudoers()
             self._save_answers()
             remember_last(layout.dest)
             masker = Masker(self.answers.secret_values + [self.sudo_password or ""])
@@ -263,6 +264,22 @@ class Engine:
                 return self._run_steps(ctx, t0)
             finally:
                 runner.close()
+
+    def _sudoers(self) -> None:
+        """The drop-in that lets the stack's starts run their few root
+        commands when sudo asks a password (stacktui/sudoers.py): written
+        with the password typed once, before any step starts a pane."""
+        from . import destdir, sudoers
+        if os.geteuid() == 0 or not sudoers.wanted(self.answers) \
+                or destdir.sudo_kind() != "password" or sudoers.in_place(self.layout, self.answers):
+            return
+        if not self.sudo_password:
+            raise StackError(f"this stack runs a few commands as root at every start and sudo "
+                             f"asks a password: install in a terminal (it asks once and writes "
+                             f"{sudoers.path(self.layout.dest)}), or allow passwordless sudo")
+        where = sudoers.install(self.answers, self.layout, self.sudo_password)
+        self.bus.emit(events.Output(step=None, text=f"wrote {where}: what the stack runs as root "
+                                                    "at its starts (`stacktui clean` removes it)"))
 
     def _save_answers(self) -> None:
         from . import answers as answers_mod

@@ -16,10 +16,12 @@ def wanted(ans) -> bool:
     install or a DEST to make. Root, passwordless sudo or nothing to do: no."""
     if os.geteuid() == 0:
         return False
-    from . import destdir, distro
+    from . import destdir, distro, sudoers
+    from .paths import Layout
     from .phases import prerequisites
     try:
-        if not distro.missing(prerequisites.packages(ans)) and not destdir.needs_sudo(ans.dest):
+        if not distro.missing(prerequisites.packages(ans)) and not destdir.needs_sudo(ans.dest) \
+                and not (sudoers.wanted(ans) and not sudoers.in_place(Layout(ans.dest), ans)):
             return False
     except StackError:
         return False
@@ -37,3 +39,30 @@ def accepted(password: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return r.returncode == 0
+
+
+def run_as_root(argv: list[str], password: str | None, timeout: int = 60) -> tuple[int, str]:
+    """(status, output) of `sudo argv` in a PTY whose prompt gets the
+    password typed once (none: `sudo -n`). Not the engine's runner: what it
+    writes here (the sudoers drop-in) must be in place before any step."""
+    if os.geteuid() == 0:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+    import pexpect
+
+    from .apt import SUDO_PROMPT
+    child = pexpect.spawn("sudo", (["-n"] if password is None else []) + list(argv),
+                          encoding="utf-8", codec_errors="replace", timeout=timeout, echo=False)
+    try:
+        if child.expect([SUDO_PROMPT, pexpect.EOF]) == 0:
+            child.sendline(password or "")
+            # A wrong password is asked again: give up instead of answering twice.
+            if child.expect([SUDO_PROMPT, pexpect.EOF]) == 0:
+                child.terminate(force=True)
+                return 1, "sudo refused the password"
+        out = child.before or ""
+    except pexpect.TIMEOUT:
+        child.terminate(force=True)
+        return 1, f"sudo did not answer within {timeout} s"
+    child.close()
+    return child.exitstatus if child.exitstatus is not None else 1, out

@@ -411,19 +411,37 @@ def test_cli_check_json(tmp_path, capsys, monkeypatch):
 
 def test_privileges_of_an_ordinary_users_neutron(host):
     """neutron's switch and namespaces are made with sudo -n at every start
-    (`up` after a reboot too): a sudo password cannot do, and the switch,
-    running as the user, must open /dev/net/tun."""
+    (`up` after a reboot too): with a sudo password, install writes a
+    sudoers rule for exactly those commands, and check says so (which file,
+    what it allows, that clean removes it, that it is as good as root)
+    before anything is done. The switch, running as the user, must open
+    /dev/net/tun."""
+    from stacktui import sudoers
+    from stacktui.paths import Layout
     root, probe = host
-    ans = make_answers("/opt/stack", enabled_services=["key", "q-svc", "ovn-controller",
-                                                       "ovn-northd", "ovs-vswitchd",
-                                                       "ovsdb-server"])
+    ans = make_answers("/opt/stack", enabled_services=["key", "q-svc", "q-ovn-agent",
+                                                       "ovn-controller", "ovn-northd",
+                                                       "ovs-vswitchd", "ovsdb-server"])
     probe.euid = lambda: 1000
     probe.sudo_kind = lambda: "password"
+    probe.access = lambda p, m: True
     c = run(root, probe, ans, name="privileges")
-    assert c.status == FAIL and "no one there to type it" in c.measured and "NOPASSWD" in c.fix
-    probe.sudo_ok = lambda: True
+    target = str(sudoers.path(Path("/opt/stack")))
+    assert c.status == WARN and target in c.measured and "written by install" in c.measured, c
+    for said in ("/opt/stack/venv/bin/privsep-helper", "nsenter", "stacktui clean` removes it",
+                 "can then become root", "NOPASSWD: ALL"):
+        assert said in c.measured, (said, c.measured)
+    copy = root / str(sudoers.copy_in_dest(Layout(Path("/opt/stack")))).lstrip("/")
+    copy.parent.mkdir(parents=True)
+    copy.write_text("")
+    assert "in place" in run(root, probe, ans, name="privileges").measured
     (root / "dev/net").mkdir(parents=True)
     (root / "dev/net/tun").write_text("")
+    probe.access = lambda p, m: not p.endswith("/dev/net/tun")
+    c = run(root, probe, ans, name="privileges")
+    assert c.status == FAIL and "/dev/net/tun" in c.measured
+    probe.access = lambda p, m: True
+    probe.sudo_ok = lambda: True
     (root / "dev/net/tun").chmod(0o600)
     probe.access = lambda p, m: not p.endswith("/dev/net/tun")
     c = run(root, probe, ans, name="privileges")
