@@ -44,7 +44,7 @@ import pytest
 import yaml
 
 from stacktui.phases.install import uv
-from tests.conftest import FRESH_HOST, free_ports
+from tests.conftest import FRESH_HOST
 from stacktui import catalog
 from tests.stackfix import (DEVSTACK_PASSWORDS, DEVSTACK_PORTED, cloud_env, host_links, kill_stack,
                             make_root, osc, osc_json, stack_ports, wait_for)
@@ -55,6 +55,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parent.parent
 OPT = Path("/opt/stack")
+SUDOERS_D = Path("/etc/sudoers.d")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 if os.geteuid() != 0 or not shutil.which("sudo") or not os.path.exists(SYSTEM_PYTHON):
@@ -117,7 +118,7 @@ def make_user(tool: Path, sudo: str, homes: Path) -> User:
         rule = f"{name} ALL=(ALL) ALL\n"
     else:
         rule = f"{name} ALL=(ALL) NOPASSWD: ALL\n"
-    sudoers = Path("/etc/sudoers.d") / f"stacktui-test-{name}"
+    sudoers = SUDOERS_D / f"stacktui-test-{name}"
     sudoers.write_text(rule)
     sudoers.chmod(0o440)
     return User(name, Path(pwd.getpwnam(name).pw_dir), tool, password)
@@ -139,7 +140,7 @@ def remove_user(u: User) -> None:
     for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
         if line.split()[1].startswith(home + "/"):
             subprocess.run(["umount", "-l", line.split()[1]], check=False)
-    (Path("/etc/sudoers.d") / f"stacktui-test-{u.name}").unlink(missing_ok=True)
+    (SUDOERS_D / f"stacktui-test-{u.name}").unlink(missing_ok=True)
     subprocess.run(["userdel", "-r", u.name], capture_output=True)
     shutil.rmtree(u.home, ignore_errors=True)
 
@@ -156,6 +157,13 @@ def world():
     homes.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=6g", "stk-homes", homes],
                    check=True)
+    # /etc/sudoers.d of the session's namespace on a tmpfs holding a copy of
+    # the host's: the users' rules and the drop-in b's install writes land
+    # there, never in the host's folder, and vanish with the module.
+    shutil.copytree(SUDOERS_D, root / "sudoers.d", symlinks=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "stk-sudoers", SUDOERS_D],
+                   check=True)
+    subprocess.run(["cp", "-a", f"{root / 'sudoers.d'}/.", SUDOERS_D], check=True)
     tun = Path("/dev/net/tun")
     if not tun.exists() or tun.stat().st_mode & 0o666 != 0o666:
         # a's ovs-vswitchd runs as a and opens /dev/net/tun, mode 0666 on
@@ -187,6 +195,7 @@ def world():
         if OPT.exists():
             shutil.rmtree(OPT)
         subprocess.run(["umount", "-l", homes], check=False)
+        subprocess.run(["umount", "-l", SUDOERS_D], check=False)
         if (root / "tun").exists():
             subprocess.run(["umount", tun], check=False)
         shutil.rmtree(root, ignore_errors=True)
@@ -208,17 +217,44 @@ def paste_secret(t: "UserTerm", secret: str) -> None:
     t.tmux("paste-buffer", "-p", "-d", "-b", "s", "-t", "t")
 
 
+# b's cloud: the nova set (nova on its fake driver: a runs DevStack's whole
+# profile) with neutron on OVN, whose switch and agent need root at every
+# start. MariaDB and RabbitMQ because nova and neutron need them (the
+# catalog offers SQLite to keystone, glance and placement only); both run as
+# b, in b's panes.
+B_SERVICES = ["key", "g-api", "placement-api", "n-api", "n-cond", "n-sch", "n-cpu", "q-svc",
+              "q-ovn-agent", "ovn-northd", "ovn-controller", "ovsdb-server", "ovs-vswitchd"]
+B_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "q-svc", "ovn-northd"]
+# Neither a's nor the session's DevStack-profile stack's ranges.
+B_FIXED, B_FLOATING = "10.94.0.0/22", "172.29.94.0/24"
+
+
+def drop_ins(user: "User") -> list[Path]:
+    return sorted(SUDOERS_D.glob(f"50_stacktui_{user.name}_*"))
+
+
 @pytest.fixture(scope="module")
 def b_stack(world):
-    """b's minimal cloud in /opt/stack through the wizard, in tmux run by b:
-    the install screen asks b's sudo password once in a masked field."""
+    """b's nova and neutron cloud in /opt/stack through the wizard, in tmux
+    run by b: the install screen asks b's sudo password once in a masked
+    field; with it install makes /opt/stack and writes b's sudoers drop-in."""
     b = world["b"]
-    ports = dict(zip(["key", "g-api", "placement-api"], free_ports(3)))
-    answers = b.write("stacktui.yaml", yaml.safe_dump({"host_ip": "127.0.0.1", "ports": ports}))
+    ports = stack_ports(B_PORTED)
+    answers = b.write("stacktui.yaml", yaml.safe_dump(
+        {"host_ip": "127.0.0.1", "ports": ports, "database": "mysql", "virt_driver": "fake",
+         "enabled_services": B_SERVICES, "fixed_range": B_FIXED, "floating_range": B_FLOATING}))
     r = b.stacktui("check", "--answers", answers, "--json", check=False)
     got = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     # Without a terminal to ask on, b's default is the XDG folder.
     assert "sudo wants a password and there is no terminal" in got["dest"]["measured"], got
+    # Before anything is done: which file, what it allows, that clean
+    # removes it, and what it gives away.
+    priv = got["privileges"]["measured"]
+    assert got["privileges"]["status"] == "warn", got["privileges"]
+    for said in (f"/etc/sudoers.d/50_stacktui_{b.name}_", "written by install", "nsenter",
+                 "privsep-helper", "`stacktui clean` removes it", "can then become root"):
+        assert said in priv, (said, priv)
+    assert not drop_ins(b)
     assert "/etc/pip.conf" in got["CA bundle"]["measured"], got["CA bundle"]
     assert "pypi.org" in got["package index"]["measured"], got["package index"]
 
@@ -257,7 +293,7 @@ def b_stack(world):
         screens.append(t.screen())
         assert "•" * 8 in screens[-1], screens[-1]          # masked, one dot a character
         t.keys("Enter")
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1200
         while time.monotonic() < deadline:
             screens.append(t.screen())
             if "stacktui completed" in screens[-1] or "install failed" in screens[-1]:
@@ -277,7 +313,8 @@ def b_stack(world):
     assert OPT.is_dir() and OPT.stat().st_uid == pwd.getpwnam(b.name).pw_uid
     assert oct(OPT.stat().st_mode & 0o777) == "0o755"
     world["stacks"]["b"] = {"dest": OPT, "ports": ports, "install_seconds": install_seconds,
-                            "output": "\n".join(screens), "ps": seen}
+                            "output": "\n".join(screens), "ps": seen, "env": cloud_env(OPT),
+                            "root": world["root"]}
     return world["stacks"]["b"]
 
 
@@ -287,7 +324,7 @@ def test_b_password_asked_once_and_kept_nowhere(world, b_stack):
     assert pw not in b_stack["output"]
     assert not [line for line in b_stack["ps"] if pw in line]
     leaks = []
-    for base in (OPT, b.home):
+    for base in (OPT, b.home, SUDOERS_D):
         for dirpath, dirnames, files in os.walk(base):
             if Path(dirpath) == OPT / "venv":
                 dirnames.clear()
@@ -302,9 +339,65 @@ def test_b_password_asked_once_and_kept_nowhere(world, b_stack):
     assert not leaks
     # b's processes are b's, not root's.
     panes = json.loads(b.stacktui("status", "--json").stdout)["panes"]
-    assert {p["name"] for p in panes} >= {"key", "g-api", "placement-api"}
+    assert {p["name"] for p in panes} >= set(B_SERVICES)
     for p in panes:
         assert psutil.Process(p["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
+
+
+def test_b_sudoers_drop_in_names_only_the_stacks_root_commands(world, b_stack):
+    """Written with the password typed once: root's, 0440, accepted by
+    visudo, in the session's own /etc/sudoers.d (a tmpfs over the host's),
+    one rule for b naming commands by absolute path, no ALL."""
+    b = world["b"]
+    got = drop_ins(b)
+    assert len(got) == 1, got
+    st = got[0].stat()
+    assert st.st_uid == 0 and st.st_gid == 0 and oct(st.st_mode & 0o777) == "0o440"
+    assert st.st_dev != Path("/etc").stat().st_dev      # the namespace's tmpfs
+    assert not list(SUDOERS_D.glob(".*"))                # nothing pending left
+    r = subprocess.run(["visudo", "-cf", got[0]], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rules = [line for line in got[0].read_text().splitlines() if line and not line.startswith("#")]
+    assert len(rules) == 1 and rules[0].startswith(f"{b.name} ALL=(root) NOPASSWD: "), rules
+    cmds = rules[0].split("NOPASSWD: ", 1)[1].split(", ")
+    assert all(c.startswith("/") for c in cmds) and "ALL" not in " ".join(cmds), cmds
+    assert str(OPT / "venv" / "bin" / "privsep-helper") in cmds
+    assert cmds[-1].endswith(f"-f {got[0]}")            # clean's own rm, exactly
+    b_stack["drop_in"] = [Path(c.split()[0]).name for c in cmds]
+    # b's sudo still asks a password for anything else.
+    r = subprocess.run(b.argv()[:-1] + ["sudo", "-n", "true"], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "password is required" in r.stderr, r.stderr
+
+
+def test_b_server_port_active_and_metadata_through_sudo(world, b_stack):
+    """A server on b's `private` network goes ACTIVE (nova's fake driver),
+    its port is plugged into b's br-int by its iface-id, as a guest's tap
+    would be, and goes ACTIVE; the OVN agent then makes the network's
+    metadata namespace and its haproxy as root, through `sudo -n` and the
+    drop-in, with no one to type a password."""
+    from stacktui.paths import Layout
+    from stacktui.phases import ovn
+    b = world["b"]
+    port = osc_json(b_stack, "port", "create", "--network", "private", "b-port")
+    osc(b_stack, "server", "create", "--flavor", "m1.tiny", "--image", "stacktui-guest",
+        "--nic", f"port-id={port['id']}", "--wait", "b-1", timeout=600)
+    server = osc_json(b_stack, "server", "show", "b-1")
+    assert server["status"] == "ACTIVE", server
+    tap = "stkb" + port["id"][:8]
+    subprocess.run(["ovs-vsctl", f"--db=unix:{ovn.ovs_db_sock(Layout(OPT))}", "--timeout=30",
+                    "add-port", "br-int", tap, "--", "set", "Interface", tap, "type=internal",
+                    f"external_ids:iface-id={port['id']}"], check=True, capture_output=True)
+    wait_for("b's port ACTIVE", lambda: osc_json(b_stack, "port", "show", port["id"])["status"]
+             == "ACTIVE", 120)
+    panes = {p["name"]: p for p in json.loads(b.stacktui("status", "--json").stdout)["panes"]}
+
+    def root_in_agent() -> set:
+        leader = psutil.Process(panes["q-ovn-agent"]["pid"])
+        return {_proc_name(q) for q in [leader, *leader.children(recursive=True)]
+                if q.uids().effective == 0}
+    wait_for("haproxy as root in b's OVN agent", lambda: "haproxy" in root_in_agent(), 120)
+    assert root_in_agent() <= ROOT_IN_PANE["q-ovn-agent"], root_in_agent()
 
 
 RUNNER_SUDO = """
@@ -350,27 +443,35 @@ class UserTerm(Term):
 
 
 def test_b_dashboard_in_tmux_restarts_its_pane(world, b_stack):
+    """The switch's pane: root starts it (through `sudo -n` and the drop-in)
+    at the restart too, with no one to type b's password."""
     b = world["b"]
     status = lambda: {p["name"]: p for p in  # noqa: E731
                       json.loads(b.stacktui("status", "--json").stdout)["panes"]}
     before = status()
     names = list(before)
+    pane = "ovs-vswitchd"
+    assert names.index(pane) < 10, names            # C-a and one digit
     t = UserTerm(b, "dash")
     try:
         t.start(str(b.tool), b.env())
         t.wait("FOLLOW", timeout=60)
-        t.keys("C-a", str(names.index("key")))
-        t.wait(" key ", timeout=10)
+        t.keys("C-a", str(names.index(pane)))
+        t.wait(f" {pane} ", timeout=10)
         t.keys("r")
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            now = status()["key"]
-            if now["pid"] not in (None, before["key"]["pid"]) and now["state"] == "running":
+            now = status()[pane]
+            if now["pid"] not in (None, before[pane]["pid"]) and now["state"] == "running":
                 break
             time.sleep(1)
         else:
-            raise AssertionError(f"key did not restart: {status()['key']}\n{t.screen()}")
+            raise AssertionError(f"{pane} did not restart: {status()[pane]}\n{t.screen()}")
+        # sudo keeps b's real uid; the switch itself is b's again.
         assert psutil.Process(now["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
+        wait_for("b's switch running as b", lambda: [
+            q for q in b.processes() if q.name() == "ovs-vswitchd"
+            and q.uids().effective == pwd.getpwnam(b.name).pw_uid], 30)
         t.keys("q")
         t.wait("STACKTUI-EXITED 0", timeout=20)
     finally:
@@ -385,8 +486,14 @@ def test_b_up_after_simulated_reboot(world, b_stack):
     r = b.stacktui("up", timeout=600)
     b_stack["up_seconds"] = time.monotonic() - t0
     assert "is up" in r.stdout, r.stdout
-    for name in ("key", "g-api", "placement-api"):
+    # Not asked: nothing could have typed it (stdin is /dev/null).
+    assert "[sudo] password" not in r.stdout + r.stderr, r.stdout + r.stderr
+    for name in B_SERVICES:
         assert f"{name}: running" in r.stdout, r.stdout
+    # The namespace and its links came back through the drop-in.
+    from stacktui import netns
+    from stacktui.paths import Layout
+    assert netns.host_link(Layout(OPT)) in host_links()
 
 
 # Not the ranges of the session's DevStack-profile stack, which may be up.
@@ -417,8 +524,9 @@ def a_install(world, b_ports: dict) -> dict:
         if time.monotonic() > deadline:
             raise AssertionError(f"{OPT} never became {b.name}'s")
         time.sleep(0.5)
+    taken = set(b_ports.values()) | {b_ports["ovn-northd"] + 1}
     ports = stack_ports(DEVSTACK_PORTED)
-    while set(ports.values()) & set(b_ports.values()):    # b's may not listen yet
+    while (set(ports.values()) | {ports["ovn-northd"] + 1}) & taken:   # b's may not listen yet
         ports = stack_ports(DEVSTACK_PORTED)
     answers = a.write("stacktui.yaml", yaml.safe_dump(
         {"host_ip": "127.0.0.1", "ports": ports, "database": "mysql", "profile": "devstack",
@@ -539,7 +647,8 @@ def test_unstack_all_and_clean_leave_nothing(world, a_stack, b_stack):
         while u.processes() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not u.processes(), [(p.pid, p.name()) for p in u.processes()]
-        u.stacktui("clean", "--yes", timeout=180)
+        r = u.stacktui("clean", "--yes", timeout=180)
+        assert not drop_ins(u), r.stdout + r.stderr
         assert not (stack["dest"] / "venv").exists()
         assert not (stack["dest"] / "stacktui-state.json").exists()
     # a's namespace and its host link went with the stack (the kernel frees
@@ -553,4 +662,5 @@ def test_unstack_all_and_clean_leave_nothing(world, a_stack, b_stack):
     print(f"b minimal install {b_stack['install_seconds']:.1f}s, "
           f"a devstack-profile install {a_stack['install_seconds']:.1f}s, "
           f"b up after reboot {b_stack.get('up_seconds', 0):.1f}s; "
+          f"b's drop-in: {b_stack.get('drop_in')}; "
           f"as root in a's stack: {a_stack.get('as_root')}")
