@@ -222,7 +222,7 @@ def paste_secret(t: "UserTerm", secret: str) -> None:
 # start. MariaDB and RabbitMQ because nova and neutron need them (the
 # catalog offers SQLite to keystone, glance and placement only); both run as
 # b, in b's panes.
-B_SERVICES = ["key", "g-api", "placement-api", "n-api", "n-cond", "n-sch", "n-cpu", "q-svc",
+B_SERVICES = ["rabbit", "key", "g-api", "placement-api", "n-api", "n-cond", "n-sch", "n-cpu", "q-svc",
               "q-ovn-agent", "ovn-northd", "ovn-controller", "ovsdb-server", "ovs-vswitchd"]
 B_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "q-svc", "ovn-northd"]
 # Neither a's nor the session's DevStack-profile stack's ranges.
@@ -380,7 +380,9 @@ def test_b_server_port_active_and_metadata_through_sudo(world, b_stack):
     from stacktui.phases import ovn
     b = world["b"]
     port = osc_json(b_stack, "port", "create", "--network", "private", "b-port")
-    osc(b_stack, "server", "create", "--flavor", "m1.tiny", "--image", "stacktui-guest",
+    images = [i["Name"] for i in osc_json(b_stack, "image", "list")]
+    assert images, "b's install uploaded no image"
+    osc(b_stack, "server", "create", "--flavor", "m1.tiny", "--image", images[0],
         "--nic", f"port-id={port['id']}", "--wait", "b-1", timeout=600)
     server = osc_json(b_stack, "server", "show", "b-1")
     assert server["status"] == "ACTIVE", server
