@@ -43,10 +43,13 @@ def wanted(answers) -> bool:
 
 
 def name(dest: Path) -> str:
-    """Per user and DEST; no dot, or sudo's includedir would skip it."""
+    """Per user and DEST; no dot, or sudo's includedir would skip it. Read
+    last: sudo applies the last rule that matches, and the user's own
+    `ALL` rule (cloud-init's 90-cloud-init-users, an admin's file named
+    after the user) would otherwise ask the password again."""
     user = re.sub(r"[^A-Za-z0-9_-]", "_", pwd.getpwuid(os.getuid()).pw_name)
     ident = hashlib.sha256(str(Path(dest).resolve()).encode()).hexdigest()[:8]
-    return f"50_stacktui_{user}_{ident}"
+    return f"zz_stacktui_{user}_{ident}"
 
 
 def path(dest: Path) -> Path:
@@ -144,6 +147,13 @@ def install(answers, layout, password: str | None) -> Path:
     finally:
         src.unlink(missing_ok=True)
     atomic_write(copy_in_dest(layout), body, mode=0o644)
+    # A rule read after this one (sudoers' last match wins) may still ask:
+    # said now, not at the first start.
+    status, out = sudopass.run_as_root([_exe("env"), "true"], None)
+    if status != 0:
+        raise StackError(f"wrote {final}, but sudo still asks a password for its commands "
+                         f"({out.strip()[-200:]}): a rule read after it (`sudo -l` lists them) "
+                         "matches them; make that rule NOPASSWD, or remove it")
     return final
 
 

@@ -230,7 +230,7 @@ B_FIXED, B_FLOATING = "10.94.0.0/22", "172.29.94.0/24"
 
 
 def drop_ins(user: "User") -> list[Path]:
-    return sorted(SUDOERS_D.glob(f"50_stacktui_{user.name}_*"))
+    return sorted(SUDOERS_D.glob(f"zz_stacktui_{user.name}_*"))
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +251,7 @@ def b_stack(world):
     # removes it, and what it gives away.
     priv = got["privileges"]["measured"]
     assert got["privileges"]["status"] == "warn", got["privileges"]
-    for said in (f"/etc/sudoers.d/50_stacktui_{b.name}_", "written by install", "nsenter",
+    for said in (f"/etc/sudoers.d/zz_stacktui_{b.name}_", "written by install", "nsenter",
                  "privsep-helper", "`stacktui clean` removes it", "can then become root"):
         assert said in priv, (said, priv)
     assert not drop_ins(b)
