@@ -502,7 +502,8 @@ def check_privileges(ans, h: _Host) -> Check:
     # there to type a password (stacktui/privileged.py).
     switch = "ovs-vswitchd" in ans.services
     if switch:
-        needed = "root or passwordless sudo (packages, /opt/stack, neutron's switch and namespaces)"
+        needed = ("root or sudo (packages, /opt/stack); neutron's switch and namespaces at every "
+                  "start: root, passwordless sudo or, with a sudo password, a sudoers drop-in")
     rule = (f"as root: echo '{h.p.user()} ALL=(ALL) NOPASSWD: ALL' > "
             "/etc/sudoers.d/50_stacktui && chmod 440 /etc/sudoers.d/50_stacktui")
     tun = "/dev/net/tun"
