@@ -72,3 +72,21 @@ def test_in_place_follows_the_copy_in_dest(tmp_path):
     # A stack whose commands changed gets its rule written again.
     assert not sudoers.in_place(layout, make(layout.dest, ["key", "ovs-vswitchd", "ovsdb-server"]))
     assert sudoers.remove(Layout(tmp_path / "other")) is None
+
+
+def test_install_without_the_password_says_how(tmp_path, monkeypatch):
+    """A stack whose starts need root, a sudo that asks a password and no
+    one to ask it (install without a terminal): refused before any step,
+    with what to do."""
+    from stacktui import destdir
+    from stacktui.engine import Engine
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setattr(destdir, "sudo_kind", lambda: "password")
+    layout = Layout(tmp_path / "stack")
+    eng = Engine(make(layout.dest, OVN))
+    with pytest.raises(StackError, match="install in a terminal"):
+        eng._sudoers()
+    # Written by an earlier install for these commands: nothing to ask.
+    sudoers.copy_in_dest(layout).parent.mkdir(parents=True)
+    sudoers.copy_in_dest(layout).write_text(sudoers.text(make(layout.dest, OVN), layout))
+    eng._sudoers()
