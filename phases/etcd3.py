@@ -59,6 +59,6 @@ def cleanup(ctx):
 
 SPEC = ServiceSpec(
     "etcd3", SERVICES, panes=panes, inputs=svckit.listen_inputs("etcd3"), cleanup=cleanup,
-    start_early=True,
+    start_early=True, ports_beside=lambda a: {"etcd's peer": peer_port(a)},
     packages=PACKAGES, port_vars={"etcd3": "ETCD_PORT"},
     kolla_flags={"etcd3": ("enable_etcd",)})

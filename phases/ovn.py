@@ -328,6 +328,8 @@ SPEC = ServiceSpec(
     before_up=before_up, serving=serving, cleanup=cleanup, inputs=inputs,
     ready_timeout=READY_TIMEOUT,
     packages=PACKAGES, provides={"ovn_nb": nb_connection, "ovn_sb": sb_connection},
+    ports_beside=lambda a: ({"OVN's southbound database": sb_port(a)}
+                            if "ovn-northd" in a.services else {}),
     replaces={"q-agt": ("ovn-controller", "ovs-vswitchd", "ovsdb-server"),
               "q-l3": ("ovn-northd",), "q-dhcp": ("ovn-northd",)},
     kolla_flags={"ovn-northd": ("enable_ovn",), "ovn-controller": ("enable_ovn",),

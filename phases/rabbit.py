@@ -308,5 +308,7 @@ SPEC = ServiceSpec(
     start_early=START_EARLY, ready_timeout=READY_TIMEOUT, packages=PACKAGES,
     kolla_flags={"rabbit": ("enable_rabbitmq",)},
     provides={"transport_url": transport_url},
+    ports_beside=lambda a: {"rabbit's Erlang distribution": dist_port(a),
+                            "rabbit's epmd": epmd_port(a)},
     password=Password("rabbit", "RABBIT_PASSWORD", "rabbitmq_password", password_problem,
                       "choose a rabbit password without `/`; any other printable character works"))

@@ -361,33 +361,46 @@ _WILDCARDS = {"0.0.0.0", "::", ""}
 
 
 def check_ports(ans, h: _Host) -> list[Check]:
+    from . import registry
     host_ip = ans.data.get("host_ip") or ""
     listeners = h.p.listeners()
-    out = []
-    for n in ans.services:
-        if catalog.get(n).port is None:
-            continue
-        port = ans.port(n)
-        held = [(ip, pid) for ip, p, pid in listeners if p == port]
-        needed = f"{host_ip}:{port} free for {n}"
-        clash = [(ip, pid) for ip, pid in held
-                 if ip in _WILDCARDS or ip == host_ip or host_ip in _WILDCARDS]
-        if clash:
-            ip, pid = clash[0]
-            who = f"{h.p.proc_name(pid)} (pid {pid})" if pid else "a process (pid unknown, run as root)"
-            out.append(Check(f"port {port}", FAIL, f"{ip or '*'}:{port} held by {who}", needed,
-                             f"stop {who}{' (kill ' + str(pid) + ')' if pid else ''}, or set "
-                             f"`ports: {{{n}: {port + 10000 if port < 55535 else port - 10000}}}`; "
-                             "if it is this stack's own service, it is already running"))
-        elif held:
-            ip, pid = held[0]
-            out.append(Check(f"port {port}", WARN,
-                             f"{ip}:{port} held by {h.p.proc_name(pid)} (pid {pid})", needed,
-                             f"no clash with {host_ip}, but clients using {ip} reach that process; "
-                             f"stop it or move {n} with `ports: {{{n}: N}}`"))
-        else:
-            out.append(Check(f"port {port}", OK, "free", needed))
+    out = [_port_check(n, ans.port(n), n, ans.port(n), "", host_ip, listeners, h)
+           for n in ans.services if catalog.get(n).port is not None]
+    # What a service listens on beside its catalog port moves with it
+    # (rabbit's distribution port is its AMQP port + 20000): a clash there
+    # is fixed by moving the catalog port.
+    for spec in registry.for_services(ans.services):
+        if spec.ports_beside:
+            mine = next(n for n in spec.services
+                        if n in ans.services and catalog.get(n).port is not None)
+            for what, port in spec.ports_beside(ans).items():
+                out.append(_port_check(what, port, mine, ans.port(mine), f" (it moves {what})",
+                                       host_ip, listeners, h))
     return out
+
+
+def _port_check(what: str, port: int, svc: str, svc_port: int, moves: str, host_ip: str,
+                listeners, h: _Host) -> Check:
+    """``what`` needs ``port``; moving catalog service ``svc`` (now on
+    ``svc_port``) frees it."""
+    held = [(ip, pid) for ip, p, pid in listeners if p == port]
+    needed = f"{host_ip}:{port} free for {what}"
+    clash = [(ip, pid) for ip, pid in held
+             if ip in _WILDCARDS or ip == host_ip or host_ip in _WILDCARDS]
+    if clash:
+        ip, pid = clash[0]
+        who = f"{h.p.proc_name(pid)} (pid {pid})" if pid else "a process (pid unknown, run as root)"
+        other = svc_port + 10000 if svc_port < 55535 else svc_port - 10000
+        return Check(f"port {port}", FAIL, f"{ip or '*'}:{port} held by {who}", needed,
+                     f"stop {who}{' (kill ' + str(pid) + ')' if pid else ''}, or set "
+                     f"`ports: {{{svc}: {other}}}`{moves}; "
+                     "if it is this stack's own service, it is already running")
+    if held:
+        ip, pid = held[0]
+        return Check(f"port {port}", WARN, f"{ip}:{port} held by {h.p.proc_name(pid)} (pid {pid})",
+                     needed, f"no clash with {host_ip}, but clients using {ip} reach that "
+                     f"process; stop it or move {svc} with `ports: {{{svc}: N}}`{moves}")
+    return Check(f"port {port}", OK, "free", needed)
 
 
 # ---------------------------------------------------------------- kernel
@@ -515,7 +528,8 @@ def check_privileges(ans, h: _Host) -> Check:
                          "by you (ovs-vswitchd runs as you and makes its taps there)", needed,
                          tun_fix)
         return Check("privileges", OK, "passwordless sudo", needed)
-    if switch and h.p.sudo_kind() == "password":
+    from . import sudoers
+    if sudoers.wanted(ans) and h.p.sudo_kind() == "password":
         if no_tun:
             return Check("privileges", FAIL, f"sudo with a password; {tun} not readable and "
                          "writable by you (ovs-vswitchd runs as you and makes its taps there)",
@@ -547,8 +561,8 @@ def _sudoers_drop_in(ans, h: _Host, needed: str, rule: str) -> Check:
            else "written by install, with the password asked once")
     return Check("privileges", WARN,
                  f"sudo with a password: {target}, {how}, lets you run as root without it: "
-                 f"{', '.join(c for c, _ in cmds)}; neutron's switch and namespaces need them at "
-                 "every start (`up` after a reboot, a pane's restart). `stacktui clean` removes "
+                 f"{', '.join(c for c, _ in cmds)}; neutron's switch and namespaces and cinder's "
+                 "volume attach need them at every start (`up` after a reboot, a pane's restart). `stacktui clean` removes "
                  "it. Whoever can run as you can then become root (env, nsenter and unshare run "
                  "any command, the venv's privsep-helper is yours to change), as with DevStack's "
                  "NOPASSWD: ALL rule", needed,

@@ -175,6 +175,11 @@ class ServiceSpec:
     # Values other specs read with ctx.provided(key) while this one runs:
     # key -> f(answers) (rabbit's transport_url, OVN's connections).
     provides: Mapping[str, Callable[["Answers"], Any]] = field(default_factory=dict)
+    # Ports it listens on beside its catalog port, derived from it (so a
+    # moved port moves them along): answers -> {what: port}. `check` wants
+    # them free like the catalog's (rabbit's distribution and epmd ports),
+    # and tells the user to move the module's ported service.
+    ports_beside: Callable[["Answers"], dict[str, int]] | None = None
     databases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # db -> users
     messaging: bool = False      # reaches RabbitMQ through oslo.messaging
     packages: tuple[str, ...] = ()       # distro packages (Debian names)

@@ -38,8 +38,8 @@ SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def wanted(answers) -> bool:
     """Whether this stack runs anything as root after install (the OVN
-    switch and agent: stacktui/privileged.py)."""
-    return bool({"ovs-vswitchd", "q-ovn-agent"} & set(answers.services))
+    switch and agent: stacktui/privileged.py; cinder's volume attach)."""
+    return bool({"ovs-vswitchd", "q-ovn-agent", "c-vol", "c-bak"} & set(answers.services))
 
 
 def name(dest: Path) -> str:
@@ -86,6 +86,15 @@ def commands(answers, layout) -> list[tuple[str, str]]:
         out.setdefault(_exe("kill"), "the agent stops its haproxy")
         out.setdefault(str(layout.bin / "privsep-helper"),
                        "the agent's privileged helper (the venv's: yours to change)")
+    if {"c-vol", "c-bak"} & services:
+        # The file-backed driver's losetup goes through rootwrap's filters
+        # (stacktui/shims/cinder_fake_driver.py); os-brick's helper runs in a
+        # mount namespace of its own (svckit.osbrick_helper).
+        out.setdefault(str(layout.bin / "cinder-rootwrap"),
+                       "cinder attaches a volume's file as a loop device (the venv's: yours)")
+        out.setdefault(str(layout.bin / "privsep-helper"),
+                       "cinder's and os-brick's privileged helpers (the venv's: yours to change)")
+        out.setdefault(_exe("unshare"), "os-brick's helper in a mount namespace of its own")
     return sorted(out.items())
 
 

@@ -41,12 +41,21 @@ def port_free(port: int) -> bool:
 
 
 def stack_ports(names) -> dict:
-    """A free loopback port for each short name. The OVN southbound
-    database listens on the northbound port + 1, and etcd's peer port is
-    its client port + 1, so those are free too."""
+    """A free loopback port for each short name, and free ports for what
+    listens beside them (each spec's ports_beside: OVN's southbound
+    database, etcd's peer port, rabbit's distribution and epmd ports)."""
+    from stacktui import registry
+
+    class Picked:      # what ports_beside reads of the answers
+        services = list(names)
+
+        def port(self, name):
+            return ports[name]
+
     while True:
         ports = dict(zip(names, free_ports(len(names))))
-        beside = [ports[n] + 1 for n in ("ovn-northd", "etcd3") if n in ports]
+        beside = [p for spec in registry.for_services(names) if spec.ports_beside
+                  for p in spec.ports_beside(Picked()).values()]
         if all(p not in ports.values() and port_free(p) for p in beside) and \
                 len(set(beside)) == len(beside):
             return ports

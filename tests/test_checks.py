@@ -253,6 +253,34 @@ def test_port_held_on_wildcard(host):
     assert c.status == FAIL and c.measured == "0.0.0.0:9292 held by python3 (pid 4321)"
 
 
+def test_port_beside_the_catalog_port_is_checked(host):
+    """RabbitMQ's Erlang distribution port is its AMQP port + 20000: a real
+    listener there is refused by `check` (it crashed rabbit at start in a
+    run: dist_port_already_used) and the fix moves rabbit's own port."""
+    from stacktui.phases import rabbit
+    root, probe = host
+    probe.listeners = checks.listeners_now
+    probe.proc_name = checks.proc_name_of
+    probe.local_addresses = lambda: {"127.0.0.1"}
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    dist = s.getsockname()[1]
+    amqp = dist - 20000     # a bound port comes from the ephemeral range (32768 up)
+    try:
+        ans = make_answers("/opt/stack", ("key", "mysql", "rabbit"), host_ip="127.0.0.1",
+                           ports={"rabbit": amqp})
+        assert rabbit.dist_port(ans) == dist
+        c = run(root, probe, ans, name=f"port {dist}")
+        assert c.status == FAIL and "Erlang distribution" in c.needed
+        assert f"held by {psutil.Process().name()} (pid {os.getpid()})" in c.measured
+        assert "`ports: {rabbit: " in c.fix and "it moves rabbit's Erlang distribution" in c.fix
+    finally:
+        s.close()
+    assert run(root, probe, ans, name=f"port {dist}").status == OK
+
+
 # ---------------------------------------------------------------- kernel
 
 NOVA = ("key", "g-api", "placement-api", "n-api", "n-cpu", "mysql", "rabbit")

@@ -29,6 +29,19 @@ def make(dest, services):
 def test_only_a_stack_with_the_switch_or_the_agent_wants_one():
     assert not sudoers.wanted(make("/d", ["key", "g-api", "n-cpu"]))
     assert sudoers.wanted(make("/d", OVN))
+    assert sudoers.wanted(make("/d", ["key", "g-api", "c-api", "c-sch", "c-vol"]))
+
+
+def test_cinder_gets_its_rootwrap_and_helpers_by_the_venvs_path(tmp_path):
+    """c-vol as a user whose sudo asks a password: the fake driver's losetup
+    through the venv's cinder-rootwrap and os-brick's helper run through
+    `sudo -n` at every attach, with no one there to type it."""
+    layout = Layout(tmp_path / "stack")
+    cmds = dict(sudoers.commands(make(layout.dest, ["key", "c-api", "c-sch", "c-vol"]), layout))
+    assert str(layout.bin / "cinder-rootwrap") in cmds
+    assert str(layout.bin / "privsep-helper") in cmds
+    assert shutil.which("unshare", path=sudoers.SECURE_PATH) in cmds
+    assert not any(c.endswith("/ip") for c in cmds)     # no network rules without neutron
 
 
 def test_names_each_command_by_path_and_the_rm_of_itself(tmp_path):
