@@ -45,7 +45,7 @@ def main() -> int:
     args = ap.parse_args()
     root = bench_root("bench-devstack-", "/var/tmp", args.root)
     dest = root / "dest"
-    floating = unrouted_range("172.29.94.0/24")
+    floating = unrouted_range("172.29.180.0/24")
     answers = stack_answers(root, stack_ports(DEVSTACK_PORTED), database="mysql",
                             profile="devstack", fixed_range="10.94.0.0/22",
                             floating_range=floating)

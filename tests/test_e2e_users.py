@@ -57,7 +57,7 @@ from stacktui.phases.install import uv
 from tests.conftest import FRESH_HOST
 from stacktui import catalog
 from tests.stackfix import (DEVSTACK_PASSWORDS, DEVSTACK_PORTED, cloud_env, host_links, kill_stack,
-                            make_root, osc, osc_json, stack_ports, wait_for)
+                            make_root, osc, osc_json, stack_ports, unrouted_range, wait_for)
 from tests.test_e2e_horizon import _check_assets
 from bench.tmuxterm import Term
 
@@ -236,7 +236,9 @@ B_SERVICES = ["rabbit", "key", "g-api", "placement-api", "n-api", "n-cond", "n-s
               "q-ovn-agent", "ovn-northd", "ovn-controller", "ovsdb-server", "ovs-vswitchd"]
 B_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "q-svc", "ovn-northd"]
 # Neither a's nor the session's DevStack-profile stack's ranges.
-B_FIXED, B_FLOATING = "10.94.0.0/22", "172.29.94.0/24"
+# Floating ranges of their own (the bench and other modules' stacks take
+# 172.29.91-107; a running one's route makes netns refuse the range).
+B_FIXED, B_FLOATING = "10.94.0.0/22", unrouted_range("172.29.160.0/24")
 
 
 def drop_ins(user: "User") -> list[Path]:
@@ -513,7 +515,7 @@ def test_b_up_after_simulated_reboot(world, b_stack):
 
 
 # Not the ranges of the session's DevStack-profile stack, which may be up.
-A_FIXED, A_FLOATING = "10.93.0.0/22", "172.29.93.0/24"
+A_FIXED, A_FLOATING = "10.93.0.0/22", unrouted_range("172.29.140.0/24")
 # What runs as root in an ordinary user's stack, by pane (stacktui/privileged.py;
 # the README lists each): sudo and what it starts before the service drops
 # to the user, the agent's privsep helpers, and the haproxy they start.
