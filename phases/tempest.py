@@ -108,6 +108,11 @@ def discover(answers) -> dict:
         if images:
             found["image_ref"] = images[0]["id"]
             found["image_ref_alt"] = images[1]["id"] if len(images) > 1 else images[0]["id"]
+            # Who logs in (DevStack's DEFAULT_INSTANCE_USER): the image's own
+            # os_admin_user, which glance gives as a top-level property.
+            alt = images[1] if len(images) > 1 else images[0]
+            found["image_ssh_user"] = images[0].get("os_admin_user", "")
+            found["image_alt_ssh_user"] = alt.get("os_admin_user", "")
         flavors = sorted(get("compute", "/flavors/detail")["flavors"], key=lambda f: f["ram"])
         if flavors:
             found["flavor_ref"] = flavors[0]["id"]
@@ -133,7 +138,8 @@ def upload_blank_image(sess, region: str) -> dict:
     """DevStack uploads CirrOS from the internet for tempest's servers; this
     host may have none. Tempest's smoke tests only wait for ACTIVE (no SSH:
     run_validation is off), which a blank raw disk reaches with the fake
-    driver and with qemu alike."""
+    driver and with qemu alike; it has no os_admin_user, so tempest.conf
+    turns SSH validation off with it."""
     g = {"service_type": "image", "region_name": region}
     img = sess.post("/v2/images", endpoint_filter=g, raise_exc=True,
                     json={"name": BLANK_IMAGE, "disk_format": "raw", "container_format": "bare",

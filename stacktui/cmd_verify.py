@@ -113,6 +113,7 @@ def run_tempest(layout, ans, which: str = "smoke", *, concurrency: int = 0,
         print(f"verify: could not look up images, flavors or networks: {e}", file=sys.stderr)
     # Written again each run, so a changed stack never meets a stale conf.
     conf = tempest_conf.write(ans, layout, found)
+    no_ssh = tempest_conf.validation_off_reason(ans, found)
     workers = concurrency or os.cpu_count() or 1
     skipped_here = left_out(ans)
     if skipped_here:
@@ -122,6 +123,9 @@ def run_tempest(layout, ans, which: str = "smoke", *, concurrency: int = 0,
             "--concurrency", str(workers), *selection(which, exclude)]
     mask = Masker(ans.secret_values)
     print(f"tempest: {which} in {ws} ({workers} workers)", flush=True)
+    print("tempest: SSH validation " + (f"off: {no_ssh}" if no_ssh else
+          f"on: servers are checked over SSH through floating IPs as "
+          f"{found.get('image_ssh_user')}"), flush=True)
     t0 = time.monotonic()
     lines: list[str] = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -136,7 +140,8 @@ def run_tempest(layout, ans, which: str = "smoke", *, concurrency: int = 0,
         rc = proc.wait()
     result = parse(lines)
     reasons = {reason_key(s["reason"]) for s in result["skips"]}
-    result["explained"] = {k: explain(k, ans.services) for k in sorted(reasons)}
+    result["explained"] = {k: explain(k, ans.services, no_ssh) for k in sorted(reasons)}
+    result["validation"] = {"run_validation": no_ssh is None, "why_off": no_ssh}
     result["unexplained_skips"] = sorted(k for k, v in result["explained"].items() if not v)
     result["left_out"] = skipped_here
     result.update({"selection": which, "exit_code": rc, "seconds": round(time.monotonic() - t0, 1),
@@ -188,7 +193,8 @@ _WHY = ((re.compile(r"\bnova\b|compute service", re.I), "n-api"),
         (re.compile(r"\bswift\b", re.I), "s-proxy"),
         (re.compile(r"\bhorizon\b", re.I), "horizon"))
 _MULTINODE = re.compile(r"compute nodes|multinode|multi-node", re.I)
-# tempest.conf turns run_validation off: no guest answers SSH here.
+# tempest.conf turns run_validation off where no guest can answer SSH
+# (tempest_conf.validation_off_reason says why).
 _VALIDATION = re.compile(r"validation (should|must) be enabled|run_validation"
                          r"|validation tests are disabled", re.I)
 # Scenarios that ping or SSH into a guest through a floating IP whatever
@@ -232,7 +238,7 @@ def reason_key(reason: str) -> str:
     return re.sub(r"^\w+ skipped as ", "", reason or "(no reason given)")
 
 
-def explain(reason: str, services) -> str | None:
+def explain(reason: str, services, no_ssh: str | None = None) -> str | None:
     from . import catalog
     for rx, svc in _WHY:
         if rx.search(reason):
@@ -244,9 +250,7 @@ def explain(reason: str, services) -> str | None:
     if _MULTINODE.search(reason):
         return "a one-host cloud has a single compute node"
     if _VALIDATION.search(reason):
-        return ("tempest.conf sets run_validation false: with nova's fake driver no guest "
-                "answers SSH, and under plain qemu each API test class would wait minutes for "
-                "its guest's SSH; test_network_basic_ops SSHes into its guests regardless")
+        return (f"tempest.conf sets run_validation false: {no_ssh or 'no guest answers SSH'}")
     return None
 
 

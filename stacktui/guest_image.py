@@ -39,7 +39,7 @@ from pathlib import Path
 from stacktui.errors import StackError
 
 # Bump when what goes into the image changes: the cache key.
-BUILD_VERSION = "6"
+BUILD_VERSION = "7"
 NAME = "stacktui-guest"
 LOGIN_USER = "root"
 KERNEL_META = "linux-image-amd64"
@@ -177,11 +177,14 @@ exit 0
 CURL = """\
 #!/bin/sh
 # curl's common forms, by busybox wget.
-url=""; out="-"
+# -d sends a POST, as curl does (tempest posts the guest's password to the
+# metadata service that way).
+url=""; out="-"; post=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -o) out="$2"; shift ;;
-    -m|--max-time|--connect-timeout|-w|-H|-X|-d) shift ;;
+    -d|--data) post="$2"; shift ;;
+    -m|--max-time|--connect-timeout|-w|-H|-X) shift ;;
     -*) ;;
     *) url="$1" ;;
   esac
@@ -192,6 +195,9 @@ case "$url" in
   http://*:[0-9]*) ;;
   http://*) rest=${url#http://}; host=${rest%%/*}; path=${rest#"$host"}; url="http://$host:80$path" ;;
 esac
+if [ -n "$post" ]; then
+  exec timeout 20 wget -q -O "$out" --post-data "$post" "$url"
+fi
 exec timeout 20 wget -q -O "$out" "$url"
 """
 

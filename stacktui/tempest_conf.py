@@ -77,14 +77,8 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
         },
         "service_available": {name: enabled(svc) for name, svc in available().items()},
         "enforce_scope": {name: True for name, svc in scoped().items() if enabled(svc)},
-        "validation": {
-            # Off as with the fake driver no guest answers; with real guests
-            # under plain qemu, on, each API class that boots a server would
-            # wait for its SSH (minutes apiece on 2 cores). test_network_basic_ops
-            # SSHes in through floating IPs whatever this says.
-            "run_validation": False,
-        },
     }
+    conf.update(validation(a, found))
     # Each running service's own sections and flags (ServiceSpec.tempest).
     for spec in registry.for_services(a.services):
         if spec.tempest:
@@ -99,6 +93,58 @@ def build(answers, layout: Layout, found: dict | None = None) -> dict[str, dict]
         if not sec:
             del conf[name]
     return conf
+
+
+# DevStack's lib/tempest BUILD_TIMEOUT is 196 s; nova's tempest section here
+# gives servers 300 s to build, and SSH gets as long as the build.
+SSH_TIMEOUT = 300
+
+
+def validation_off_reason(answers, found: dict) -> str | None:
+    """Why tempest cannot SSH into the servers it boots here, or None when it
+    can: a guest that runs (libvirt, not nova's fake driver), a public
+    network for its floating IP, the metadata service that hands the guest
+    its key, and an image that says who logs in."""
+    svcs = set(answers.services)
+    if "n-api" not in svcs:
+        return "no nova (n-api): tempest boots no servers"
+    if found.get("virt_driver") != "libvirt":
+        return "nova runs its fake driver: no guest answers SSH"
+    if "q-svc" not in svcs or not found.get("public_network_id"):
+        return "no neutron public network: a guest gets no floating IP to SSH to"
+    from .phases import neutron
+    if not neutron.metadata_enabled(answers):
+        return "no metadata service (q-ovn-agent): a guest never gets its SSH key"
+    if not found.get("image_ssh_user"):
+        return "the image tempest boots has no os_admin_user: no login user is known"
+    return None
+
+
+def validation(answers, found: dict) -> dict[str, dict]:
+    """tempest's [validation], as DevStack's lib/tempest writes it when the
+    stack has real guests and a floating network; off, with the reason in
+    the file, where it cannot work."""
+    why = validation_off_reason(answers, found)
+    if why:
+        return {"validation": {"run_validation": False}}
+    user = found["image_ssh_user"]
+    return {
+        "validation": {
+            "run_validation": True, "connect_method": "floating", "auth_method": "keypair",
+            "ip_version_for_ssh": 4, "ssh_timeout": SSH_TIMEOUT,
+            "image_ssh_user": user,
+            "image_alt_ssh_user": found.get("image_alt_ssh_user") or user,
+            # Read only with connect_method fixed; DevStack's PRIVATE_NETWORK_NAME.
+            "network_for_ssh": "private",
+            # floating_ip_range is left at tempest's default: only nova-network's
+            # floating IP bulk tests read it, and those are gone with nova-network.
+        },
+        # The default image (stacktui/guest_image.py) runs from an initramfs
+        # with virtio drivers only: it has no CD-ROM driver and no ISO 9660,
+        # so it cannot read a config drive; the metadata service gives it the
+        # same data, and test_server_basic_ops checks that over SSH.
+        "compute-feature-enabled": {"config_drive": False},
+    }
 
 
 def write(answers, layout: Layout, found: dict | None = None) -> Path:

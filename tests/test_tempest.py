@@ -71,6 +71,54 @@ def test_conf_found_values_for_compute_and_network():
     assert conf["auth"]["create_isolated_networks"] is True
 
 
+REAL_GUEST = {"image_ref": "img1", "flavor_ref": "42", "public_network_id": "net",
+              "virt_driver": "libvirt", "image_ssh_user": "root", "image_alt_ssh_user": "root"}
+
+
+def _devstack_like(services=None) -> answers_mod.Answers:
+    ans = answers_mod.Answers()
+    ans.data.update(dest="/tmp/x", host_ip="127.0.0.1", passwords={"admin": "pw"},
+                    enabled_services=services or ["key", "g-api", "placement-api", "n-api",
+                                                  "n-cpu", "q-svc", "q-ovn-agent"])
+    return ans
+
+
+def test_validation_on_with_real_guests_and_a_floating_network():
+    """DevStack's lib/tempest [validation]: SSH through floating IPs with a
+    keypair, as the image's os_admin_user."""
+    conf = tempest_conf.build(_devstack_like(), Layout(Path("/tmp/x")), dict(REAL_GUEST))
+    v = conf["validation"]
+    assert v["run_validation"] is True
+    assert (v["connect_method"], v["auth_method"], v["ip_version_for_ssh"]) == \
+        ("floating", "keypair", 4)
+    assert v["image_ssh_user"] == v["image_alt_ssh_user"] == "root"
+    assert v["network_for_ssh"] == "private" and v["ssh_timeout"] >= 196
+    # The default image reads no config drive (see tempest_conf.validation).
+    assert conf["compute-feature-enabled"]["config_drive"] is False
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"virt_driver": "fake"}, "fake driver"),
+    ({"public_network_id": ""}, "public network"),
+    ({"image_ssh_user": ""}, "os_admin_user"),
+])
+def test_validation_off_says_why(change, why):
+    found = {**REAL_GUEST, **change}
+    ans = _devstack_like()
+    conf = tempest_conf.build(ans, Layout(Path("/tmp/x")), found)
+    assert conf["validation"] == {"run_validation": False}
+    assert why in tempest_conf.validation_off_reason(ans, found)
+    assert why in cmd_verify.explain("Validation should be enabled to ensure guest OS is running",
+                                     ans.services, tempest_conf.validation_off_reason(ans, found))
+
+
+def test_validation_off_without_the_metadata_service():
+    ans = _devstack_like(["key", "g-api", "placement-api", "n-api", "n-cpu", "q-svc"])
+    assert "metadata" in tempest_conf.validation_off_reason(ans, dict(REAL_GUEST))
+    assert tempest_conf.build(ans, Layout(Path("/tmp/x")),
+                              dict(REAL_GUEST))["validation"]["run_validation"] is False
+
+
 OUTPUT = """\
 {0} setUpClass (tempest.api.compute.flavors.test_flavors.FlavorsV2TestJSON) ... SKIPPED: Nova is not available
 {1} tempest.api.identity.v3.test_domains.DefaultDomainTestJSON.test_default_domain_exists [0.12s] ... ok
