@@ -13,10 +13,25 @@ The proxy's pipeline is DevStack's with keystone (crossdomain, authtoken,
 keystoneauth before formpost and staticweb), the operator roles DevStack
 gives (`member, admin`; swift compares roles case-insensitively) and
 ResellerAdmin as the reseller role. Left out: tempauth and its static test
-users (nothing here logs in through it), the replicator, auditor and updater
-daemons (one replica has nothing to replicate; DevStack too starts only the
-four servers and container-sync when asked for less), and container sync
-(tempest is told).
+users (nothing here logs in through it), and container sync (tempest is
+told).
+
+The background daemons DevStack starts with SWIFT_START_ALL_SERVICES (its
+default; `swift-init rest start`) run too, each in a pane of its own named
+`s-<kind>-<daemon>` (swift-init's names with DevStack's `s-` prefix, as its
+own `s-container-sync`): the object, container and account replicators and
+auditors, the object and container updaters, the account reaper and the
+object expirer. They are panes of the storage service whose config they
+read (each daemon reads its section of that server's `<kind>-server/1.conf`,
+[object-replicator] ...), not catalog services: DevStack has no
+ENABLED_SERVICES name for them, a local.conf cannot pick them one by one,
+and none works without its server. Their memory is counted in that server's
+catalog row. Left out as not applicable: the object reconstructor (erasure
+coding only), the container sharder (no sharding is set up), the container
+reconciler (one storage policy). The replicators push with rsync to the
+`s-rsync` pane (phases/swift_rsync.py); the expirer talks to the cluster
+through swift's internal client (DEST/etc/swift/internal-client.conf, as
+DevStack copies internal-client.conf-sample).
 
 Swift's configs are paste.deploy files, not oslo.config's: written by
 :func:`render` (swift interpolates ``%`` only in values holding ``%(``), and
@@ -43,9 +58,13 @@ from stacktui.service import ServiceSpec, default_inputs, pane_spec
 
 PROXY = "s-proxy"
 STORAGE = {"s-object": "object", "s-container": "container", "s-account": "account"}
+# Each storage server's background daemons (swift-<kind>-<daemon>), in its panes.
+DAEMONS = {"s-object": ("replicator", "auditor", "updater", "expirer"),
+           "s-container": ("replicator", "auditor", "updater"),
+           "s-account": ("replicator", "auditor", "reaper")}
 SERVICES = (PROXY, *STORAGE)
 # Bumped when this module writes a different config.
-REVISION = 1
+REVISION = 2
 PART_POWER, REPLICAS, MIN_HOURS, SEED = 9, 1, 1, 42
 NODE, DEVICE = "1", "sdb1"
 HASH_SECRET = "swift_hash"
@@ -81,6 +100,32 @@ def console_only(conf, name, log_to_console, log_route, fmt, logger, adapted_log
             logger.removeHandler(handler)
 '''
 
+DAEMON_MODULE = "stacktui_swift_daemon"
+# Swift's servers take swift.conf from their swift_dir (wsgi.run_wsgi calls
+# set_swift_dir); its daemons do not and read /etc/swift/swift.conf, which
+# DevStack makes a link to its config folder and which is outside DEST here.
+DAEMON_HOOK = '''"""Written by stacktui: runs a swift daemon's own script with swift.conf
+read from the stack's config folder, as the servers read it (their
+swift_dir): swift's daemons otherwise read /etc/swift/swift.conf."""
+import runpy
+import sys
+
+from swift.common import utils
+from swift.common.storage_policy import reload_storage_policies
+
+
+def main():
+    swift_dir, script = sys.argv[1], sys.argv[2]
+    if utils.set_swift_dir(swift_dir):
+        reload_storage_policies()
+    sys.argv = [script, *sys.argv[3:]]
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
 
 # ------------------------------------------------------------ where things are
 
@@ -103,6 +148,14 @@ def proxy_conf(layout):
 
 def server_conf(layout, kind: str):
     return etc(layout) / f"{kind}-server" / f"{NODE}.conf"
+
+
+def internal_client_conf(layout):
+    return etc(layout) / "internal-client.conf"
+
+
+def daemon_pane(svc: str, daemon: str) -> str:
+    return f"{svc}-{daemon}"
 
 
 def storage_url(answers) -> str:
@@ -177,11 +230,43 @@ def server_sections(ctx, svc: str) -> dict[str, dict]:
     common = {**_common(ctx, ctx.answers.port(svc), 0), "devices": devices(L),
               # A folder, not a mounted XFS file system (see the module's doc).
               "mount_check": False, "disable_fallocate": True}
-    return {"DEFAULT": common,
-            "pipeline:main": {"pipeline": f"healthcheck recon {kind}-server"},
-            f"app:{kind}-server": {"use": f"egg:swift#{kind}"},
-            "filter:healthcheck": {"use": "egg:swift#healthcheck"},
-            "filter:recon": {"use": "egg:swift#recon", "recon_cache_path": data(L) / "cache"}}
+    out = {"DEFAULT": common,
+           "pipeline:main": {"pipeline": f"healthcheck recon {kind}-server"},
+           f"app:{kind}-server": {"use": f"egg:swift#{kind}"},
+           "filter:healthcheck": {"use": "egg:swift#healthcheck"},
+           "filter:recon": {"use": "egg:swift#recon", "recon_cache_path": data(L) / "cache"}}
+    # Each daemon exits unless its section is there; they read [DEFAULT] too.
+    for daemon in DAEMONS[svc]:
+        out[f"{kind}-{daemon}"] = {}
+    from stacktui.phases import swift_rsync
+    out[f"{kind}-replicator"]["rsync_module"] = swift_rsync.rsync_module(ctx.answers, svc)
+    if svc == "s-object":
+        # The object server queues expiring objects in the legacy queue (the
+        # .expiring_objects account); this one node is the cluster's expirer.
+        out["object-expirer"].update(internal_client_conf_path=internal_client_conf(L),
+                                     dequeue_from_legacy=True)
+    return out
+
+
+def internal_client_sections(ctx) -> dict[str, dict]:
+    """swift's internal client (the object expirer's way into the cluster):
+    a proxy app in the daemon's own process, as internal-client.conf-sample."""
+    a = ctx.answers
+    pipeline = "catch_errors proxy-logging cache proxy-server"
+    s = {"DEFAULT": _common(ctx, 0, 0),
+         "pipeline:main": {"pipeline": pipeline},
+         "app:proxy-server": {"use": "egg:swift#proxy", "account_autocreate": True},
+         "filter:catch_errors": {"use": "egg:swift#catch_errors"},
+         "filter:proxy-logging": {"use": "egg:swift#proxy_logging"},
+         "filter:cache": {"use": "egg:swift#memcache"}}
+    for k in ("bind_ip", "bind_port", "workers"):
+        del s["DEFAULT"][k]
+    if "memcached" in a.services:
+        s["filter:cache"]["memcache_servers"] = memcached.servers(a)
+    else:
+        s["pipeline:main"]["pipeline"] = pipeline.replace(" cache", "")
+        del s["filter:cache"]
+    return s
 
 
 def swift_conf(ctx) -> dict[str, dict]:
@@ -199,7 +284,8 @@ def swift_conf(ctx) -> dict[str, dict]:
 def inputs(answers, phase):
     got = default_inputs(answers, "swift")
     got["revision"] = REVISION
-    got["ports"].update({s: answers.port(s) for s in SERVICES if s in answers.services})
+    got["ports"].update({s: answers.port(s) for s in (*SERVICES, "s-rsync")
+                         if s in answers.services})
     if "memcached" in answers.services:
         got["ports"]["memcached"] = answers.port("memcached")
     return got
@@ -211,6 +297,7 @@ def configure(ctx):
     for d in (devices(L) / DEVICE, data(L) / "cache"):
         make_dirs(d, mode=0o750)
     atomic_write(etc(L) / f"{LOG_MODULE}.py", LOG_HOOK, mode=0o640)
+    atomic_write(etc(L) / f"{DAEMON_MODULE}.py", DAEMON_HOOK, mode=0o640)
     atomic_write(etc(L) / "swift.conf", render(swift_conf(ctx)), mode=0o600)
     # It holds the service password (authtoken).
     atomic_write(proxy_conf(L), render(proxy_sections(ctx)), mode=0o600)
@@ -218,6 +305,8 @@ def configure(ctx):
         if svc in ctx.answers.services:
             make_dirs(server_conf(L, kind).parent, mode=0o750)
             atomic_write(server_conf(L, kind), render(server_sections(ctx, svc)), mode=0o640)
+    if "s-object" in ctx.answers.services:
+        atomic_write(internal_client_conf(L), render(internal_client_sections(ctx)), mode=0o640)
 
 
 def ring_device(answers, svc: str) -> str:
@@ -281,6 +370,14 @@ def panes(ctx) -> list[dict]:
             out.append(pane_spec(ctx, svc, [ctx.venv_bin(f"swift-{kind}-server"),
                                              server_conf(L, kind), "-v"],
                                  env=_env(ctx), cwd=etc(L), ready={"http": url}, port=a.port(svc)))
+            for daemon in DAEMONS[svc]:
+                # -v: the log to the console (the pane) as the servers do.
+                d = pane_spec(ctx, daemon_pane(svc, daemon),
+                              [ctx.venv_bin("python"), "-m", DAEMON_MODULE, etc(L),
+                               ctx.venv_bin(f"swift-{kind}-{daemon}"), server_conf(L, kind), "-v"],
+                              env=_env(ctx), cwd=etc(L))
+                d["group"] = "swift"
+                out.append(d)
     if PROXY in a.services:
         out.append(pane_spec(ctx, PROXY, [ctx.venv_bin("swift-proxy-server"), proxy_conf(L), "-v"],
                              env=_env(ctx), cwd=etc(L), port=a.port(PROXY),

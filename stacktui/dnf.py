@@ -47,6 +47,7 @@ RHEL = {
     "dstat": ("pcp-system-tools",),     # RHEL's dstat is pcp's reimplementation
     "novnc": ("novnc",),
     "websockify": ("python3-websockify",),
+    "rsync": ("rsync",),                # the daemon runs from the rsync binary; no unit needed
 }
 
 # Where the packages the distro lacks come from (what DevStack enables too).

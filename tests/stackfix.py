@@ -115,7 +115,7 @@ def installed_stack(prefix: str, answers: dict, *, under: str = "/tmp", timeout:
 # DevStack's default cloud (`profile: devstack`), shared by the session.
 DEVSTACK_PORTED = ["key", "g-api", "placement-api", "mysql", "rabbit", "n-api", "n-api-meta",
                    "c-api", "q-svc", "ovn-northd", "horizon", "n-novnc", "etcd3",
-                   "memcached", "s-proxy", "s-object", "s-container", "s-account"]
+                   "memcached", "s-proxy", "s-object", "s-container", "s-account", "s-rsync"]
 # Not in DevStack's default list, but the e2e wants them: swift (with
 # the memcached its proxy needs) and c-bak backing up to it, added to the
 # profile's services here so `profile: devstack` stays DevStack's list.

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -463,8 +464,81 @@ def test_tempest_smoke_passes_with_every_skip_explained(ds):
                 scenario
     for svc in ("compute", "network", "volume", "image", "identity", "object_storage"):
         assert f"tempest.api.{svc}." in out, svc
+    _assert_ssh_validation_ran(dest, result, out)
     for pw in PASSWORDS.values():
         assert pw not in out
+
+
+def _assert_ssh_validation_ran(dest: Path, result: dict, out: str) -> None:
+    """tempest.conf's [validation] is DevStack's, and tempest read it: the
+    option names are those of the tempest installed, and with real guests
+    test_server_basic_ops SSHed into its guest, which only run_validation
+    makes it do (tempest.log: the SSH session, then the password the guest
+    posted to the metadata service over it, read back through nova)."""
+    conf = inifile.read(dest / "etc" / "tempest" / "tempest.conf")
+    py = dest / "data" / "tempest" / "venv" / "bin" / "python"
+    names = subprocess.run([str(py), "-c", "from tempest import config; "
+                            "print(' '.join(o.name for o in config.ValidationGroup))"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert set(conf.options("validation")) - set(conf.defaults()) <= set(names)
+    if not REAL_GUESTS:
+        assert conf.get("validation", "run_validation") == "false"
+        assert "SSH validation off: nova runs its fake driver" in out
+        return
+    assert result["validation"] == {"run_validation": True, "why_off": None}
+    assert conf.get("validation", "run_validation") == "true"
+    assert (conf.get("validation", "connect_method"), conf.get("validation", "image_ssh_user")) \
+        == ("floating", "root")
+    log = (dest / "data" / "tempest" / "logs" / "tempest.log").read_text(errors="replace")
+    sessions = re.findall(r"ssh connection to root@(\S+) successfully created", log)
+    assert sessions, "no SSH session in tempest.log"
+    assert re.search(r"Request \(TestServerBasicOps:test_server_basic_ops\): 200 GET "
+                     r"\S+/os-server-password", log), "server_basic_ops did not check over SSH"
+    print(f"tempest SSH sessions into guests: {len(sessions)}")
+
+
+SWIFT_DAEMONS = {"s-object": ("replicator", "auditor", "updater", "expirer"),
+                 "s-container": ("replicator", "auditor", "updater"),
+                 "s-account": ("replicator", "auditor", "reaper")}
+
+
+def test_swift_daemons_run_and_make_their_passes(ds):
+    """DevStack's SWIFT_START_ALL_SERVICES: the replicators, auditors,
+    updaters, reaper and expirer run in panes of their own, and by now (after
+    tempest's object storage tests) have made passes without an error; the
+    replicators' rsync daemon serves DevStack's modules."""
+    got = panes(ds)
+    names = [f"{svc}-{d}" for svc, ds_ in SWIFT_DAEMONS.items() for d in ds_] + ["s-rsync"]
+    assert {n: got[n]["state"] for n in names} == dict.fromkeys(names, "running")
+    rss = {n: round((got[n].get("rss") or 0) / 2**20) for n in names}
+    print("swift daemons RSS (MB):", rss, "total", sum(rss.values()))
+    logs = ds["dest"] / "logs"
+
+    def log(name):
+        return (logs / f"{name}.log").read_text(errors="replace")
+    for name in names[:-1]:
+        text = log(name)
+        assert "Starting" in text or "pass" in text.lower(), (name, text[-2000:])
+        assert not re.search(r"\bERROR\b|Traceback", text), (name, text[-3000:])
+    # The passes that come every 30 s (replicators, the object auditor) and
+    # the updaters' (at most 300 s after start, tempest took longer).
+    assert "Object replication complete" in log("s-object-replicator")
+    for kind in ("container", "account"):
+        assert re.search(rf"{kind}-replicator: .*0 failures", log(f"s-{kind}-replicator")), kind
+    assert re.search(r"Object audit \(ALL\) \"forever\" mode completed: .*Total errors: 0",
+                     log("s-object-auditor"))
+    assert "Object update sweep completed" in log("s-object-updater")
+    assert "Container update sweep completed" in log("s-container-updater")
+    port = ds["ports"]["s-rsync"]
+    listing = subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    for svc, kind in (("s-object", "object"), ("s-container", "container"),
+                      ("s-account", "account")):
+        assert f"{kind}{ds['ports'][svc]}" in listing, listing
+    # The module is the device folder: the replicators' target.
+    inside = subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/object{ds['ports']['s-object']}/"],
+                            capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "sdb1" in inside
 
 
 def test_status_after_everything_shows_every_pane_running(ds):
