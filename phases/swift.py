@@ -54,7 +54,7 @@ import shutil
 from stacktui.errors import StackError
 from stacktui.phases import memcached
 from stacktui.fsutil import atomic_write, make_dirs
-from stacktui.service import ServiceSpec, default_inputs, pane_spec
+from stacktui.service import ConfigFile, ServiceSpec, default_inputs, pane_spec
 
 PROXY = "s-proxy"
 STORAGE = {"s-object": "object", "s-container": "container", "s-account": "account"}
@@ -444,10 +444,22 @@ def adjust_services(names: list[str], answers: dict) -> list[str]:
     return names
 
 
+# The files a local.conf's [[post-config|...]] may name, as DevStack names
+# them: $SWIFT_CONF_DIR (/etc/swift) and the file under it, or the proxy's
+# own variable (lib/swift). Merged with swift's reader's rules ("paste").
+_FILES = {"proxy-server.conf": "$SWIFT_CONFIG_PROXY_SERVER",
+          "object-server/1.conf": None, "container-server/1.conf": None,
+          "account-server/1.conf": None, "swift.conf": None, "internal-client.conf": None}
+CONFIG_FILES = tuple(
+    ConfigFile(var, "swift", rel, f"/etc/swift/{rel}" if var == f"$SWIFT_CONF_DIR/{rel}" else None,
+               syntax="paste")
+    for rel, own in _FILES.items() for var in (f"$SWIFT_CONF_DIR/{rel}", own) if var)
+
+
 SPEC = ServiceSpec(
     "swift", SERVICES, configure=configure, init=init, panes=panes, accounts=accounts,
     verify=verify, cleanup=cleanup, inputs=inputs, tempest=tempest,
-    secrets=(HASH_SECRET,), adjust_services=adjust_services,
+    secrets=(HASH_SECRET,), adjust_services=adjust_services, config_files=CONFIG_FILES,
     port_vars={PROXY: "SWIFT_DEFAULT_BIND_PORT", "s-object": "OBJECT_PORT_BASE",
                "s-container": "CONTAINER_PORT_BASE", "s-account": "ACCOUNT_PORT_BASE"},
     source_prefix={"swift": "SWIFT"},

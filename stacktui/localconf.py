@@ -711,7 +711,11 @@ def _normalise_file(target: str) -> str:
     # DevStack's Q_PLUGIN_CONF_FILE is relative to /, so its docs write
     # /$Q_PLUGIN_CONF_FILE; both name the same file.
     m = re.fullmatch(r"/?\$\{?(" + _NAME + r")\}?", t)
-    return f"${m.group(1)}" if m else t
+    if m:
+        return f"${m.group(1)}"
+    # A file under a folder variable: [[post-config|${SWIFT_CONF_DIR}/proxy-server.conf]]
+    m = re.fullmatch(r"\$\{?(" + _NAME + r")\}?(/\S+)", t)
+    return f"${m.group(1)}{m.group(2)}" if m else t
 
 
 def _read_unescape(s: str) -> str:

@@ -34,13 +34,24 @@ _PASSWORD_REF = re.compile(r"\$\{(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD\}"
                            r"|\$(ADMIN|DATABASE|RABBIT|SERVICE)_PASSWORD(?![A-Za-z0-9_])")
 
 
+def _key(target: str) -> str:
+    """A post_config key as the specs name files: ``$VAR``, ``$VAR/rel``
+    (``${VAR}`` either way), or DevStack's path for one of them."""
+    t = target.strip()
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?(/\S+)?", t)
+    if m:
+        t = "$" + m.group(1) + (m.group(2) or "")
+    return devstack_paths().get(t, t)
+
+
+def config_file(target: str) -> ConfigFile | None:
+    """The spec's file a post_config key names, if a spec's."""
+    return file_vars().get(_key(target))
+
+
 def resolve(target: str, layout) -> Path:
     """The file a post_config key names, under DEST."""
-    t = target.strip()
-    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", t)
-    if m:
-        t = "$" + m.group(1)
-    t = devstack_paths().get(t, t)
+    t = _key(target)
     files = file_vars()
     if t in files:
         return layout.config(files[t].project, files[t].name)
@@ -94,9 +105,42 @@ def _parser() -> configparser.RawConfigParser:
     return p
 
 
-def merge(path: Path, sections: dict, ans=None) -> None:
+def _paste_value(raw: str, ans) -> str:
+    """A value written so swift's reader (ConfigParser with swift's
+    NicerInterpolation, for its daemons and paste.deploy alike) gives back
+    what the user meant: it interpolates a value only when it holds ``%(``.
+    A value the user wrote with ``%(...)s`` keeps its interpolation and the
+    passwords filled into it have their ``%`` doubled; any other value that
+    comes to hold ``%(`` (from a password) has every ``%`` doubled."""
+    interpolated = "%(" in raw
+    raw = _RUNTIME_REF.sub(lambda m: _runtime(m.group(1), ans), raw) if ans is not None else raw
+
+    def sub(m):
+        pw = ans.password((m.group(1) or m.group(2)).lower())
+        return pw.replace("%", "%%") if interpolated else pw
+    value = _PASSWORD_REF.sub(sub, raw) if ans is not None else raw
+    if not interpolated and "%(" in value:
+        value = value.replace("%", "%%")
+    return value
+
+
+def _paste_problem(section: str, opt: str, vals: list[str]) -> str | None:
+    """Why swift's reader would not read this option back as set, if so."""
+    if len(vals) > 1:
+        return ("swift's reader (ConfigParser) refuses an option given twice in a section; "
+                "give it once")
+    if re.search(r"[=:]|^\s|\s$|^[#;\[]", opt):
+        return ("swift's reader splits an option name at `=` or `:` and skips lines that "
+                "start with `#`, `;` or `[`; use the option's plain name")
+    if vals and vals[0] != vals[0].strip():
+        return "swift's reader strips blanks around a value; give it without them"
+    return None
+
+
+def merge(path: Path, sections: dict, ans=None, syntax: str = "oslo") -> None:
     """Set ``sections`` in the ini file at ``path``, keeping its other
-    options and its mode; creates it (0640) when missing."""
+    options and its mode; creates it (0640) when missing. ``syntax`` says
+    whose reader the values are for (service.ConfigFile.syntax)."""
     p = _parser()
     mode, owner = 0o640, None
     if path.exists():
@@ -114,7 +158,13 @@ def merge(path: Path, sections: dict, ans=None) -> None:
             vals = val if isinstance(val, list) else [val]
             vals = ["true" if v is True else "false" if v is False else "" if v is None else str(v)
                     for v in vals]
-            if ans is not None:
+            if syntax == "paste":
+                why = _paste_problem(section, str(opt), vals)
+                if why:
+                    raise UserError(Problem(f"[{section}] {opt}: {why}", file=str(path),
+                                            key=f"post_config.{section}.{opt}"))
+                vals = [_paste_value(v, ans) for v in vals]
+            elif ans is not None:
                 vals = [_fill_passwords(v, ans) for v in vals]
             val = _MULTI.join(vals)
             if "\n" in val:
@@ -148,9 +198,12 @@ def contributed(ctx) -> dict[str, dict]:
         for var, sections in spec.config_for(ctx).items():
             if owner.get(var) not in running:
                 continue
+            # A paste file's values go as they are: merge writes them for swift's reader.
+            cf = config_file(var)
+            quote = (lambda x: x) if cf and cf.syntax == "paste" else quote_value
             for sec, opts in sections.items():
                 out.setdefault(var, {}).setdefault(sec, {}).update(
-                    {k: quote_value(str(v).lower() if isinstance(v, bool) else str(v))
+                    {k: quote(str(v).lower() if isinstance(v, bool) else str(v))
                      for k, v in opts.items()})
     return out
 
@@ -162,7 +215,8 @@ def apply_contributed(ctx) -> list[Path]:
     for var, sections in contributed(ctx).items():
         path = resolve(var, ctx.layout)
         if path.exists():
-            merge(path, sections)
+            cf = config_file(var)
+            merge(path, sections, syntax=cf.syntax if cf else "oslo")
             changed.append(path)
     return changed
 
@@ -180,6 +234,7 @@ def apply(ans, layout, *, skip_missing: bool = True) -> list[Path]:
         path = resolve(target, layout)
         if skip_missing and not path.exists() and str(path).startswith(str(layout.dest)):
             continue
-        merge(path, sections, ans)
+        cf = config_file(target)
+        merge(path, sections, ans, syntax=cf.syntax if cf else "oslo")
         changed.append(path)
     return changed

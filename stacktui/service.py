@@ -104,6 +104,10 @@ class ConfigFile:
     name: str | None = None      # file name there; None means <project>.conf
     devstack_path: str | None = None   # where DevStack puts it: /etc/glance/glance-api.conf
     kolla: str | None = None     # its override under Kolla's node_custom_config
+    # Whose reader the merged values are written for: "oslo" (oslo.config:
+    # `$` substitutes), or "paste" (Python's ConfigParser as swift and
+    # paste.deploy read it: `%` interpolates in a value that holds `%(`).
+    syntax: str = "oslo"
 
 
 @dataclass(frozen=True)
