@@ -78,8 +78,10 @@ def panes(ctx) -> list[dict]:
     # --no-detach keeps it in the pane; the log to the pane's output, not syslog.
     argv = [svckit.distro_program("rsync", "Debian's rsync"), "--daemon", "--no-detach", f"--config={conf_path(ctx.layout)}",
             "--log-file=/dev/stdout"]
-    return [pane_spec(ctx, SERVICE, argv, port=a.port(SERVICE), stop_timeout=5,
-                      ready={"tcp": [a.bind_host, a.port(SERVICE)]})]
+    # No ready probe: the supervisor re-probes a ready address every 30 s,
+    # and rsync logs each bare connect-and-close as a protocol error. rsync
+    # binds at once or exits, which the pane shows.
+    return [pane_spec(ctx, SERVICE, argv, port=a.port(SERVICE), stop_timeout=5)]
 
 
 def inputs(answers, phase):

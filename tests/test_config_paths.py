@@ -135,6 +135,8 @@ NOT_OSLO = {
     "novnc": "writes no file: nova-novncproxy reads nova.conf, audited as nova's",
     "memcached": "no config file: memcached gets its address and size on its command line",
     "swift": "paste.deploy files read by swift's own parsers: test_swift_paths_are_under_dest",
+    "swift_rsync": "rsyncd.conf under DEST/etc/swift: its paths are checked by "
+                   "test_swift_paths_are_under_dest",
 }
 
 # Files configure writes that are neither a SERVICES file nor scanned below as
@@ -405,9 +407,10 @@ def test_every_devstack_service_is_audited(audited):
     mods = {spec.name for spec in specs}
     assert mods - set(SERVICES) - set(NOT_OSLO) == set()
     assert {"keystone", "glance", "placement", "nova", "neutron", "cinder", "tempest"} <= mods
-    # The files a service declares for post-config are the ones audited.
+    # The files a service declares for post-config are the ones audited
+    # (swift's, paste.deploy files, by test_swift_paths_are_under_dest).
     declared = {f"{c.project}/{c.name or c.project + '.conf'}" for spec in specs
-                for c in spec.config_files}
+                for c in spec.config_files if spec.name not in NOT_OSLO}
     audited_files = {f for spec in SERVICES.values() for f in spec["files"]}
     # nova-cpu.conf: DevStack's name for a compute node's file; stacktui
     # writes one nova.conf, and the file exists only if post-config makes it.
@@ -535,3 +538,12 @@ def test_swift_paths_are_under_dest(audited):
                   if not (_under(p["path"], dest) or _under(p["path"], venv)
                           or any(p["path"].startswith(t) for t in ALLOWED_TREES))})
     assert not bad, "swift: paths outside DEST:\n  " + "\n  ".join(bad)
+    # The replicators' rsync daemon: its modules, pid and lock files.
+    from stacktui.phases import swift_rsync
+    rsyncd = swift_rsync.conf_path(Layout(dest)).read_text()
+    paths = re.findall(r"^(?:path|pid file|lock file|log file) = (.+)$", rsyncd, re.M)
+    assert len(paths) == 1 + 2 * 3 and all(_under(v, dest) for v in paths), paths
+    # The daemons' own sections name only DEST's files (the expirer's client).
+    conf = configparser.RawConfigParser(interpolation=None)
+    conf.read(Layout(dest).etc / "swift" / "object-server" / "1.conf")
+    assert _under(conf.get("object-expirer", "internal_client_conf_path"), dest)

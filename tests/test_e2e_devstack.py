@@ -529,6 +529,8 @@ def test_swift_daemons_run_and_make_their_passes(ds):
                      log("s-object-auditor"))
     assert "Object update sweep completed" in log("s-object-updater")
     assert "Container update sweep completed" in log("s-container-updater")
+    # Nothing but the replicators (and this test) talks to it: no error.
+    assert "rsync error" not in log("s-rsync"), log("s-rsync")[-2000:]
     port = ds["ports"]["s-rsync"]
     listing = subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True,
                              text=True, timeout=30, check=True).stdout.split()
