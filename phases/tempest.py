@@ -111,8 +111,8 @@ def discover(answers) -> dict:
             # Who logs in (DevStack's DEFAULT_INSTANCE_USER): the image's own
             # os_admin_user, which glance gives as a top-level property.
             alt = images[1] if len(images) > 1 else images[0]
-            found["image_ssh_user"] = images[0].get("os_admin_user", "")
-            found["image_alt_ssh_user"] = alt.get("os_admin_user", "")
+            found["image_ssh_user"] = login_user(images[0])
+            found["image_alt_ssh_user"] = login_user(alt)
         flavors = sorted(get("compute", "/flavors/detail")["flavors"], key=lambda f: f["ram"])
         if flavors:
             found["flavor_ref"] = flavors[0]["id"]
@@ -129,6 +129,13 @@ def discover(answers) -> dict:
         exts = get("network", "/v2.0/extensions")["extensions"]
         found["network_extensions"] = ",".join(sorted(e["alias"] for e in exts))
     return found
+
+
+def login_user(image: dict) -> str:
+    """Who logs into a guest of ``image``: its os_admin_user, else `cirros`
+    for a CirrOS image (DevStack's DEFAULT_INSTANCE_USER), else unknown."""
+    return image.get("os_admin_user") or ("cirros" if "cirros" in image.get("name", "").lower()
+                                          else "")
 
 
 BLANK_IMAGE = "stacktui-tempest-blank"

@@ -112,6 +112,13 @@ def test_validation_off_says_why(change, why):
                                      ans.services, tempest_conf.validation_off_reason(ans, found))
 
 
+def test_login_user_from_the_image():
+    from stacktui.phases import tempest as phase
+    assert phase.login_user({"name": "stacktui-guest", "os_admin_user": "root"}) == "root"
+    assert phase.login_user({"name": "cirros-0.6.3-x86_64-disk"}) == "cirros"
+    assert phase.login_user({"name": phase.BLANK_IMAGE}) == ""
+
+
 def test_validation_off_without_the_metadata_service():
     ans = _devstack_like(["key", "g-api", "placement-api", "n-api", "n-cpu", "q-svc"])
     assert "metadata" in tempest_conf.validation_off_reason(ans, dict(REAL_GUEST))
