@@ -464,15 +464,25 @@ def test_b_dashboard_in_tmux_restarts_its_pane(world, b_stack):
     """The switch's pane: root starts it (through `sudo -n` and the drop-in)
     at the restart too, with no one to type b's password."""
     b = world["b"]
+    now = _dashboard_restart(b, "ovs-vswitchd")
+    # sudo keeps b's real uid; the switch itself is b's again.
+    assert psutil.Process(now["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
+    wait_for("b's switch running as b", lambda: [
+        q for q in b.processes() if q.name() == "ovs-vswitchd"
+        and q.uids().effective == pwd.getpwnam(b.name).pw_uid], 30)
+
+
+def _dashboard_restart(u: User, pane: str) -> dict:
+    """`stacktui` (the dashboard) in tmux, run by ``u``: C-a and the pane's
+    digit, then r; returns the pane's status once a new process runs it."""
     status = lambda: {p["name"]: p for p in  # noqa: E731
-                      json.loads(b.stacktui("status", "--json").stdout)["panes"]}
+                      json.loads(u.stacktui("status", "--json").stdout)["panes"]}
     before = status()
     names = list(before)
-    pane = "ovs-vswitchd"
     assert names.index(pane) < 10, names            # C-a and one digit
-    t = UserTerm(b, "dash")
+    t = UserTerm(u, f"dash-{u.name}")
     try:
-        t.start(str(b.tool), b.env())
+        t.start(str(u.tool), u.env())
         t.wait("FOLLOW", timeout=60)
         t.keys("C-a", str(names.index(pane)))
         t.wait(f" {pane} ", timeout=10)
@@ -485,13 +495,9 @@ def test_b_dashboard_in_tmux_restarts_its_pane(world, b_stack):
             time.sleep(1)
         else:
             raise AssertionError(f"{pane} did not restart: {status()[pane]}\n{t.screen()}")
-        # sudo keeps b's real uid; the switch itself is b's again.
-        assert psutil.Process(now["pid"]).uids().real == pwd.getpwnam(b.name).pw_uid
-        wait_for("b's switch running as b", lambda: [
-            q for q in b.processes() if q.name() == "ovs-vswitchd"
-            and q.uids().effective == pwd.getpwnam(b.name).pw_uid], 30)
         t.keys("q")
         t.wait("STACKTUI-EXITED 0", timeout=20)
+        return now
     finally:
         t.kill()
 
@@ -636,6 +642,33 @@ def test_a_server_on_private_active_volume_and_dashboard(world, a_stack):
     assert _check_assets(f"http://127.0.0.1:{a_stack['ports']['horizon']}")
 
 
+def test_a_dashboard_restart_and_up_after_simulated_reboot(world, a_stack):
+    """a's DevStack-profile stack: the dashboard restarts a's keystone as a;
+    after a simulated reboot (every process gone, /run's contents lost)
+    `up` brings back every pane and the namespace, and the cloud serves:
+    the server made before it is still listed and a network is made."""
+    a = world["a"]
+    now = _dashboard_restart(a, "key")
+    assert psutil.Process(now["pid"]).uids().effective == pwd.getpwnam(a.name).pw_uid
+    dest = a_stack["dest"]
+    assert kill_stack(dest)
+    shutil.rmtree(dest / "run")
+    t0 = time.monotonic()
+    r = a.stacktui("up", timeout=900)
+    a_stack["up_seconds"] = time.monotonic() - t0
+    assert "is up" in r.stdout, r.stdout
+    keep, _ = catalog.profile_services("devstack")
+    for name in keep:
+        if name != "tempest":
+            assert f"{name}: running" in r.stdout, r.stdout
+    from stacktui import netns
+    from stacktui.paths import Layout
+    assert netns.host_link(Layout(dest)) in host_links()
+    assert osc_json(a_stack, "server", "show", "user-1")["name"] == "user-1"
+    net = osc_json(a_stack, "network", "create", "after-up")
+    assert net["status"] == "ACTIVE", net
+
+
 def test_two_users_each_reach_only_their_own(world, a_stack, b_stack):
     a, b = world["a"], world["b"]
     a_pids = {p["name"]: p["pid"] for p in json.loads(a.stacktui("status", "--json").stdout)["panes"]}
@@ -679,6 +712,7 @@ def test_unstack_all_and_clean_leave_nothing(world, a_stack, b_stack):
     wait_for(f"a's link {link} gone", lambda: link not in host_links(), 60)
     print(f"b minimal install {b_stack['install_seconds']:.1f}s, "
           f"a devstack-profile install {a_stack['install_seconds']:.1f}s, "
-          f"b up after reboot {b_stack.get('up_seconds', 0):.1f}s; "
+          f"b up after reboot {b_stack.get('up_seconds', 0):.1f}s, "
+          f"a up after reboot {a_stack.get('up_seconds', 0):.1f}s; "
           f"b's drop-in: {b_stack.get('drop_in')}; "
           f"as root in a's stack: {a_stack.get('as_root')}")
