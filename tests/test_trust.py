@@ -72,7 +72,11 @@ def test_clean_without_terminal_needs_yes(tmp_path):
     assert (d / "data" / "db").exists()
 
 
-def test_clean_removes_only_what_install_made_and_the_user_clouds(tmp_path):
+def test_clean_removes_only_what_install_made_and_the_user_clouds(tmp_path, monkeypatch):
+    # A user file of its own: a real stack installed earlier in the session
+    # leaves its clouds in the session's file, and clean must keep those too.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     d = tmp_path / "st"
     layout = fake_stack(d, before=("src",))
     other = {"auth": {"auth_url": "http://elsewhere/v3"}}
