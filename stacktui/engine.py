@@ -154,9 +154,13 @@ def _module_needs(module: str) -> set[str]:
 def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     """For each step, the steps that must be done before it starts.
 
-    Global steps, configure steps and the infrastructure started early (the
-    database, the queue) wait for everything before them. A service's db sync
-    waits only for those; keystone starts as soon as its own sync is done; a
+    Global steps and configure steps wait for everything before them; the
+    infrastructure started early (the database, the queue, libvirt) for
+    those and its own steps, each piece beside the others. A service's db sync
+    waits for those and the database server only: the queue, libvirt and etcd
+    boot beside the syncs (nothing a sync runs talks to them), which takes
+    the queue's boot (an Erlang VM, its rabbitmqctl calls) off the path to
+    the first service; keystone starts as soon as its own sync is done; a
     service's accounts need keystone's; a service starts once its sync is done
     and what it needs is running, without waiting for keystone (services ask
     keystone only when a request comes in), nor for its own accounts unless
@@ -164,6 +168,7 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     ids = {s.id for s in steps}
     mods = list(dict.fromkeys(s.module for s in steps if s.module))
     early = set(_early_modules(mods))
+    databases = {m for m in early if registry.get(m).database_type}
     ident = _identity_module(mods)
 
     def have(*names: str) -> set[str]:
@@ -173,9 +178,9 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
     before: list[str] = []
     for step in steps:
         m = step.module
-        if m is None or step.phase == "configure" or m in early:
+        if m is None or step.phase == "configure":
             need = set(before)
-        elif step.phase == "init":
+        elif m in early or step.phase == "init":
             need = have("post-config")
         elif step.phase == "accounts":
             need = have(f"init:{m}", "post-config",
@@ -186,10 +191,28 @@ def step_needs(steps: list[Step]) -> dict[str, set[str]]:
                           if n != ident))
             if registry.get(m).after_start:
                 need |= have(f"accounts:{m}")
-        # The early infrastructure, and every global step so far, come first.
-        need |= {b for b in before if ":" not in b or b.split(":")[1] in early}
+        # The early infrastructure, and every global step so far, come first;
+        # for a db sync, of the infrastructure only the database server; each
+        # piece of infrastructure needs only its own steps before.
+        first = ({m} if m in early else databases if step.phase == "init" else early)
+        need |= {b for b in before if ":" not in b or b.split(":")[1] in first}
         out[step.id] = need
         before.append(step.id)
+    return out
+
+
+def chain_lengths(steps: list[Step], needs: dict[str, set[str]]) -> dict[str, int]:
+    """For each step, how many steps the longest chain of steps waiting on it
+    holds (itself included): a critical-path priority. Taken in plan order
+    alone, the db syncs kept keystone's start, and OVN's that neutron's and
+    nova's starts wait for, out of the slots for 15 s."""
+    after: dict[str, list[str]] = {s.id: [] for s in steps}
+    for sid, need in needs.items():
+        for n in need:
+            after[n].append(sid)
+    out: dict[str, int] = {}
+    for s in reversed(steps):          # a step needs only steps before it in the plan
+        out[s.id] = 1 + max((out[a] for a in after[s.id]), default=0)
     return out
 
 
@@ -301,19 +324,28 @@ class Engine:
         waiting = list(steps)
         running: dict = {}
         errors: list[StackError] = []
-        # As many steps at once as cores: the db syncs and the services'
-        # first imports are CPU-bound, and one more would only slow keystone's
-        # chain (sync, start, accounts), which everything after waits for.
-        # Ready steps are taken in plan order, so that chain goes first.
-        parallel = max(2, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
+        # The db syncs (init) are CPU-bound: as many at once as cores, since
+        # one more only slows the others. The other steps mostly wait (a pane
+        # answering, an API call) and run beside them, a few at a time.
+        # Among ready steps, those with the longest chain of steps after
+        # them go first (keystone's start, neutron's sync), then plan order.
+        syncs = max(2, os.cpu_count() or 1)
+        others = syncs + 4
+        early = set(_early_modules([s.module for s in steps if s.module]))
+        heavy = {s.id for s in steps if s.phase == "init" and s.module not in early}
+        depth = chain_lengths(steps, needs)
+        order = {s.id: i for i, s in enumerate(steps)}
+        with ThreadPoolExecutor(max_workers=syncs + others) as pool:
             while waiting or running:
                 progressed = True
                 while progressed and not errors:
                     progressed = False
-                    for step in [s for s in waiting if needs[s.id] <= done_fp.keys()]:
-                        if len(running) >= parallel:
-                            break
+                    for step in sorted((s for s in waiting if needs[s.id] <= done_fp.keys()),
+                                       key=lambda s: (-depth[s.id], order[s.id])):
+                        kind = step.id in heavy
+                        if sum((st.id in heavy) == kind for st, _ in running.values()) >= \
+                                (syncs if kind else others):
+                            continue
                         waiting.remove(step)
                         progressed = True
                         sctx = ctx.for_step(step)

@@ -61,9 +61,29 @@ def test_steps_wait_only_for_what_they_need():
 def test_infrastructure_and_api_hooks_come_first():
     flat, needs = plan(database="mysql", enabled_services=[
         "mysql", "rabbit", "key", "g-api", "placement-api", "n-api", "n-cond", "n-sch", "n-cpu"])
-    assert {"start:mysql", "start:rabbit"} <= after(needs, "init:keystone")
+    # a db sync needs the database server, not the queue, which boots beside it
+    assert {"init:mysql", "start:mysql", "accounts:mysql"} <= after(needs, "init:keystone")
+    assert "start:rabbit" not in after(needs, "init:keystone")
+    assert {"start:rabbit", "accounts:rabbit"} <= after(needs, "start:keystone")
+    assert {"start:rabbit", "accounts:rabbit"} <= after(needs, "start:nova")
     # nova's after_start makes flavors through its own API: its accounts first
     assert {"accounts:nova", "start:placement", "start:glance"} <= after(needs, "start:nova")
+
+
+def test_infrastructure_boots_side_by_side_and_the_long_chains_go_first():
+    flat, needs = plan(database="mysql", profile="devstack")
+    # the queue, libvirt and etcd boot beside the database, not after it
+    for m in ("rabbit", "libvirt", "etcd3"):
+        assert not {s for s in after(needs, f"start:{m}") if s.endswith(":mysql")} - {"configure:mysql"}
+    steps = engine.plan_steps(answers.load(None, dest="/tmp/stacktui-plan-test", overrides={
+        "host_ip": "127.0.0.1", "database": "mysql", "profile": "devstack"}))
+    depth = engine.chain_lengths(steps, needs)
+    # keystone's sync and start, then neutron's and nova's syncs, before the
+    # dashboard's static files and tempest's venv, which nothing waits for
+    assert depth["init:keystone"] > depth["init:neutron"] >= depth["init:nova"] > \
+        depth["init:horizon"]
+    assert depth["start:keystone"] > depth["init:tempest"]
+    assert depth["start:neutron"] > depth["start:nova"] > depth["verify"]
 
 
 def test_state_file_is_written_atomically_private(tmp_path):
