@@ -332,6 +332,42 @@ def after_start(ctx):
     if want:
         wait_services_up(ks.s, url, want, timeout=120)
         ctx.say(f"cinder: {', '.join(want)} up; backend {name}: {backend(ctx.answers)[1]}")
+    if _has(ctx, "c-sch") and _has(ctx, "c-vol"):
+        ctx.say(wait_scheduler_knows_pool(ctx, ks.s, url))
+
+
+def wait_scheduler_knows_pool(ctx, sess, url: str, timeout: float = 180,
+                              grace: float = 10) -> str:
+    """Until c-sch lists c-vol's pool, so the first volume is placed.
+
+    c-sch asks every volume service for its capabilities once, as it starts
+    (cinder's SchedulerManager.init_host_with_rpc); c-vol otherwise sends
+    them on its stats timer (backend_stats_polling_interval, 60 s, first run
+    60 s after it starts). Both panes start together, so when c-sch asks
+    before c-vol listens, nothing reaches it for 60 to 120 s and every
+    volume made meanwhile fails with "No valid backend" (the install's
+    verify waited 31 s on that). c-sch is restarted then, to ask a c-vol
+    that is listening now; the wait before another restart doubles, as a
+    loaded host boots c-sch slowly."""
+    deadline = time.monotonic() + timeout
+    asked = time.monotonic()
+    restarts = 0
+    while True:
+        r = sess.get(f"{url}/scheduler-stats/get_pools", raise_exc=False)
+        pools = [p.get("name") for p in r.json().get("pools", [])] if r.status_code == 200 else []
+        if pools:
+            how = f" after {restarts} restart(s) of c-sch" if restarts else ""
+            return f"cinder: the scheduler knows pool {', '.join(pools)}{how}"
+        if time.monotonic() > deadline:
+            raise StackError(f"cinder-scheduler heard no capabilities from cinder-volume within "
+                             f"{timeout:g} s (see `stacktui logs c-vol`, `stacktui logs c-sch`)")
+        if time.monotonic() - asked > grace * 2 ** restarts:
+            ctx.say("cinder: c-sch asked for capabilities before c-vol listened; restarting c-sch "
+                    "so it asks again")
+            ctx.client.restart(["c-sch"])
+            restarts += 1
+            asked = time.monotonic()
+        time.sleep(0.5)
 
 
 def ensure_volume_type(sess, url: str, name: str, backend_name_: str) -> bool:
