@@ -120,8 +120,14 @@ def privsep(ctx) -> dict:
 
 # ------------------------------------------------------------ phases
 
+# Bumped when configure writes something new (the one-process shim): the
+# engine's fingerprints then redo configure before the panes need it.
+REVISION = 2
+
+
 def inputs(answers, phase):
     got = default_inputs(answers, "nova")
+    got["revision"] = REVISION
     got["virt_driver"] = answers.virt_driver
     got["virt_choice"] = virt_choice(answers)[0]
     got["neutron"] = "q-svc" in answers.services
@@ -213,6 +219,7 @@ def configure(ctx):
         make_dirs(d, mode=0o750)
     src = ctx.layout.venv / "etc" / "nova"
     copy_file(src / "api-paste.ini", etc / "api-paste.ini")
+    svckit.write_one_process(etc)
     _rootwrap(ctx, src, etc)
     from stacktui import virt as virtmod
     if ctx.answers.data["virt_driver"] == "auto" and virtmod.for_answers(ctx.answers).virt_type == "kvm":
@@ -312,11 +319,15 @@ def panes(ctx) -> list[dict]:
         specs.append(pane_spec(ctx, NO_NETWORK, [sys.executable, "-m",
                                                   "stacktui.shims.no_network_api", host, str(port)],
                                ready=svckit.http_ready(ctx, "q-svc", "/"), port=port))
-    for name, exe in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler"),
-                      ("n-cpu", "nova-compute")):
+    for name, exe in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler")):
         if _has(ctx, name):
-            specs.append(pane_spec(ctx, name, [ctx.venv_bin(exe), "--config-file", _conf(ctx)],
+            specs.append(pane_spec(ctx, name, svckit.one_process(ctx, _etc(ctx), exe,
+                                                                 "--config-file", _conf(ctx)),
                                    env=_env(ctx)))
+    if _has(ctx, "n-cpu"):
+        # nova-compute asks oslo.service for one process itself (no_fork).
+        specs.append(pane_spec(ctx, "n-cpu", [ctx.venv_bin("nova-compute"), "--config-file",
+                                              _conf(ctx)], env=_env(ctx)))
     return specs
 
 

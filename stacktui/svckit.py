@@ -169,3 +169,26 @@ def reported_since(service: dict, since: float) -> bool:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)     # nova and cinder store UTC
     return t.timestamp() >= since
+
+
+# An oslo.service program run in one process (stacktui/shims/one_process.py):
+# configure writes the shim beside the service's config, its pane runs it.
+ONE_PROCESS = "stacktui_one_process.py"
+
+
+def write_one_process(etc: Path) -> None:
+    from . import shims
+    atomic_write(Path(etc) / ONE_PROCESS, shims.source("one_process"), mode=0o640)
+
+
+def one_process(ctx, etc: Path, program: str, *args) -> list[str]:
+    """The argv of venv program ``program`` with one worker in one process:
+    oslo.service's native-threading launcher would fork that worker from a
+    master holding the same imports, twice the RSS for nothing the pane's
+    supervisor does not already do (it restarts a service that dies).
+    Only for a service whose wait() blocks until it is stopped, as nova's
+    do (nova-compute runs this way on its own): neutron-ovn-agent's returns
+    at once, its main then ends, and the interpreter's shutdown refuses the
+    metadata proxy's requests ("cannot schedule new futures")."""
+    return [ctx.venv_bin("python"), str(Path(etc) / ONE_PROCESS), ctx.venv_bin(program),
+            *map(str, args)]

@@ -31,6 +31,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stacktui import catalog, inifile
@@ -71,6 +72,17 @@ def test_default_profile_installs_and_every_pane_runs(ds):
     assert "glance: registered stacktui-guest" in out
     for pw in PASSWORDS.values():
         assert pw not in out
+    # The first volume is placed at once: c-sch knows c-vol's pool before
+    # verify makes one (phases/cinder.py, wait_scheduler_knows_pool).
+    assert "cinder: the scheduler knows pool" in out
+    # oslo.service's one worker runs without a master holding the same
+    # imports (stacktui/shims/one_process.py): one service process per pane.
+    for name, program in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler")):
+        leader = psutil.Process(got[name]["pid"])
+        services = [p for p in [leader, *leader.children(recursive=True)]
+                    if p.name().startswith("python")
+                    and any(a.endswith(f"/bin/{program}") for a in p.cmdline())]
+        assert len(services) == 1, (name, [p.cmdline() for p in services])
 
 
 def test_nova_talks_to_the_real_neutron(ds):
