@@ -58,8 +58,11 @@ SERVICES: dict[str, Service] = {s.name: s for s in [
     _s("n-api", "nova", "Nova compute API", 8774, ("key", "placement-api", "g-api", "mysql", "rabbit"),
        200, 500, 2, "nova", "nova", implemented=True),
     _s("n-api-meta", "nova", "Nova metadata API", 8775, ("n-api",), 145, 0, 2, "nova", implemented=True),
-    _s("n-cond", "nova", "Nova conductor", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
-    _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 260, 0, 2, "nova", implemented=True),
+    # n-cond and n-sch: one process each (stacktui/shims/one_process.py),
+    # measured by bench/bench_devstack.py after a guest's boot; with
+    # oslo.service's master beside its worker they took 250 to 263 MB.
+    _s("n-cond", "nova", "Nova conductor", None, ("n-api",), 145, 0, 2, "nova", implemented=True),
+    _s("n-sch", "nova", "Nova scheduler", None, ("n-api",), 135, 0, 2, "nova", implemented=True),
     _s("n-cpu", "nova", "Nova compute", None, ("n-api", "placement-api"), 160, 0, 1, "nova", implemented=True),
     _s("n-novnc", "nova", "noVNC console proxy", 6080, ("n-api",), 145, 0, 0, "novnc", implemented=True),
     # libvirt for n-cpu (phases/libvirt.py): not chosen by hand, see LIBVIRT_DAEMONS.
