@@ -395,7 +395,8 @@ def ensure_volume_type(sess, url: str, name: str, backend_name_: str) -> bool:
 
 def serving(ctx, timeout: float = 120) -> str | None:
     """For `stacktui up`: cinder-volume has reported since its pane started
-    (after a reboot the old record stays `up` for a minute)."""
+    (after a reboot the old record stays `up` for a minute), and c-sch
+    knows its pool."""
     if not (_has(ctx, "c-api") and _has(ctx, "c-vol")):
         return None
     from stacktui.keystone_api import KeystoneAdmin
@@ -404,7 +405,11 @@ def serving(ctx, timeout: float = 120) -> str | None:
     url = f"{ctx.endpoint('c-api')}/v3/{ks.s.get_project_id()}"
     wait_services_up(ks.s, url, ["cinder-volume"], timeout,
                      since=svckit.pane_started(ctx, "c-vol"))
-    return "cinder: cinder-volume reports up"
+    if not _has(ctx, "c-sch"):
+        return "cinder: cinder-volume reports up"
+    # up starts c-sch and c-vol together too: the same race as at install.
+    return "cinder: cinder-volume reports up; " + \
+        wait_scheduler_knows_pool(ctx, ks.s, url).removeprefix("cinder: ")
 
 
 def wait_services_up(sess, url: str, binaries: list[str], timeout: float,

@@ -139,6 +139,8 @@ def test_restart_cinder_group_brings_the_three_back(cinder_stack):
 def test_simulated_reboot_then_up_makes_a_new_volume(cinder_stack):
     unstack_all(cinder_stack["dest"])
     up_seconds = up_after_reboot(cinder_stack, SERVICES)
+    # up returns once c-sch knows c-vol's pool: the first volume is placed
+    assert "the scheduler knows pool" in cinder_stack["up_output"], cinder_stack["up_output"]
     wait_volume_services_up(cinder_stack, after=utc_now())
     osc(cinder_stack, "volume", "create", "--size", "1", "e2e-vol-2")
     wait_volume(cinder_stack, "e2e-vol-2", "available")
