@@ -83,9 +83,15 @@ def _env(ctx) -> dict:
             "TMPDIR": str(_data(ctx.layout) / "tmp")}
 
 
+# Bumped when configure writes something new (the one-process shim for the
+# OVN agent): the engine's fingerprints then redo configure first.
+REVISION = 2
+
+
 def inputs(answers, phase):
     from stacktui.phases import ovn
     got = default_inputs(answers, "neutron")
+    got["revision"] = REVISION
     for infra in ("mysql", "rabbit"):
         got["ports"][infra] = answers.port(infra)
     got["ovn"] = [ovn.nb_connection(answers), ovn.sb_connection(answers)]
@@ -196,8 +202,9 @@ def agent_argv(ctx) -> list:
     from stacktui import netns
     from stacktui.phases import ovn
     L = ctx.layout
-    argv = [ctx.venv_bin("neutron-ovn-agent"), "--config-file", _etc(ctx) / "neutron.conf",
-            "--config-file", _etc(ctx) / "ovn_agent.ini"]
+    argv = svckit.one_process(ctx, _etc(ctx), "neutron-ovn-agent",
+                              "--config-file", _etc(ctx) / "neutron.conf",
+                              "--config-file", _etc(ctx) / "ovn_agent.ini")
     # An ordinary user's agent: root makes its namespaces, then the agent
     # runs as the user (privileged.as_me) and asks sudo for its privileged
     # helpers (agent_config), as DevStack's agents do.
@@ -223,6 +230,7 @@ def configure(ctx):
         make_dirs(d, mode=0o750)
     svckit.copy_paste_ini(ctx.layout.venv / "etc" / "neutron" / "api-paste.ini",
                           etc / "api-paste.ini", data / "healthcheck_disable")
+    svckit.write_one_process(etc)
     neutron_conf, ml2 = config(ctx)
     inifile.write(etc / "neutron.conf", {k: v for k, v in neutron_conf.items() if v is not None},
                   mode=0o640)

@@ -186,9 +186,7 @@ def one_process(ctx, etc: Path, program: str, *args) -> list[str]:
     oslo.service's native-threading launcher would fork that worker from a
     master holding the same imports, twice the RSS for nothing the pane's
     supervisor does not already do (it restarts a service that dies).
-    Only for a service whose wait() blocks until it is stopped, as nova's
-    do (nova-compute runs this way on its own): neutron-ovn-agent's returns
-    at once, its main then ends, and the interpreter's shutdown refuses the
-    metadata proxy's requests ("cannot schedule new futures")."""
+    nova-compute asks for this itself; nova-conductor, nova-scheduler and
+    neutron-ovn-agent run this way through the shim."""
     return [ctx.venv_bin("python"), str(Path(etc) / ONE_PROCESS), ctx.venv_bin(program),
             *map(str, args)]

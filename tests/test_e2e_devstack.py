@@ -76,13 +76,14 @@ def test_default_profile_installs_and_every_pane_runs(ds):
     # verify makes one (phases/cinder.py, wait_scheduler_knows_pool).
     assert "cinder: the scheduler knows pool" in out
     # oslo.service's one worker runs without a master holding the same
-    # imports (stacktui/shims/one_process.py): one service process per pane.
-    for name, program in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler")):
+    # imports (stacktui/shims/one_process.py): no cotyledon master or worker.
+    for name, program in (("n-cond", "nova-conductor"), ("n-sch", "nova-scheduler"),
+                          ("q-ovn-agent", "neutron-ovn-agent")):
         leader = psutil.Process(got[name]["pid"])
-        services = [p for p in [leader, *leader.children(recursive=True)]
-                    if p.name().startswith("python")
-                    and any(a.endswith(f"/bin/{program}") for a in p.cmdline())]
-        assert len(services) == 1, (name, [p.cmdline() for p in services])
+        tree = [" ".join(p.cmdline()) for p in [leader, *leader.children(recursive=True)]]
+        assert any(f"/bin/{program}" in c for c in tree), (name, tree)
+        assert not [c for c in tree if "master process" in c or "ServiceWrapper" in c], \
+            (name, tree)
 
 
 def test_nova_talks_to_the_real_neutron(ds):

@@ -22,6 +22,7 @@ import importlib.abc
 import importlib.util
 import runpy
 import sys
+import threading
 
 TARGET = "oslo_service.service"
 
@@ -30,9 +31,18 @@ def _one_process(module) -> None:
     launch = module.launch
 
     def launch_one(conf, service, workers=1, *args, **kw):
-        if workers in (None, 1) and not args:
-            kw["no_fork"] = True
-        return launch(conf, service, workers, *args, **kw)
+        if workers not in (None, 1) or args:
+            return launch(conf, service, workers, *args, **kw)
+        kw["no_fork"] = True
+        launched = launch(conf, service, workers, *args, **kw)
+        # launch() has run the service's start() and wait(). nova's wait()
+        # returns only once it is stopped; neutron-ovn-agent's at once, its
+        # work being in threads of its own, and its main() would then end
+        # and the interpreter's shutdown refuse its metadata proxy's work.
+        # The main thread waits here instead, until the launcher's SIGTERM
+        # handler stops the service and exits, as a cotyledon worker waits.
+        threading.Event().wait()
+        return launched
 
     module.launch = launch_one
 
