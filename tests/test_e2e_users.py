@@ -19,7 +19,9 @@ writes the drop-in: root's, 0440, visudo-clean, in the session's own
 the users' own rules go there too). The password is then in no log, no file
 of the stack or of /etc/sudoers.d and no command line. A server on b's
 `private` goes ACTIVE; its port, plugged by iface-id, goes ACTIVE and the
-OVN agent starts the network's metadata haproxy through `sudo -n`. a installs DevStack's default cloud
+OVN agent starts the network's metadata haproxy through `sudo -n`. Meanwhile a
+installs the minimal cloud (the README's first command: keystone, glance,
+placement on SQLite), gets a token, unstacks and cleans it; then a installs DevStack's default cloud
 (`profile: devstack`: neutron on OVN, nova on its fake driver, cinder,
 horizon, tempest; MariaDB administered over a's own unix_socket account: as
 root's it failed with ERROR 1698); /opt/stack being b's, a's DEST is the XDG
@@ -543,6 +545,7 @@ def a_install(world, b_ports: dict) -> dict:
     horizon), DEST by default, once b holds /opt/stack. Run in a thread
     beside b's install and tests (the module's time); a_stack waits for it."""
     a, b = world["a"], world["b"]
+    world["a_install"]["minimal"] = a_minimal_cloud(a)
     deadline = time.monotonic() + 900
     while not (OPT.is_dir() and OPT.stat().st_uid == pwd.getpwnam(b.name).pw_uid):
         if time.monotonic() > deadline:
@@ -564,6 +567,33 @@ def a_install(world, b_ports: dict) -> dict:
     return {"dest": dest, "ports": ports, "install_seconds": time.monotonic() - t0,
             "returncode": r.returncode, "output": r.stdout + r.stderr, "env": cloud_env(dest),
             "root": world["root"], "checks": checks}
+
+
+def a_minimal_cloud(a: User) -> dict:
+    """The README's first command as a: the minimal cloud (keystone, glance,
+    placement on SQLite: no services, database or passwords given), then
+    `unstack --all` and `clean`. Beside b's install; before a's DevStack one."""
+    dest = a.home / "minimal"
+    answers = a.write("minimal.yaml", yaml.safe_dump(
+        {"dest": str(dest), "host_ip": "127.0.0.1",
+         "ports": stack_ports(["key", "g-api", "placement-api"])}))
+    t0 = time.monotonic()
+    r = a.stacktui("install", "--answers", answers, "--yes", check=False, timeout=900)
+    out = {"returncode": r.returncode, "output": r.stdout + r.stderr,
+           "seconds": time.monotonic() - t0, "dest": dest}
+    if r.returncode != 0:
+        return out
+    stack = {"dest": dest, "env": cloud_env(dest)}
+    out["token"] = osc_json(stack, "token", "issue")
+    out["endpoints"] = {e["Service Type"] for e in osc_json(stack, "endpoint", "list")}
+    out["panes"] = {p["name"]: p["state"]
+                    for p in json.loads(a.stacktui("status", "--json").stdout)["panes"]}
+    out["database"] = sorted(p.name for p in (dest / "data").glob("*/*.sqlite"))
+    a.stacktui("--dest", dest, "unstack", "--all", timeout=180)
+    a.stacktui("--dest", dest, "clean", "--yes", timeout=180)
+    out["left"] = [p.pid for p in a.processes()]
+    out["venv_left"] = (dest / "venv").exists()
+    return out
 
 
 def start_a_install(world, b_ports: dict) -> None:
@@ -593,6 +623,20 @@ def a_stack(world, b_stack):
     assert (stack["dest"] / "stacktui-state.json").exists()
     world["stacks"]["a"] = stack
     return stack
+
+
+def test_a_minimal_cloud_default_then_clean(world, a_stack):
+    """a's minimal cloud, as the README's first command makes it: every
+    pane a's, a token and the three services' endpoints, SQLite files under
+    DEST; unstack and clean leave no process and no venv."""
+    m = world["a_install"]["minimal"]
+    assert m["returncode"] == 0, m["output"][-3000:]
+    assert m["token"]["project_id"], m["token"]
+    assert {"identity", "image", "placement"} <= m["endpoints"], m["endpoints"]
+    assert m["panes"] == {"key": "running", "g-api": "running", "placement-api": "running"}, \
+        m["panes"]
+    assert {"keystone.sqlite", "glance.sqlite", "placement.sqlite"} <= set(m["database"]), m["database"]
+    assert not m["left"] and not m["venv_left"], m
 
 
 def test_a_devstack_profile_as_an_ordinary_user(world, a_stack):
@@ -710,7 +754,8 @@ def test_unstack_all_and_clean_leave_nothing(world, a_stack, b_stack):
     link = netns.host_link(Layout(a_stack["dest"]))
     assert str(a_stack["dest"]) not in Path("/proc/self/mounts").read_text()
     wait_for(f"a's link {link} gone", lambda: link not in host_links(), 60)
-    print(f"b minimal install {b_stack['install_seconds']:.1f}s, "
+    print(f"a minimal install {world['a_install']['minimal']['seconds']:.1f}s, "
+          f"b install {b_stack['install_seconds']:.1f}s, "
           f"a devstack-profile install {a_stack['install_seconds']:.1f}s, "
           f"b up after reboot {b_stack.get('up_seconds', 0):.1f}s, "
           f"a up after reboot {a_stack.get('up_seconds', 0):.1f}s; "
